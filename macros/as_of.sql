@@ -1,0 +1,30 @@
+{#- The analysis reference time (DESIGN.md section 3): the dbt var `as_of` when given,
+    else the build's start. Rendered as a timestamp literal, identical on every adapter. -#}
+{% macro as_of_literal() -%}
+    {%- set value = var('as_of', none) -%}
+    {%- if value is none -%}
+        {%- set value = run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') -%}
+    {%- endif -%}
+    {{ return(value | string) }}
+{%- endmacro %}
+
+{% macro as_of() -%}
+    cast('{{ as_of_literal() }}' as timestamp)
+{%- endmacro %}
+
+{#- The start of a window of `hours` hours ending at as_of: the window is (start, as_of]. -#}
+{% macro window_start(hours) -%}
+    {{ dbt.dateadd('hour', -1 * hours, as_of()) }}
+{%- endmacro %}
+
+{#- Final states that settle a task or step (DESIGN.md section 3). -#}
+{% macro settled_states() -%}
+    ('complete', 'error', 'cancelled', 'resolved_manually')
+{%- endmacro %}
+
+{#- A rate in [0, 1]: numerator / denominator, 0 over zero items (DESIGN.md section 3). -#}
+{% macro safe_ratio(numerator, denominator) -%}
+    case when coalesce({{ denominator }}, 0) = 0 then cast(0.0 as double precision)
+        else cast({{ numerator }} as double precision) / {{ denominator }}
+    end
+{%- endmacro %}

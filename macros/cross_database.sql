@@ -1,0 +1,27 @@
+{#- Dialect differences, one dispatch macro each (default__ first, then per adapter). -#}
+
+{#- Milliseconds from `start_ts` to `end_ts` as a double, exact to the microsecond. -#}
+{% macro duration_ms(start_ts, end_ts) -%}
+    {{ return(adapter.dispatch('duration_ms', 'tasker_analytics')(start_ts, end_ts)) }}
+{%- endmacro %}
+
+{% macro default__duration_ms(start_ts, end_ts) -%}
+    cast(extract(epoch from ({{ end_ts }} - {{ start_ts }})) * 1000 as double precision)
+{%- endmacro %}
+
+{% macro duckdb__duration_ms(start_ts, end_ts) -%}
+    cast((epoch_us({{ end_ts }}) - epoch_us({{ start_ts }})) / 1000.0 as double)
+{%- endmacro %}
+
+{#- The text value of a top-level key of a JSON column (jsonb, JSON or text holding JSON). -#}
+{% macro json_text(column, key) -%}
+    {{ return(adapter.dispatch('json_text', 'tasker_analytics')(column, key)) }}
+{%- endmacro %}
+
+{% macro default__json_text(column, key) -%}
+    (cast({{ column }} as jsonb) ->> '{{ key }}')
+{%- endmacro %}
+
+{% macro duckdb__json_text(column, key) -%}
+    json_extract_string(cast({{ column }} as json), '$.{{ key }}')
+{%- endmacro %}

@@ -1,0 +1,60 @@
+{#- Per entity, from its transitions up to as_of (DESIGN.md section 3):
+    final_state      to_state of the highest sort_key (no transition: no row -> pending)
+    last_transition_at  that transition's created_at (the settle time when settled)
+    first_started_at first transition into in_progress
+    started_count    number of transitions into in_progress
+    transition_count number of transitions
+    `most_recent` describes the present, so it is not used: as_of may lie in the past. -#}
+{% macro transition_states(transitions_relation, entity_id) %}
+with transitions as (
+    select *
+    from {{ transitions_relation }}
+    where created_at <= {{ as_of() }}
+),
+
+ranked as (
+    select
+        {{ entity_id }} as entity_id,
+        to_state,
+        created_at,
+        row_number() over (
+            partition by {{ entity_id }}
+            order by sort_key desc, transition_id desc
+        ) as recency
+    from transitions
+),
+
+latest as (
+    select
+        entity_id,
+        to_state as final_state,
+        created_at as last_transition_at
+    from ranked
+    where recency = 1
+),
+
+counted as (
+    select
+        {{ entity_id }} as entity_id,
+        min(case when to_state = 'in_progress' then created_at end) as first_started_at,
+        sum(case when to_state = 'in_progress' then 1 else 0 end) as started_count,
+        count(*) as transition_count
+    from transitions
+    group by {{ entity_id }}
+),
+
+final as (
+    select
+        latest.entity_id as {{ entity_id }},
+        latest.final_state,
+        latest.last_transition_at,
+        counted.first_started_at,
+        cast(counted.started_count as integer) as started_count,
+        cast(counted.transition_count as integer) as transition_count
+    from latest
+    inner join counted
+        on latest.entity_id = counted.entity_id
+)
+
+select * from final
+{% endmacro %}

@@ -1,0 +1,56 @@
+{#- One row per step transition into `error` up to as_of, with its error class
+    (transition metadata, else the step's results, else UnknownError) and the error type
+    the taxonomy seed maps it to (unmapped classes pass through). -#}
+with transitions as (
+    select * from {{ ref('stg_tasker__workflow_step_transitions') }}
+    where to_state = 'error'
+        and created_at <= {{ as_of() }}
+),
+
+steps as (
+    select * from {{ ref('stg_tasker__workflow_steps') }}
+),
+
+step_executions as (
+    select * from {{ ref('int_step_executions') }}
+),
+
+taxonomy as (
+    select * from {{ ref('error_taxonomy') }}
+),
+
+classified as (
+    select
+        transitions.transition_id,
+        transitions.workflow_step_id,
+        transitions.created_at as occurred_at,
+        coalesce(
+            transitions.metadata_error_class,
+            steps.results_error_class,
+            'UnknownError'
+        ) as error_class
+    from transitions
+    inner join steps
+        on transitions.workflow_step_id = steps.workflow_step_id
+),
+
+final as (
+    select
+        classified.transition_id,
+        classified.workflow_step_id,
+        step_executions.task_id,
+        step_executions.namespace_name,
+        step_executions.task_name,
+        step_executions.task_version,
+        step_executions.step_name,
+        classified.occurred_at,
+        classified.error_class,
+        coalesce(taxonomy.error_type, classified.error_class) as error_type
+    from classified
+    inner join step_executions
+        on classified.workflow_step_id = step_executions.workflow_step_id
+    left join taxonomy
+        on classified.error_class = taxonomy.error_class
+)
+
+select * from final

@@ -1,0 +1,3 @@
+{{ config(materialized='view') }}
+
+{{ transition_states(ref('stg_tasker__task_transitions'), 'task_id') }}

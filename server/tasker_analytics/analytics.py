@@ -1,0 +1,336 @@
+"""The analytics API: performance metrics and bottleneck analysis over the built marts.
+
+The HTTP server and Python callers use this same module; every figure follows
+DESIGN.md section 3 and docs/API.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tasker_analytics import queries
+from tasker_analytics.schemas import (
+    Bottlenecks,
+    DataQuality,
+    ErrorPattern,
+    HealthComponent,
+    HistogramBucket,
+    Performance,
+    PerformanceDistribution,
+    ProcessingTimes,
+    Recommendation,
+    SlowStep,
+    SlowTask,
+    TaskStatistics,
+    Trend,
+)
+from tasker_analytics.settings import Settings
+from tasker_analytics.warehouse import Warehouse, open_warehouse
+
+# Histogram buckets per decade of milliseconds (docs/API.md, performance_distribution).
+BUCKETS_PER_DECADE = 4
+# Recommendation thresholds (docs/API.md, recommendations).
+TIMEOUT_PRESSURE = 0.8
+TIMEOUT_HEADROOM = 1.5
+TIMEOUT_ROUNDING_SECONDS = 5
+TIMEOUT_MIN_EXECUTIONS = 5
+RETRY_RATE_THRESHOLD = 0.2
+RETRY_MIN_EXECUTIONS = 20
+
+
+def _ms(value: Any) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def _rate(value: Any) -> float:
+    return round(float(value or 0.0), 4)
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return 0.0 if denominator == 0 else numerator / denominator
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+def _freshness(data_as_of: datetime) -> float:
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    return round((now - data_as_of).total_seconds(), 3)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which task types a bottleneck analysis covers; None means all."""
+
+    namespace: str | None = None
+    task_name: str | None = None
+    version: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {key: value for key, value in self.__dict__.items() if value is not None}
+
+
+class Analytics:
+    """Reads the marts of one warehouse and shapes the endpoint bodies."""
+
+    def __init__(self, settings: Settings | None = None, warehouse: Warehouse | None = None):
+        self.settings = settings or Settings.from_env()
+        self.warehouse = warehouse or open_warehouse(self.settings)
+
+    def close(self) -> None:
+        self.warehouse.close()
+
+    # -- performance -------------------------------------------------------------------
+
+    def performance_metrics(self) -> Performance:
+        overview = self.warehouse.query(queries.PERFORMANCE_OVERVIEW)[0]
+        trends = self.warehouse.query(queries.PERFORMANCE_TRENDS)
+        components = self.warehouse.query(queries.HEALTH_COMPONENTS)
+        return Performance(
+            system_health_score=round(float(overview["system_health_score"] or 0.0), 1),
+            health_components=[
+                HealthComponent(
+                    name=row["component"],
+                    value=_rate(row["component_value"]),
+                    weight=float(row["weight"]),
+                    window_hours=int(row["window_hours"]),
+                    count=_int(row["item_count"]),
+                    description=row["description"],
+                )
+                for row in components
+            ],
+            performance_trends={
+                row["window_label"]: Trend(
+                    completion_rate=_rate(row["completion_rate"]),
+                    error_rate=_rate(row["error_rate"]),
+                    avg_duration_ms=_ms(row["avg_duration_ms"]),
+                    created=_int(row["created_count"]),
+                    settled=_int(row["settled_count"]),
+                    completed=_int(row["completed_count"]),
+                    failed=_int(row["failed_count"]),
+                    cancelled=_int(row["cancelled_count"]),
+                    resolved_manually=_int(row["resolved_manually_count"]),
+                )
+                for row in trends
+            },
+            task_statistics=TaskStatistics(
+                total_tasks=_int(overview["total_tasks"]),
+                completed=_int(overview["completed_count"]),
+                failed=_int(overview["failed_count"]),
+                retried=_int(overview["retried_count"]),
+                cancelled=_int(overview["cancelled_count"]),
+                resolved_manually=_int(overview["resolved_manually_count"]),
+                settled=_int(overview["settled_count"]),
+                completion_rate=_rate(overview["completion_rate"]),
+                failure_rate=_rate(overview["failure_rate"]),
+                retry_rate=_rate(overview["retry_rate"]),
+            ),
+            processing_times=ProcessingTimes(
+                p50=_ms(overview["p50_duration_ms"]),
+                p95=_ms(overview["p95_duration_ms"]),
+                p99=_ms(overview["p99_duration_ms"]),
+                avg_ms=_ms(overview["avg_duration_ms"]),
+                count=_int(overview["duration_count"]),
+            ),
+            active_tasks=_int(overview["active_tasks"]),
+            namespaces=_int(overview["namespace_count"]),
+            task_types=_int(overview["task_type_count"]),
+            data_quality=DataQuality(negative_durations=_int(overview["negative_duration_count"])),
+            data_as_of=overview["data_as_of"],
+            built_at=overview["built_at"],
+            build_id=overview["build_id"],
+            freshness_seconds=_freshness(overview["data_as_of"]),
+        )
+
+    # -- bottlenecks -------------------------------------------------------------------
+
+    def bottleneck_analysis(
+        self, scope: Scope | None = None, period: int = 24, limit: int | None = None
+    ) -> Bottlenecks:
+        scope = scope or Scope()
+        limit = self.settings.default_bottleneck_results if limit is None else limit
+        build = self.warehouse.query(queries.BUILD_INFO)[0]
+        as_of: datetime = build["data_as_of"]
+        params = {
+            "window_start": as_of - timedelta(hours=period),
+            "as_of": as_of,
+            "namespace": scope.namespace,
+            "task_name": scope.task_name,
+            "version": scope.version,
+        }
+        task_rows = self.warehouse.query(queries.TASK_BOTTLENECKS, params)
+        step_rows = self.warehouse.query(queries.STEP_BOTTLENECKS, params)
+        error_rows = self.warehouse.query(queries.ERROR_EVENTS, params)
+        summary = self.warehouse.query(queries.DURATION_SUMMARY, params)[0]
+        histogram_rows = self.warehouse.query(queries.DURATION_HISTOGRAM, params)
+        timeouts = {
+            (row["namespace"], row["task_name"], row["step_name"]): int(row["timeout_seconds"])
+            for row in self.warehouse.query(queries.STEP_TIMEOUTS)
+        }
+        steps = [self._slow_step(row) for row in step_rows]
+        return Bottlenecks(
+            analysis_period=f"{period} hour" if period == 1 else f"{period} hours",
+            period_hours=period,
+            scope=scope.as_dict(),
+            slowest_tasks=_slowest([self._slow_task(row) for row in task_rows], limit),
+            slowest_steps=_slowest(steps, limit),
+            error_patterns=_error_patterns(error_rows)[:limit],
+            performance_distribution=_distribution(summary, histogram_rows),
+            recommendations=_recommendations(step_rows, timeouts)[:limit],
+            percentiles="exact",
+            data_quality=DataQuality(
+                negative_durations=sum(_int(row["negative_durations"]) for row in task_rows),
+                negative_step_durations=sum(_int(row["negative_durations"]) for row in step_rows),
+            ),
+            data_as_of=as_of,
+            built_at=build["built_at"],
+            build_id=build["build_id"],
+            freshness_seconds=_freshness(as_of),
+        )
+
+    @staticmethod
+    def _slow_task(row: dict[str, Any]) -> SlowTask:
+        settled = _int(row["execution_count"])
+        return SlowTask(
+            namespace=row["namespace"],
+            task_name=row["task_name"],
+            version=row["version"],
+            execution_count=settled,
+            completed=_int(row["completed"]),
+            failed=_int(row["failed"]),
+            avg_duration_ms=_ms(row["avg_duration_ms"]),
+            p95_duration_ms=_ms(row["p95_duration_ms"]),
+            failure_rate=_rate(_ratio(_int(row["failed"]), settled)),
+        )
+
+    @staticmethod
+    def _slow_step(row: dict[str, Any]) -> SlowStep:
+        settled = _int(row["execution_count"])
+        return SlowStep(
+            namespace=row["namespace"],
+            task_name=row["task_name"],
+            version=row["version"],
+            step_name=row["step_name"],
+            execution_count=settled,
+            completed=_int(row["completed"]),
+            failed=_int(row["failed"]),
+            retried=_int(row["retried"]),
+            avg_duration_ms=_ms(row["avg_duration_ms"]),
+            p95_duration_ms=_ms(row["p95_duration_ms"]),
+            p99_duration_ms=_ms(row["p99_duration_ms"]),
+            failure_rate=_rate(_ratio(_int(row["failed"]), settled)),
+            retry_rate=_rate(_ratio(_int(row["retried"]), settled)),
+        )
+
+
+def _slowest(rows: list, limit: int) -> list:
+    """Average duration descending (none last), then the names ascending."""
+
+    def key(row: Any) -> tuple:
+        names = tuple(getattr(row, name) for name in ("namespace", "task_name", "version"))
+        names += (getattr(row, "step_name", ""),)
+        missing = row.avg_duration_ms is None
+        return (missing, -(row.avg_duration_ms or 0.0), names)
+
+    return sorted(rows, key=key)[:limit]
+
+
+def _error_patterns(rows: list[dict[str, Any]]) -> list[ErrorPattern]:
+    grouped: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        pattern = grouped.setdefault(
+            row["error_type"], {"frequency": 0, "steps": set(), "classes": set()}
+        )
+        pattern["frequency"] += _int(row["frequency"])
+        pattern["steps"].add(row["step_name"])
+        pattern["classes"].add(row["error_class"])
+    patterns = [
+        ErrorPattern(
+            error_type=error_type,
+            frequency=values["frequency"],
+            affected_steps=sorted(values["steps"]),
+            error_classes=sorted(values["classes"]),
+        )
+        for error_type, values in grouped.items()
+    ]
+    return sorted(patterns, key=lambda pattern: (-pattern.frequency, pattern.error_type))
+
+
+def _distribution(
+    summary: dict[str, Any], histogram_rows: list[dict[str, Any]]
+) -> PerformanceDistribution:
+    buckets = sorted((int(row["duration_bucket"]), _int(row["bucket_count"])) for row in histogram_rows)
+    return PerformanceDistribution(
+        count=_int(summary["duration_count"]),
+        avg_ms=_ms(summary["avg_ms"]),
+        min_ms=_ms(summary["min_ms"]),
+        max_ms=_ms(summary["max_ms"]),
+        p50=_ms(summary["p50"]),
+        p95=_ms(summary["p95"]),
+        p99=_ms(summary["p99"]),
+        histogram=[
+            HistogramBucket(
+                lower_ms=round(10 ** (bucket / BUCKETS_PER_DECADE), 1),
+                upper_ms=round(10 ** ((bucket + 1) / BUCKETS_PER_DECADE), 1),
+                count=count,
+            )
+            for bucket, count in buckets
+        ],
+    )
+
+
+def _recommendations(
+    step_rows: list[dict[str, Any]], timeouts: dict[tuple[str, str, str], int]
+) -> list[Recommendation]:
+    """Evidence-based advice from the step figures of the scope and period (docs/API.md)."""
+    found: list[tuple[tuple, Recommendation]] = []
+    for row in step_rows:
+        target = (row["namespace"], row["task_name"], row["version"], row["step_name"])
+        names = dict(namespace=target[0], task_name=target[1], version=target[2], step=target[3])
+        timeout = timeouts.get((row["namespace"], row["task_name"], row["step_name"]))
+        p95, p99 = row["p95_duration_ms"], row["p99_duration_ms"]
+        if (
+            timeout is not None
+            and _int(row["duration_count"]) >= TIMEOUT_MIN_EXECUTIONS
+            and p95 is not None
+            and p95 >= TIMEOUT_PRESSURE * timeout * 1000
+        ):
+            suggested = TIMEOUT_ROUNDING_SECONDS * math.ceil(
+                p99 * TIMEOUT_HEADROOM / 1000 / TIMEOUT_ROUNDING_SECONDS
+            )
+            found.append((
+                ("timeout_optimization", -p95, target),
+                Recommendation(
+                    type="timeout_optimization",
+                    **names,
+                    current_timeout=timeout,
+                    suggested_timeout=suggested,
+                    p95_ms=_ms(p95),
+                    p99_ms=_ms(p99),
+                    rationale=(
+                        f"95th percentile execution time is {p95 / 1000:.1f}s against a "
+                        f"{timeout}s timeout (p99 {p99 / 1000:.1f}s)"
+                    ),
+                ),
+            ))
+        settled = _int(row["execution_count"])
+        retry_rate = _ratio(_int(row["retried"]), settled)
+        if settled >= RETRY_MIN_EXECUTIONS and retry_rate >= RETRY_RATE_THRESHOLD:
+            found.append((
+                ("retry_policy", -retry_rate, target),
+                Recommendation(
+                    type="retry_policy",
+                    **names,
+                    retry_rate=_rate(retry_rate),
+                    execution_count=settled,
+                    rationale=(
+                        f"{_int(row['retried'])} of {settled} executions "
+                        f"({retry_rate:.1%}) needed more than one attempt"
+                    ),
+                ),
+            ))
+    return [recommendation for _, recommendation in sorted(found, key=lambda item: item[0])]

@@ -1,0 +1,160 @@
+"""The Litestar application: `create_app(settings)` builds it; nothing happens at import."""
+
+from __future__ import annotations
+
+import logging
+import re
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import AsyncIterator
+
+from litestar import Litestar, Request, Response, get
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.openapi import OpenAPIConfig
+
+from tasker_analytics.analytics import Analytics, Scope
+from tasker_analytics.schemas import Bottlenecks, ErrorBody, Performance
+from tasker_analytics.settings import Settings
+from tasker_analytics.warehouse import WarehouseUnavailable, open_warehouse
+
+logger = logging.getLogger("tasker_analytics")
+
+BASE_PATH = "/tasker/analytics"
+# Longest accepted scope values: the widths of Tasker's own columns (DESIGN.md section 2).
+SCOPE_WIDTHS = {"namespace": 64, "task_name": 64, "version": 16}
+_INTEGER = re.compile(r"^[0-9]{1,9}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidParameter(Exception):
+    def __init__(self, parameter: str, detail: str):
+        super().__init__(detail)
+        self.parameter = parameter
+        self.detail = detail
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _single(request: Request, name: str) -> str | None:
+    values = request.query_params.getall(name, [])
+    if len(values) > 1:
+        raise InvalidParameter(name, f"{name} is given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
+def _check_known(request: Request, allowed: set[str]) -> None:
+    for name in request.query_params.keys():
+        if name not in allowed:
+            raise InvalidParameter(name, f"unknown parameter {name!r}; allowed: {sorted(allowed)}")
+
+
+def _bounded_int(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = _single(request, name)
+    if raw is None:
+        return default
+    if not _INTEGER.match(raw) or not 1 <= int(raw) <= maximum:
+        raise InvalidParameter(name, f"{name} must be a whole number from 1 to {maximum}")
+    return int(raw)
+
+
+def _scope_value(request: Request, name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    width = SCOPE_WIDTHS[name]
+    if value == "" or len(value) > width or _CONTROL.search(value):
+        raise InvalidParameter(
+            name, f"{name} must be 1 to {width} characters without control characters"
+        )
+    return value
+
+
+def _analytics(request: Request) -> Analytics:
+    settings: Settings = request.app.state.settings
+    if not settings.enabled:
+        raise NotFoundException()
+    return request.app.state.analytics
+
+
+def _cached(body: object, ttl: int) -> Response:
+    return Response(body, headers={"Cache-Control": f"max-age={ttl}"})
+
+
+@get(f"{BASE_PATH}/performance", sync_to_thread=True)
+def performance(request: Request) -> Response[Performance]:
+    """System health, 1h/4h/24h trends, task statistics and processing times at the build's as_of."""
+    analytics = _analytics(request)
+    _check_known(request, set())
+    return _cached(analytics.performance_metrics(), analytics.settings.performance_cache_ttl)
+
+
+@get(f"{BASE_PATH}/bottlenecks", sync_to_thread=True)
+def bottlenecks(request: Request) -> Response[Bottlenecks]:
+    """Slowest tasks and steps, error patterns, duration distribution and recommendations."""
+    analytics = _analytics(request)
+    settings = analytics.settings
+    _check_known(request, {"namespace", "task_name", "name", "version", "period", "limit"})
+    task_name = _single(request, "task_name")
+    alias = _single(request, "name")
+    if task_name is not None and alias is not None and task_name != alias:
+        raise InvalidParameter("name", "name is an alias of task_name; give one of them")
+    scope = Scope(
+        namespace=_scope_value(request, "namespace", _single(request, "namespace")),
+        task_name=_scope_value(request, "task_name", task_name if task_name is not None else alias),
+        version=_scope_value(request, "version", _single(request, "version")),
+    )
+    period = _bounded_int(request, "period", 24, settings.max_period_hours)
+    limit = _bounded_int(
+        request, "limit", settings.default_bottleneck_results, settings.max_bottleneck_results
+    )
+    return _cached(analytics.bottleneck_analysis(scope, period, limit), settings.bottlenecks_cache_ttl)
+
+
+def _invalid_parameter(_: Request, error: InvalidParameter) -> Response[ErrorBody]:
+    body = ErrorBody(error="invalid_parameter", parameter=error.parameter, detail=error.detail)
+    return Response(body, status_code=400)
+
+
+def _unavailable(_: Request, error: WarehouseUnavailable) -> Response[ErrorBody]:
+    logger.warning("warehouse unavailable: %s", error)
+    body = ErrorBody(error="warehouse_unavailable", detail=str(error), timestamp=_now())
+    return Response(body, status_code=503)
+
+
+def _http_error(_: Request, error: HTTPException) -> Response[ErrorBody]:
+    body = ErrorBody(error="http_error", detail=str(error.detail))
+    return Response(body, status_code=error.status_code, headers=error.headers)
+
+
+def _unexpected(_: Request, error: Exception) -> Response[ErrorBody]:
+    logger.exception("unexpected error", exc_info=error)
+    body = ErrorBody(error="internal_error", detail="unexpected error; see the server log", timestamp=_now())
+    return Response(body, status_code=500)
+
+
+def create_app(settings: Settings | None = None, analytics: Analytics | None = None) -> Litestar:
+    """Build the app. The warehouse is opened in the lifespan and closed on shutdown."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.analytics = analytics or Analytics(settings, open_warehouse(settings))
+        try:
+            yield
+        finally:
+            app.state.analytics.close()
+
+    return Litestar(
+        route_handlers=[performance, bottlenecks],
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        exception_handlers={
+            InvalidParameter: _invalid_parameter,
+            WarehouseUnavailable: _unavailable,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        openapi_config=OpenAPIConfig(title="Tasker Analytics", version="0.1.0"),
+    )

@@ -1,0 +1,114 @@
+"""The `tasker-analytics` command: generate a workload, build the models, serve the API."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from tasker_analytics.settings import PROJECT_DIR, Settings, SettingsError
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"tasker-analytics: {message}", file=sys.stderr)
+    return code
+
+
+def _check_as_of(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--as-of must be an ISO timestamp, got {value!r}") from None
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from tasker_analytics.build import BuildError, build
+
+    try:
+        result = build(settings, source_duckdb=args.source_duckdb, as_of=_check_as_of(args.as_of))
+    except (BuildError, argparse.ArgumentTypeError) as error:
+        return _fail(str(error), 1)
+    print(f"built {result.target} in {result.seconds:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    host, port = args.host or settings.host, args.port or settings.port
+    base = f"http://{host}:{port}/tasker/analytics"
+    print(f"serving on {base}/performance and {base}/bottlenecks (OpenAPI: http://{host}:{port}/schema)", flush=True)
+    Granian(
+        "tasker_analytics.app:create_app",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        factory=True,
+        workers=args.workers,
+    ).serve()
+    return 0
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from tasker_analytics import generate
+
+    source = Path(args.source_duckdb or PROJECT_DIR / "data" / "tasker_source.duckdb")
+    if args.regenerate or not source.exists():
+        print(f"generating {args.tasks} tasks into {source}", file=sys.stderr)
+        tables = generate.generate_workload(
+            tasks=args.tasks, seed=args.seed, as_of=datetime.utcnow().replace(microsecond=0), progress=True
+        )
+        generate.write_duckdb(tables, str(source), progress=True)
+    args.source_duckdb = str(source)
+    args.as_of = None
+    code = _build(args, settings)
+    return code if code else _serve(args, settings)
+
+
+def parser() -> argparse.ArgumentParser:
+    from tasker_analytics import generate
+
+    root = argparse.ArgumentParser(prog="tasker-analytics", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    generate_parser = commands.add_parser("generate", help="write a synthetic Tasker workload")
+    generate.add_arguments(generate_parser)
+
+    build_parser = commands.add_parser("build", help="run dbt build (TASKER_ANALYTICS_WAREHOUSE picks the target)")
+    build_parser.add_argument("--source-duckdb", help="DuckDB file holding the Tasker tables")
+    build_parser.add_argument("--as-of", help="analysis reference time (naive UTC ISO timestamp); default: now")
+
+    serve_parser = commands.add_parser("serve", help="serve the HTTP API")
+    up_parser = commands.add_parser("up", help="generate (when missing), build and serve on DuckDB")
+    for sub in (serve_parser, up_parser):
+        sub.add_argument("--host", help="default TASKER_ANALYTICS_HOST or 127.0.0.1")
+        sub.add_argument("--port", type=int, help="default TASKER_ANALYTICS_PORT or 8000")
+        sub.add_argument("--workers", type=int, default=int(os.environ.get("TASKER_ANALYTICS_WORKERS", "1")))
+    up_parser.add_argument("--tasks", type=int, default=20000)
+    up_parser.add_argument("--seed", type=int, default=42)
+    up_parser.add_argument("--source-duckdb", help="DuckDB file for the Tasker tables")
+    up_parser.add_argument("--regenerate", action="store_true", help="generate a new workload even if one exists")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "generate":
+        from tasker_analytics import generate
+
+        return generate.run(args)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        return _fail(str(error))
+    handlers = {"build": _build, "serve": _serve, "up": _up}
+    return handlers[args.command](args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

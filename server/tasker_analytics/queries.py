@@ -1,0 +1,123 @@
+"""Every SQL statement the server runs, against the built marts only.
+
+`{schema}` is the schema of the marts; `:name` is a bound parameter. The statements are
+plain SQL that DuckDB and PostgreSQL both accept. Sorting and limits happen in Python
+(analytics.py) so that the order never depends on an engine's collation.
+"""
+
+PERFORMANCE_OVERVIEW = """
+select
+    build_id, data_as_of, built_at, system_health_score, statistics_window_hours,
+    total_tasks, settled_count, completed_count, failed_count, cancelled_count,
+    resolved_manually_count, retried_count, completion_rate, failure_rate, retry_rate,
+    duration_count, avg_duration_ms, p50_duration_ms, p95_duration_ms, p99_duration_ms,
+    negative_duration_count, active_tasks, namespace_count, task_type_count
+from {schema}.performance_overview
+"""
+
+PERFORMANCE_TRENDS = """
+select
+    window_hours, window_label, created_count, settled_count, completed_count, failed_count,
+    cancelled_count, resolved_manually_count, completion_rate, error_rate, avg_duration_ms
+from {schema}.performance_trends
+order by window_hours
+"""
+
+HEALTH_COMPONENTS = """
+select component, component_value, weight, window_hours, item_count, description
+from {schema}.health_components
+"""
+
+BUILD_INFO = """
+select build_id, data_as_of, built_at
+from {schema}.performance_overview
+"""
+
+# The scope filter shared by the bottleneck statements: NULL means "all".
+_SCOPE = """
+    and (cast(:namespace as varchar) is null or namespace_name = :namespace)
+    and (cast(:task_name as varchar) is null or task_name = :task_name)
+    and (cast(:version as varchar) is null or task_version = :version)
+"""
+
+TASK_BOTTLENECKS = f"""
+select
+    namespace_name as namespace,
+    task_name,
+    task_version as version,
+    count(*) as execution_count,
+    sum(case when final_state = 'complete' then 1 else 0 end) as completed,
+    sum(case when final_state = 'error' then 1 else 0 end) as failed,
+    avg(case when final_state = 'complete' then duration_ms end) as avg_duration_ms,
+    percentile_cont(0.95) within group (
+        order by case when final_state = 'complete' then duration_ms end
+    ) as p95_duration_ms,
+    sum(case when has_negative_duration then 1 else 0 end) as negative_durations
+from {{schema}}.int_task_executions
+where settled_at > :window_start and settled_at <= :as_of
+{_SCOPE}
+group by namespace_name, task_name, task_version
+"""
+
+STEP_BOTTLENECKS = f"""
+select
+    namespace_name as namespace,
+    task_name,
+    task_version as version,
+    step_name,
+    count(*) as execution_count,
+    sum(case when final_state = 'complete' then 1 else 0 end) as completed,
+    sum(case when final_state = 'error' then 1 else 0 end) as failed,
+    sum(case when is_retried then 1 else 0 end) as retried,
+    avg(case when final_state = 'complete' then duration_ms end) as avg_duration_ms,
+    percentile_cont(0.95) within group (
+        order by case when final_state = 'complete' then duration_ms end
+    ) as p95_duration_ms,
+    percentile_cont(0.99) within group (
+        order by case when final_state = 'complete' then duration_ms end
+    ) as p99_duration_ms,
+    count(case when final_state = 'complete' then duration_ms end) as duration_count,
+    sum(case when has_negative_duration then 1 else 0 end) as negative_durations
+from {{schema}}.int_step_executions
+where settled_at > :window_start and settled_at <= :as_of
+{_SCOPE}
+group by namespace_name, task_name, task_version, step_name
+"""
+
+ERROR_EVENTS = f"""
+select error_type, error_class, step_name, count(*) as frequency
+from {{schema}}.int_error_events
+where occurred_at > :window_start and occurred_at <= :as_of
+{_SCOPE}
+group by error_type, error_class, step_name
+"""
+
+DURATION_SUMMARY = f"""
+select
+    count(duration_ms) as duration_count,
+    avg(duration_ms) as avg_ms,
+    min(duration_ms) as min_ms,
+    max(duration_ms) as max_ms,
+    percentile_cont(0.5) within group (order by duration_ms) as p50,
+    percentile_cont(0.95) within group (order by duration_ms) as p95,
+    percentile_cont(0.99) within group (order by duration_ms) as p99
+from {{schema}}.int_task_executions
+where settled_at > :window_start and settled_at <= :as_of
+    and final_state = 'complete'
+{_SCOPE}
+"""
+
+DURATION_HISTOGRAM = f"""
+select duration_bucket, count(*) as bucket_count
+from {{schema}}.int_task_executions
+where settled_at > :window_start and settled_at <= :as_of
+    and final_state = 'complete'
+    and duration_bucket is not null
+{_SCOPE}
+group by duration_bucket
+"""
+
+STEP_TIMEOUTS = """
+select namespace, task_name, step_name, timeout_seconds
+from {schema}.step_timeouts
+"""

@@ -1,0 +1,89 @@
+"""Settings: one typed object read from TASKER_ANALYTICS_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name)
+    return default if value is None or value.strip() == "" else value.strip()
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _text(env, name, "true" if default else "false").lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {value!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = _text(env, name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server and the Python API need; see the README's configuration table."""
+
+    enabled: bool = True
+    warehouse: str = "duckdb"
+    duckdb_path: Path = field(default_factory=lambda: PROJECT_DIR / "data" / "tasker_analytics.duckdb")
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/tasker"
+    database_schema: str = "tasker_analytics"
+    performance_cache_ttl: int = 90
+    bottlenecks_cache_ttl: int = 120
+    max_period_hours: int = 168
+    max_bottleneck_results: int = 50
+    default_bottleneck_results: int = 10
+    statement_timeout_ms: int = 5000
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        warehouse = _text(env, "TASKER_ANALYTICS_WAREHOUSE", "duckdb").lower()
+        if warehouse not in {"duckdb", "postgres"}:
+            raise SettingsError(
+                f"TASKER_ANALYTICS_WAREHOUSE must be duckdb or postgres, got {warehouse!r}"
+            )
+        performance_ttl = _int(env, "TASKER_ANALYTICS_CACHE_TTL", 90, minimum=0)
+        settings = cls(
+            enabled=_bool(env, "TASKER_ANALYTICS_ENABLED", True),
+            warehouse=warehouse,
+            duckdb_path=Path(
+                _text(env, "TASKER_ANALYTICS_DUCKDB_PATH", str(cls().duckdb_path))
+            ),
+            database_url=_text(env, "TASKER_ANALYTICS_DATABASE_URL", cls.database_url),
+            database_schema=_text(env, "TASKER_ANALYTICS_PG_SCHEMA", cls.database_schema),
+            performance_cache_ttl=_int(
+                env, "TASKER_ANALYTICS_PERFORMANCE_CACHE_TTL", performance_ttl, minimum=0
+            ),
+            bottlenecks_cache_ttl=_int(env, "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL", 120, minimum=0),
+            max_period_hours=_int(env, "TASKER_ANALYTICS_MAX_PERIOD_HOURS", 168),
+            max_bottleneck_results=_int(env, "TASKER_ANALYTICS_MAX_BOTTLENECK_RESULTS", 50),
+            statement_timeout_ms=_int(env, "TASKER_ANALYTICS_STATEMENT_TIMEOUT_MS", 5000),
+            host=_text(env, "TASKER_ANALYTICS_HOST", "127.0.0.1"),
+            port=_int(env, "TASKER_ANALYTICS_PORT", 8000),
+        )
+        if settings.default_bottleneck_results > settings.max_bottleneck_results:
+            settings = cls(**{**settings.__dict__, "default_bottleneck_results": settings.max_bottleneck_results})
+        return settings
