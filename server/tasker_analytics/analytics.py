@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tasker_analytics import queries
@@ -42,11 +42,14 @@ RETRY_MIN_EXECUTIONS = 20
 
 
 def _ms(value: Any) -> float | None:
-    return None if value is None else round(float(value), 1)
+    """Milliseconds to 1 decimal. Rounding to 6 decimals first removes the last-bit noise
+    in which engines differ (e.g. a percentile interpolated to x.05), so every engine
+    serves the same figure."""
+    return None if value is None else round(round(float(value), 6), 1)
 
 
 def _rate(value: Any) -> float:
-    return round(float(value or 0.0), 4)
+    return round(round(float(value or 0.0), 9), 4)
 
 
 def _ratio(numerator: int, denominator: int) -> float:
@@ -58,7 +61,7 @@ def _int(value: Any) -> int:
 
 
 def _freshness(data_as_of: datetime) -> float:
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     return round((now - data_as_of).total_seconds(), 3)
 
 

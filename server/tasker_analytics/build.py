@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from tasker_analytics.settings import PROJECT_DIR, Settings
+from tasker_analytics.settings import PROJECT_DIR, Settings, default_source_duckdb
 
 
 class BuildError(RuntimeError):
@@ -110,11 +110,7 @@ def build(
         leftover.unlink(missing_ok=True)
     env["TASKER_ANALYTICS_TARGET"] = "duckdb"
     env["TASKER_ANALYTICS_DUCKDB_PATH"] = str(building)
-    if source_duckdb:
-        env["TASKER_SOURCE_DUCKDB_PATH"] = str(Path(source_duckdb).resolve())
-    source = Path(env.get("TASKER_SOURCE_DUCKDB_PATH", PROJECT_DIR / "data" / "tasker_source.duckdb"))
-    if not source.is_absolute():
-        source = PROJECT_DIR / source
+    source = Path(source_duckdb).resolve() if source_duckdb else default_source_duckdb(env)
     if not source.exists():
         raise BuildError(f"Tasker source database {source} does not exist: run `tasker-analytics generate` first")
     env["TASKER_SOURCE_DUCKDB_PATH"] = str(source)

@@ -8,7 +8,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from tasker_analytics.settings import PROJECT_DIR, Settings, SettingsError
+from tasker_analytics.settings import Settings, SettingsError, default_source_duckdb
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -57,11 +57,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from tasker_analytics import generate
 
-    source = Path(args.source_duckdb or PROJECT_DIR / "data" / "tasker_source.duckdb")
+    source = Path(args.source_duckdb) if args.source_duckdb else default_source_duckdb()
     if args.regenerate or not source.exists():
         print(f"generating {args.tasks} tasks into {source}", file=sys.stderr)
         tables = generate.generate_workload(
-            tasks=args.tasks, seed=args.seed, as_of=datetime.utcnow().replace(microsecond=0), progress=True
+            tasks=args.tasks, seed=args.seed, as_of=generate.parse_as_of(None), progress=True
         )
         generate.write_duckdb(tables, str(source), progress=True)
     args.source_duckdb = str(source)

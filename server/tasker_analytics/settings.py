@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def default_source_duckdb(env: Mapping[str, str] | None = None) -> Path:
+    """The DuckDB file holding the Tasker tables: TASKER_SOURCE_DUCKDB_PATH (relative to the
+    project), else data/tasker_source.duckdb in the project."""
+    env = os.environ if env is None else env
+    path = Path(env.get("TASKER_SOURCE_DUCKDB_PATH") or "data/tasker_source.duckdb")
+    return path if path.is_absolute() else PROJECT_DIR / path
 
 
 class SettingsError(ValueError):
@@ -58,7 +66,7 @@ class Settings:
     port: int = 8000
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         warehouse = _text(env, "TASKER_ANALYTICS_WAREHOUSE", "duckdb").lower()
         if warehouse not in {"duckdb", "postgres"}:

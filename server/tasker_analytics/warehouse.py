@@ -73,7 +73,7 @@ class DuckDBWarehouse:
         try:
             result = cursor.execute(_PARAM.sub(r"$\1", sql.format(schema="main")), params or {})
             columns = [column[0] for column in result.description]
-            return [dict(zip(columns, row)) for row in result.fetchall()]
+            return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
         except duckdb.CatalogException as error:
             raise WarehouseUnavailable(f"analytics marts are not built: {error}") from None
         except duckdb.IOException as error:

@@ -1,0 +1,41 @@
+# Tasker Analytics — every target runs the same scripts locally and in CI.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TASKS ?= 20000
+SEED ?= 42
+
+.DEFAULT_GOAL := help
+.PHONY: help install run generate build serve test test-fast lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/tasker-analytics: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	@touch $@
+
+install: $(BIN)/tasker-analytics ## create .venv and install the project with its test tools
+
+run: install ## command 1: generate a workload into DuckDB (when missing), build, serve on 127.0.0.1:8000
+	$(BIN)/tasker-analytics up --tasks $(TASKS) --seed $(SEED)
+
+generate: install ## write a fresh synthetic workload (TASKS, SEED) into data/tasker_source.duckdb
+	$(BIN)/tasker-analytics generate --tasks $(TASKS) --seed $(SEED)
+
+build: install ## dbt build into data/tasker_analytics.duckdb (TASKER_ANALYTICS_WAREHOUSE=postgres for Postgres)
+	$(BIN)/tasker-analytics build
+
+serve: install ## serve the API from the last build
+	$(BIN)/tasker-analytics serve
+
+test: install ## command 2: run every test (dbt builds, unit and data tests, API, oracle, Postgres)
+	$(BIN)/pytest -q
+
+lint: install ## ruff over the Python code
+	$(BIN)/ruff check server tests
+
+clean: ## remove the generated data, dbt artifacts and the environment
+	rm -rf data target logs $(VENV)

@@ -1,0 +1,137 @@
+"""Shared fixtures: a generated workload built with dbt on DuckDB (and on Postgres), and
+HTTP clients of the app serving those builds.
+
+Services: a test that needs PostgreSQL skips with a reason when it does not answer,
+except under CI (the CI variable set), where a missing service fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from litestar.testing import TestClient
+
+from tasker_analytics.app import create_app
+from tasker_analytics.build import build
+from tasker_analytics.generate import generate_workload, write_duckdb, write_postgres
+from tasker_analytics.settings import PROJECT_DIR, Settings
+
+# The workload every server test reads: deterministic, and built with a dbt as_of 30
+# minutes before the generator's end, so rows after as_of exist and must be ignored.
+WORKLOAD_TASKS = 4000
+WORKLOAD_SEED = 7
+GENERATED_AS_OF = datetime(2026, 11, 28, 12, 0, 0)
+BUILD_AS_OF = GENERATED_AS_OF - timedelta(minutes=30)
+POSTGRES_DSN = os.environ.get("TASKER_ANALYTICS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Workload:
+    source_path: Path
+    warehouse_path: Path
+    as_of: datetime
+    generated_as_of: datetime
+    seed: int
+    tasks: int
+    build_output: str = ""
+    project_dir: Path = PROJECT_DIR
+
+    def settings(self, **overrides) -> Settings:
+        return Settings(duckdb_path=self.warehouse_path, **overrides)
+
+
+def build_duckdb_workload(directory: Path, *, tasks: int, seed: int, as_of: datetime = BUILD_AS_OF) -> Workload:
+    source = directory / "tasker_source.duckdb"
+    warehouse = directory / "tasker_analytics.duckdb"
+    write_duckdb(generate_workload(tasks=tasks, seed=seed, as_of=GENERATED_AS_OF), str(source))
+    result = build(
+        Settings(duckdb_path=warehouse),
+        source_duckdb=str(source),
+        as_of=as_of.isoformat(sep=" "),
+        quiet=True,
+        extra_env={"DBT_TARGET_PATH": str(directory / "target"), "DBT_LOG_PATH": str(directory / "logs")},
+    )
+    return Workload(source, warehouse, as_of, GENERATED_AS_OF, seed, tasks, result.output)
+
+
+def service_missing(reason: str) -> None:
+    """Skip locally, fail under CI, when a service a test needs does not answer."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so a missing service fails the run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def workload(tmp_path_factory) -> Workload:
+    return build_duckdb_workload(tmp_path_factory.mktemp("workload"), tasks=WORKLOAD_TASKS, seed=WORKLOAD_SEED)
+
+
+@pytest.fixture
+def client(workload):
+    with TestClient(create_app(workload.settings())) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    try:
+        with psycopg.connect(POSTGRES_DSN, connect_timeout=3) as connection:
+            connection.execute("select 1")
+    except psycopg.OperationalError as error:
+        service_missing(f"PostgreSQL at {POSTGRES_DSN} does not answer: {error}".strip())
+    return POSTGRES_DSN
+
+
+@dataclass
+class PostgresBuild:
+    dsn: str
+    source_schema: str
+    schema: str
+    build_output: str = ""
+
+    def settings(self) -> Settings:
+        return Settings(warehouse="postgres", database_url=self.dsn, database_schema=self.schema)
+
+
+def build_postgres_workload(dsn: str, *, tasks: int, seed: int, target_dir: Path) -> PostgresBuild:
+    suffix = uuid.uuid4().hex[:8]
+    result = PostgresBuild(dsn, f"test_tasker_{suffix}", f"test_analytics_{suffix}")
+    write_postgres(generate_workload(tasks=tasks, seed=seed, as_of=GENERATED_AS_OF), dsn, schema=result.source_schema)
+    result.build_output = build(
+        result.settings(),
+        as_of=BUILD_AS_OF.isoformat(sep=" "),
+        quiet=True,
+        extra_env={
+            "TASKER_SOURCE_SCHEMA": result.source_schema,
+            "DBT_TARGET_PATH": str(target_dir / "target"),
+            "DBT_LOG_PATH": str(target_dir / "logs"),
+        },
+    ).output
+    return result
+
+
+def drop_schemas(dsn: str, *schemas: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        for schema in schemas:
+            connection.execute(f'drop schema if exists "{schema}" cascade')
+
+
+@pytest.fixture(scope="session")
+def postgres_workload(postgres_dsn, tmp_path_factory):
+    built = build_postgres_workload(
+        postgres_dsn, tasks=WORKLOAD_TASKS, seed=WORKLOAD_SEED, target_dir=tmp_path_factory.mktemp("pg")
+    )
+    yield built
+    drop_schemas(postgres_dsn, built.source_schema, built.schema)
+
+
+@pytest.fixture
+def postgres_client(postgres_workload):
+    with TestClient(create_app(postgres_workload.settings())) as test_client:
+        yield test_client
