@@ -1,0 +1,786 @@
+"""Independent oracle for the Tasker Analytics API.
+
+Recomputes every figure of ``GET /tasker/analytics/performance`` and
+``GET /tasker/analytics/bottlenecks`` from the *raw* Tasker tables, in plain
+Python: the only SQL it runs is ``SELECT * FROM <schema>.<table>``; everything
+else (final states, windows, durations, percentiles, grouping, sorting) is done
+here with dicts and lists so that it shares no code and no SQL with the dbt
+models it checks.
+
+The semantics follow docs/API.md and /work/shared/DESIGN.md section 3. Where
+those texts leave room for interpretation the choice made here is written next
+to the code (look for "Interpretation:").
+
+Figures are returned *unrounded*; compare them to the API's rounded values with
+a tolerance (see ``DURATION_ABS_TOL`` and friends).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+# --------------------------------------------------------------------------- constants
+
+TABLES = (
+    "tasker_task_namespaces",
+    "tasker_named_tasks",
+    "tasker_dependent_systems",
+    "tasker_named_steps",
+    "tasker_tasks",
+    "tasker_workflow_steps",
+    "tasker_workflow_step_edges",
+    "tasker_task_transitions",
+    "tasker_workflow_step_transitions",
+)
+
+SETTLED_STATES = frozenset({"complete", "error", "cancelled", "resolved_manually"})
+MS = timedelta(milliseconds=1)
+
+# Tolerances for comparing the oracle's unrounded figures with the API's rounded ones.
+DURATION_ABS_TOL = 0.051  # ms (API rounds durations to 1 decimal)
+DURATION_REL_TOL = 1e-9
+RATE_ABS_TOL = 0.00006  # API rounds rates to 4 decimals
+SCORE_ABS_TOL = 0.06  # API rounds the health score to 1 decimal
+APPROX_REL_TOL = 0.01  # "approximate" percentiles: within 1 % relative
+
+DEFAULT_WEIGHTS = (0.5, 0.3, 0.2)
+HEALTH_COMPONENTS = ("success_share", "first_attempt_step_success", "latency")
+MIN_TIMEOUT_EXECUTIONS = 5
+TIMEOUT_P95_SHARE = 0.8
+MIN_RETRY_EXECUTIONS = 20
+RETRY_RATE_THRESHOLD = 0.2
+UNKNOWN_ERROR = "UnknownError"
+
+
+# --------------------------------------------------------------------------- raw rows
+
+
+@dataclass
+class Raw:
+    """The nine raw Tasker tables as lists of dicts (one dict per row)."""
+
+    task_namespaces: list[dict] = field(default_factory=list)
+    named_tasks: list[dict] = field(default_factory=list)
+    dependent_systems: list[dict] = field(default_factory=list)
+    named_steps: list[dict] = field(default_factory=list)
+    tasks: list[dict] = field(default_factory=list)
+    workflow_steps: list[dict] = field(default_factory=list)
+    workflow_step_edges: list[dict] = field(default_factory=list)
+    task_transitions: list[dict] = field(default_factory=list)
+    workflow_step_transitions: list[dict] = field(default_factory=list)
+    # derived facts per as_of (filled lazily by _facts)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_tables(cls, tables: dict[str, list[dict]]) -> Raw:
+        """Build from a mapping keyed by full table name (``tasker_tasks``) or short name."""
+        kwargs = {}
+        for name in TABLES:
+            short = name.removeprefix("tasker_")
+            rows = tables.get(name, tables.get(short, []))
+            kwargs[short] = [_normalise_row(dict(r)) for r in rows]
+        return cls(**kwargs)
+
+
+_JSON_COLUMNS = frozenset({"configuration", "tags", "context", "inputs", "results", "metadata"})
+
+
+def _normalise_ts(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+    if isinstance(value, str):
+        try:
+            return _normalise_ts(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return value
+
+
+def _normalise_row(row: dict) -> dict:
+    for key, value in row.items():
+        if key in _JSON_COLUMNS and isinstance(value, (str, bytes)):
+            try:
+                row[key] = json.loads(value)
+            except ValueError:
+                pass
+        elif key.endswith("_at") and value is not None:
+            row[key] = _normalise_ts(value)
+    return row
+
+
+def load_raw(duckdb_path: str, schema: str = "public") -> Raw:
+    """Load all nine raw tables from a DuckDB file (read only, ``SELECT *`` only)."""
+    import duckdb
+
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        tables: dict[str, list[dict]] = {}
+        for name in TABLES:
+            cur = con.execute(f'SELECT * FROM "{schema}"."{name}"')
+            cols = [d[0] for d in cur.description]
+            tables[name] = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()
+    return Raw.from_tables(tables)
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def _pick(fieldnames: Sequence[str], *candidates: str) -> str | None:
+    lowered = {f.strip().lower(): f for f in fieldnames}
+    for c in candidates:
+        if c in lowered:
+            return lowered[c]
+    return None
+
+
+def load_seeds(project_dir) -> tuple[dict[tuple[str, str, str], float], dict[str, str]]:
+    """Read seeds/step_timeouts.csv and seeds/error_taxonomy.csv with the csv module.
+
+    Returns ``(timeouts, taxonomy)``: ``timeouts[(namespace, task_name, step_name)]`` is
+    the step timeout in seconds, ``taxonomy[error_class]`` the error type.
+    """
+    seeds = Path(project_dir) / "seeds"
+    timeouts: dict[tuple[str, str, str], float] = {}
+    with open(seeds / "step_timeouts.csv", newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        names = reader.fieldnames or []
+        ns_col = _pick(names, "namespace", "namespace_name", "task_namespace")
+        task_col = _pick(names, "task_name", "named_task", "task")
+        step_col = _pick(names, "step_name", "named_step", "step")
+        val_col = _pick(names, "timeout_seconds", "timeout_s", "timeout", "seconds")
+        if val_col is None:
+            val_col = next(n for n in names if "timeout" in n.lower())
+        if None in (ns_col, task_col, step_col):
+            raise ValueError(f"unrecognised step_timeouts.csv header: {names}")
+        for row in reader:
+            raw_value = (row.get(val_col) or "").strip()
+            if not raw_value:
+                continue
+            key = (row[ns_col].strip(), row[task_col].strip(), row[step_col].strip())
+            timeouts[key] = float(raw_value)
+    taxonomy: dict[str, str] = {}
+    with open(seeds / "error_taxonomy.csv", newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        names = reader.fieldnames or []
+        cls_col = _pick(names, "error_class", "class")
+        type_col = _pick(names, "error_type", "type")
+        if cls_col is None or type_col is None:
+            raise ValueError(f"unrecognised error_taxonomy.csv header: {names}")
+        for row in reader:
+            taxonomy[row[cls_col].strip()] = row[type_col].strip()
+    return timeouts, taxonomy
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def percentile(values: Sequence[float], p: float, *, is_sorted: bool = False) -> float | None:
+    """percentile_cont: linear interpolation between closest ranks; None for no values."""
+    if not values:
+        return None
+    v = values if is_sorted else sorted(values)
+    pos = p * (len(v) - 1)
+    lo = math.floor(pos)
+    if lo + 1 >= len(v):
+        return float(v[lo])
+    return v[lo] + (v[lo + 1] - v[lo]) * (pos - lo)
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return (math.fsum(values) / len(values)) if values else None
+
+
+def rate(numerator: int, denominator: int) -> float:
+    """A rate over zero items is 0."""
+    return numerator / denominator if denominator else 0.0
+
+
+def histogram_bucket(duration_ms: float) -> int:
+    return math.floor(4 * math.log10(max(duration_ms, 1)))
+
+
+def histogram(durations: Iterable[float]) -> list[dict]:
+    counts: dict[int, int] = {}
+    for d in durations:
+        k = histogram_bucket(d)
+        counts[k] = counts.get(k, 0) + 1
+    return [
+        {"bucket": k, "lower_ms": 10 ** (k / 4), "upper_ms": 10 ** ((k + 1) / 4), "count": counts[k]}
+        for k in sorted(counts)
+    ]
+
+
+def duration_ms(start: datetime, end: datetime) -> float:
+    return (end - start) / MS
+
+
+def in_window(ts: datetime | None, as_of: datetime, hours: float) -> bool:
+    """Half-open window (as_of - hours, as_of]."""
+    return ts is not None and as_of - timedelta(hours=hours) < ts <= as_of
+
+
+# --------------------------------------------------------------------------- per-entity facts
+
+
+@dataclass
+class TaskFact:
+    task_id: Any
+    task_type: tuple[str, str, str]  # (namespace, task name, version)
+    created_at: datetime
+    final_state: str
+    settle_time: datetime | None
+    first_in_progress: datetime | None
+    duration_ms: float | None  # settle - created, for any settled task (may be negative)
+    retried: bool = False
+
+    @property
+    def settled(self) -> bool:
+        return self.settle_time is not None
+
+    @property
+    def complete_duration(self) -> float | None:
+        """The duration as used by duration figures: complete and not negative."""
+        if self.final_state == "complete" and self.duration_ms is not None and self.duration_ms >= 0:
+            return self.duration_ms
+        return None
+
+
+@dataclass
+class StepFact:
+    step_id: Any
+    task_id: Any
+    task_type: tuple[str, str, str]
+    step_name: str
+    created_at: datetime
+    final_state: str
+    settle_time: datetime | None
+    first_in_progress: datetime | None
+    attempts: int
+    has_transitions: bool
+    duration_ms: float | None  # settle - first in_progress (may be negative)
+
+    @property
+    def settled(self) -> bool:
+        return self.settle_time is not None
+
+    @property
+    def retried(self) -> bool:
+        return self.attempts > 1
+
+    @property
+    def complete_duration(self) -> float | None:
+        if self.final_state == "complete" and self.duration_ms is not None and self.duration_ms >= 0:
+            return self.duration_ms
+        return None
+
+
+@dataclass
+class ErrorEvent:
+    step_id: Any
+    task_type: tuple[str, str, str]
+    step_name: str
+    at: datetime
+    error_class: str
+    class_source: str  # "metadata" | "results" | "default"
+
+
+@dataclass
+class Facts:
+    as_of: datetime
+    tasks: list[TaskFact]
+    steps: list[StepFact]
+    errors: list[ErrorEvent]
+
+
+def _json_obj(value: Any) -> dict | None:
+    if isinstance(value, (str, bytes)):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def _error_class_from(doc: Any) -> str | None:
+    obj = _json_obj(doc)
+    if obj is None:
+        return None
+    value = obj.get("error_class")
+    # Interpretation: a JSON null (or missing key) falls through the chain like SQL
+    # coalesce would; any other value (even "") is taken as the class.
+    if value is None:
+        return None
+    return str(value)
+
+
+def _group_transitions(rows: list[dict], key: str, as_of: datetime) -> dict[Any, list[dict]]:
+    """Transitions with created_at <= as_of, grouped per entity and ordered by sort_key."""
+    grouped: dict[Any, list[dict]] = {}
+    for r in rows:
+        if r["created_at"] is None or r["created_at"] > as_of:
+            continue
+        grouped.setdefault(r[key], []).append(r)
+    for lst in grouped.values():
+        lst.sort(key=lambda r: (r["sort_key"], r.get("id") or 0))
+    return grouped
+
+
+def _state_of(transitions: list[dict]) -> tuple[str, datetime | None, datetime | None, int]:
+    """(final state, settle time, first in_progress time, number of in_progress moves)."""
+    if not transitions:
+        return "pending", None, None, 0
+    last = transitions[-1]
+    final = last["to_state"]
+    settle = last["created_at"] if final in SETTLED_STATES else None
+    first_ip = None
+    n_ip = 0
+    for t in transitions:  # sort_key order: "first" = lowest sort_key
+        if t["to_state"] == "in_progress":
+            n_ip += 1
+            if first_ip is None:
+                first_ip = t["created_at"]
+    return final, settle, first_ip, n_ip
+
+
+def facts(raw: Raw, as_of: datetime) -> Facts:
+    """Per-task, per-step and per-error-event facts at ``as_of`` (cached per as_of)."""
+    cached = raw._cache.get(as_of)
+    if cached is not None:
+        return cached
+
+    namespaces = {r["task_namespace_id"]: r["name"] for r in raw.task_namespaces}
+    task_types = {
+        r["named_task_id"]: (namespaces.get(r["task_namespace_id"]), r["name"], r["version"])
+        for r in raw.named_tasks
+    }
+    step_names = {r["named_step_id"]: r["name"] for r in raw.named_steps}
+
+    task_tr = _group_transitions(raw.task_transitions, "task_id", as_of)
+    step_tr = _group_transitions(raw.workflow_step_transitions, "workflow_step_id", as_of)
+
+    tasks: dict[Any, TaskFact] = {}
+    for t in raw.tasks:
+        created = t["created_at"]
+        if created is None or created > as_of:
+            continue  # created after as_of: does not exist yet
+        final, settle, first_ip, _ = _state_of(task_tr.get(t["task_id"], []))
+        tasks[t["task_id"]] = TaskFact(
+            task_id=t["task_id"],
+            task_type=task_types[t["named_task_id"]],
+            created_at=created,
+            final_state=final,
+            settle_time=settle,
+            first_in_progress=first_ip,
+            duration_ms=duration_ms(created, settle) if settle is not None else None,
+        )
+
+    steps: dict[Any, StepFact] = {}
+    step_rows: dict[Any, dict] = {}
+    for s in raw.workflow_steps:
+        created = s["created_at"]
+        if created is None or created > as_of:
+            continue
+        task = tasks.get(s["task_id"])
+        if task is None:
+            # Interpretation: a step of a task that does not exist at as_of does not exist either.
+            continue
+        trs = step_tr.get(s["workflow_step_id"], [])
+        final, settle, first_ip, n_ip = _state_of(trs)
+        if trs:
+            attempts = n_ip
+        else:
+            attempts = s.get("attempts") or 0  # fallback: attempts column, NULL = 0
+        dur = None
+        if settle is not None and first_ip is not None:
+            dur = duration_ms(first_ip, settle)
+        steps[s["workflow_step_id"]] = StepFact(
+            step_id=s["workflow_step_id"],
+            task_id=s["task_id"],
+            task_type=task.task_type,
+            step_name=step_names[s["named_step_id"]],
+            created_at=created,
+            final_state=final,
+            settle_time=settle,
+            first_in_progress=first_ip,
+            attempts=int(attempts),
+            has_transitions=bool(trs),
+            duration_ms=dur,
+        )
+        step_rows[s["workflow_step_id"]] = s
+        if attempts > 1:
+            task.retried = True
+
+    errors: list[ErrorEvent] = []
+    for step_id, trs in step_tr.items():
+        step = steps.get(step_id)
+        if step is None:
+            continue
+        results_class = _error_class_from(step_rows[step_id].get("results"))
+        for tr in trs:
+            if tr["to_state"] != "error":
+                continue
+            cls = _error_class_from(tr.get("metadata"))
+            source = "metadata"
+            if cls is None:
+                cls, source = results_class, "results"
+            if cls is None:
+                cls, source = UNKNOWN_ERROR, "default"
+            errors.append(ErrorEvent(step_id, step.task_type, step.step_name, tr["created_at"], cls, source))
+
+    result = Facts(as_of, list(tasks.values()), list(steps.values()), errors)
+    raw._cache[as_of] = result
+    return result
+
+
+# --------------------------------------------------------------------------- performance endpoint
+
+
+def _outcomes(settled: list) -> dict:
+    out = {"settled": len(settled), "completed": 0, "failed": 0, "cancelled": 0, "resolved_manually": 0}
+    for item in settled:
+        if item.final_state == "complete":
+            out["completed"] += 1
+        elif item.final_state == "error":
+            out["failed"] += 1
+        elif item.final_state == "cancelled":
+            out["cancelled"] += 1
+        elif item.final_state == "resolved_manually":
+            out["resolved_manually"] += 1
+    return out
+
+
+def _durations(items: Iterable) -> list[float]:
+    return sorted(d for d in (i.complete_duration for i in items) if d is not None)
+
+
+def performance(
+    raw: Raw,
+    as_of: datetime,
+    *,
+    weights: Sequence[float] = DEFAULT_WEIGHTS,
+    health_window_hours: float = 1,
+    baseline_hours: float = 168,
+) -> dict:
+    """Every figure of GET /tasker/analytics/performance (unrounded), minus build/freshness."""
+    f = facts(raw, as_of)
+
+    trends = {}
+    for hours in (1, 4, 24):
+        created = sum(1 for t in f.tasks if in_window(t.created_at, as_of, hours))
+        settled = [t for t in f.tasks if in_window(t.settle_time, as_of, hours)]
+        o = _outcomes(settled)
+        trends[f"{hours}h"] = {
+            "created": created,
+            **o,
+            "completion_rate": rate(o["completed"], o["settled"]),
+            "error_rate": rate(o["failed"], o["settled"]),
+            "avg_duration_ms": mean(_durations(settled)),
+        }
+
+    settled24 = [t for t in f.tasks if in_window(t.settle_time, as_of, 24)]
+    o24 = _outcomes(settled24)
+    retried24 = sum(1 for t in settled24 if t.retried)
+    task_statistics = {
+        "total_tasks": sum(1 for t in f.tasks if in_window(t.created_at, as_of, 24)),
+        **o24,
+        "retried": retried24,
+        "completion_rate": rate(o24["completed"], o24["settled"]),
+        "failure_rate": rate(o24["failed"], o24["settled"]),
+        "retry_rate": rate(retried24, o24["settled"]),
+    }
+
+    d24 = _durations(settled24)
+    processing_times = {
+        "p50": percentile(d24, 0.5, is_sorted=True),
+        "p95": percentile(d24, 0.95, is_sorted=True),
+        "p99": percentile(d24, 0.99, is_sorted=True),
+        "avg_ms": mean(d24),
+        # Interpretation: count = durations that entered the figures (complete, non-negative).
+        "count": len(d24),
+    }
+
+    active = sum(1 for t in f.tasks if not t.settled)
+    created24 = [t for t in f.tasks if in_window(t.created_at, as_of, 24)]
+    namespaces = len({t.task_type[0] for t in created24})
+    task_types = len({t.task_type for t in created24})
+
+    # Interpretation: the performance endpoint's negative_durations counts tasks settled
+    # (any settled state) in the 24 h window whose duration is negative, like the
+    # bottleneck endpoint does for its period.
+    negative24 = sum(1 for t in settled24 if t.duration_ms is not None and t.duration_ms < 0)
+
+    # ---- health
+    hw_tasks = [t for t in f.tasks if in_window(t.settle_time, as_of, health_window_hours)]
+    hw = _outcomes(hw_tasks)
+    success_share = rate(hw["completed"], hw["settled"])
+
+    hw_steps = [s for s in f.steps if in_window(s.settle_time, as_of, health_window_hours)]
+    first_ok = sum(1 for s in hw_steps if s.final_state == "complete" and s.attempts == 1)
+    first_attempt = rate(first_ok, len(hw_steps))
+
+    cur = _durations(hw_tasks)
+    base = _durations(t for t in f.tasks if in_window(t.settle_time, as_of, baseline_hours))
+    cur_p95 = percentile(cur, 0.95, is_sorted=True)
+    base_p95 = percentile(base, 0.95, is_sorted=True)
+    if not cur or not base:
+        latency = 0.0
+    elif cur_p95 == 0:
+        latency = 1.0  # Interpretation: a zero current p95 cannot be slower than the baseline
+    else:
+        latency = min(1.0, base_p95 / cur_p95)
+
+    values = (success_share, first_attempt, latency)
+    counts = (hw["settled"], len(hw_steps), len(cur))
+    components = [
+        {"name": n, "value": v, "weight": w, "window_hours": health_window_hours, "count": c}
+        for n, v, w, c in zip(HEALTH_COMPONENTS, values, weights, counts, strict=True)
+    ]
+    score = 100 * math.fsum(w * v for w, v in zip(weights, values, strict=True)) / math.fsum(weights)
+
+    return {
+        "system_health_score": score,
+        "health_components": components,
+        "performance_trends": trends,
+        "task_statistics": task_statistics,
+        "processing_times": processing_times,
+        "active_tasks": active,
+        "namespaces": namespaces,
+        "task_types": task_types,
+        "data_quality": {"negative_durations": negative24},
+        # Diagnostics only (not API figures): alternative readings of ambiguous figures.
+        "_alternatives": {
+            "data_quality.negative_durations": {
+                "settled_24h_any_state": negative24,
+                "settled_24h_complete_only": sum(
+                    1 for t in settled24 if t.final_state == "complete" and t.duration_ms < 0
+                ),
+                "all_settled_up_to_as_of": sum(
+                    1 for t in f.tasks if t.duration_ms is not None and t.duration_ms < 0
+                ),
+            },
+            "processing_times.count": {"durations": len(d24), "completed": o24["completed"]},
+            "health.latency.count": {"current": len(cur), "baseline": len(base),
+                                     "completed_in_window": hw["completed"]},
+            "health.latency.p95": {"current": cur_p95, "baseline": base_p95},
+        },
+    }
+
+
+# --------------------------------------------------------------------------- bottleneck endpoint
+
+
+def _in_scope(task_type: tuple[str, str, str], namespace, task_name, version) -> bool:
+    ns, name, ver = task_type
+    return (
+        (namespace is None or ns == namespace)
+        and (task_name is None or name == task_name)
+        and (version is None or ver == version)
+    )
+
+
+def _sort_desc_nulls_last(rows: list[dict], value_key: str, tie_keys: Sequence[str]) -> list[dict]:
+    return sorted(
+        rows,
+        key=lambda r: (
+            r[value_key] is None,
+            -(r[value_key] or 0.0),
+            *(r[k] for k in tie_keys),
+        ),
+    )
+
+
+def bottlenecks(
+    raw: Raw,
+    as_of: datetime,
+    *,
+    period: int = 24,
+    namespace: str | None = None,
+    task_name: str | None = None,
+    version: str | None = None,
+    limit: int = 10,
+    timeouts: dict[tuple[str, str, str], float],
+    taxonomy: dict[str, str],
+) -> dict:
+    """Every figure of GET /tasker/analytics/bottlenecks (unrounded).
+
+    Besides the API keys, ``_all_slowest_tasks`` / ``_all_slowest_steps`` /
+    ``_all_error_patterns`` / ``_all_recommendations`` hold the full sorted lists
+    before ``limit`` (for tie-aware comparisons), and ``_timeout_candidates`` every
+    (task type, step) that has a timeout, with its figures.
+    """
+    f = facts(raw, as_of)
+
+    def scope(task_type: tuple[str, str, str]) -> bool:
+        return _in_scope(task_type, namespace, task_name, version)
+
+    tasks = [t for t in f.tasks if scope(t.task_type) and in_window(t.settle_time, as_of, period)]
+    steps = [s for s in f.steps if scope(s.task_type) and in_window(s.settle_time, as_of, period)]
+    errors = [e for e in f.errors if scope(e.task_type) and in_window(e.at, as_of, period)]
+
+    # ---- slowest tasks
+    by_type: dict[tuple, list[TaskFact]] = {}
+    for t in tasks:
+        by_type.setdefault(t.task_type, []).append(t)
+    task_rows = []
+    for (ns, name, ver), items in by_type.items():
+        o = _outcomes(items)
+        d = _durations(items)
+        task_rows.append({
+            "namespace": ns, "task_name": name, "version": ver,
+            "execution_count": o["settled"], "completed": o["completed"], "failed": o["failed"],
+            "avg_duration_ms": mean(d),
+            "p95_duration_ms": percentile(d, 0.95, is_sorted=True),
+            "failure_rate": rate(o["failed"], o["settled"]),
+        })
+    task_rows = _sort_desc_nulls_last(task_rows, "avg_duration_ms", ("namespace", "task_name", "version"))
+
+    # ---- slowest steps
+    by_step: dict[tuple, list[StepFact]] = {}
+    for s in steps:
+        by_step.setdefault((*s.task_type, s.step_name), []).append(s)
+    step_rows = []
+    for (ns, name, ver, step_name), items in by_step.items():
+        o = _outcomes(items)
+        d = _durations(items)
+        retried = sum(1 for s in items if s.retried)
+        step_rows.append({
+            "namespace": ns, "task_name": name, "version": ver, "step_name": step_name,
+            "execution_count": o["settled"], "completed": o["completed"], "failed": o["failed"],
+            "retried": retried,
+            "avg_duration_ms": mean(d),
+            "p95_duration_ms": percentile(d, 0.95, is_sorted=True),
+            "p99_duration_ms": percentile(d, 0.99, is_sorted=True),
+            "failure_rate": rate(o["failed"], o["settled"]),
+            "retry_rate": rate(retried, o["settled"]),
+            "_durations_count": len(d),
+        })
+    step_rows = _sort_desc_nulls_last(
+        step_rows, "avg_duration_ms", ("namespace", "task_name", "version", "step_name")
+    )
+
+    # ---- error patterns
+    by_error_type: dict[str, list[ErrorEvent]] = {}
+    for e in errors:
+        by_error_type.setdefault(taxonomy.get(e.error_class, e.error_class), []).append(e)
+    error_rows = [
+        {
+            "error_type": et,
+            "frequency": len(evs),
+            "affected_steps": sorted({e.step_name for e in evs}),
+            "error_classes": sorted({e.error_class for e in evs}),
+        }
+        for et, evs in by_error_type.items()
+    ]
+    error_rows.sort(key=lambda r: (-r["frequency"], r["error_type"]))
+
+    # ---- performance distribution
+    d = _durations(tasks)
+    distribution = {
+        "count": len(d),
+        "avg_ms": mean(d),
+        "min_ms": d[0] if d else None,
+        "max_ms": d[-1] if d else None,
+        "p50": percentile(d, 0.5, is_sorted=True),
+        "p95": percentile(d, 0.95, is_sorted=True),
+        "p99": percentile(d, 0.99, is_sorted=True),
+        "histogram": histogram(d),
+    }
+
+    # ---- recommendations
+    timeout_rows, retry_rows, candidates = [], [], []
+    for r in step_rows:
+        key = (r["namespace"], r["task_name"], r["step_name"])
+        timeout = timeouts.get(key)
+        base = {"namespace": r["namespace"], "task_name": r["task_name"], "version": r["version"],
+                "step": r["step_name"]}
+        if timeout is not None:
+            cand = {
+                **base, "current_timeout": timeout, "completed": r["completed"],
+                "durations_count": r["_durations_count"],
+                "p95_ms": r["p95_duration_ms"], "p99_ms": r["p99_duration_ms"],
+            }
+            candidates.append(cand)
+            # Interpretation: "at least 5 completed executions" = the step's `completed`
+            # count (steps settled complete in the period).
+            if (
+                r["completed"] >= MIN_TIMEOUT_EXECUTIONS
+                and r["p95_duration_ms"] is not None
+                and r["p95_duration_ms"] >= TIMEOUT_P95_SHARE * timeout * 1000
+            ):
+                timeout_rows.append({
+                    "type": "timeout_optimization", **base,
+                    "current_timeout": timeout,
+                    "suggested_timeout": suggested_timeout(r["p99_duration_ms"]),
+                    "p95_ms": r["p95_duration_ms"], "p99_ms": r["p99_duration_ms"],
+                })
+        if r["execution_count"] >= MIN_RETRY_EXECUTIONS and r["retry_rate"] >= RETRY_RATE_THRESHOLD:
+            retry_rows.append({
+                "type": "retry_policy", **base,
+                "retry_rate": r["retry_rate"], "execution_count": r["execution_count"],
+                "retried": r["retried"],
+            })
+    ident = ("namespace", "task_name", "version", "step")
+    retry_rows.sort(key=lambda r: (-r["retry_rate"], *(r[k] for k in ident)))
+    timeout_rows.sort(key=lambda r: (-r["p95_ms"], *(r[k] for k in ident)))
+    recommendations = sorted(retry_rows + timeout_rows, key=lambda r: r["type"])  # stable
+
+    negative = sum(1 for t in tasks if t.duration_ms is not None and t.duration_ms < 0)
+    negative_steps = sum(1 for s in steps if s.duration_ms is not None and s.duration_ms < 0)
+
+    scope_dict = {
+        k: v for k, v in (("namespace", namespace), ("task_name", task_name), ("version", version))
+        if v is not None
+    }
+    for r in step_rows:
+        r.pop("_durations_count", None)
+    return {
+        "analysis_period": f"{period} hours",
+        "period_hours": period,
+        "scope": scope_dict,
+        "slowest_tasks": task_rows[:limit],
+        "slowest_steps": step_rows[:limit],
+        "error_patterns": error_rows[:limit],
+        "performance_distribution": distribution,
+        "recommendations": recommendations[:limit],
+        "data_quality": {"negative_durations": negative, "negative_step_durations": negative_steps},
+        "_all_slowest_tasks": task_rows,
+        "_all_slowest_steps": step_rows,
+        "_all_error_patterns": error_rows,
+        "_all_recommendations": recommendations,
+        "_timeout_candidates": candidates,
+        "_error_class_sources": _count_by(e.class_source for e in errors),
+        "_alternatives": {
+            "data_quality.negative_durations": {
+                "settled_any_state": negative,
+                "settled_complete_only": sum(
+                    1 for t in tasks if t.final_state == "complete" and t.duration_ms < 0
+                ),
+            },
+        },
+    }
+
+
+def suggested_timeout(p99_ms: float | None) -> int | None:
+    """p99 x 1.5, in seconds, rounded up to a multiple of 5."""
+    if p99_ms is None:
+        return None
+    seconds = p99_ms * 1.5 / 1000
+    return int(math.ceil(seconds / 5) * 5)
+
+
+def _count_by(values: Iterable) -> dict:
+    out: dict = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
