@@ -26,19 +26,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tasker_analytics.generate import TABLE_NAMES
+
 # --------------------------------------------------------------------------- constants
 
-TABLES = (
-    "tasker_task_namespaces",
-    "tasker_named_tasks",
-    "tasker_dependent_systems",
-    "tasker_named_steps",
-    "tasker_tasks",
-    "tasker_workflow_steps",
-    "tasker_workflow_step_edges",
-    "tasker_task_transitions",
-    "tasker_workflow_step_transitions",
-)
+TABLES = TABLE_NAMES  # the nine Tasker tables (DESIGN.md section 2)
 
 SETTLED_STATES = frozenset({"complete", "error", "cancelled", "resolved_manually"})
 MS = timedelta(milliseconds=1)
