@@ -1,0 +1,620 @@
+"""Bearer authentication of the analytics endpoints: JWTs and hashed service tokens.
+
+Off unless TASKER_ANALYTICS_AUTH_REQUIRED=true. A request then carries
+`Authorization: Bearer <token>`, where the token is either
+
+- a JWT signed with HS256/384/512 (TASKER_ANALYTICS_JWT_SECRET), or RS*/PS*/ES*
+  (TASKER_ANALYTICS_JWT_PUBLIC_KEY_FILE, a PEM public key or certificate, and/or
+  TASKER_ANALYTICS_JWT_JWKS_FILE, a JWKS picked by `kid`), or
+- an opaque service token whose SHA-256 is listed in TASKER_ANALYTICS_SERVICE_TOKENS.
+
+Key-confusion guard: an HMAC algorithm is verified with the shared secret only and an
+RSA/EC algorithm with a configured public key only; `none` is never accepted, and every
+call to `jwt.decode` names the one algorithm it accepts.
+
+`Authenticator.authenticate` raises `AuthError` (401: no or bad credentials; 403: valid
+credentials without the permission); its detail never repeats the token.
+This module reads no other module of the package, so settings.py can import it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+logger = logging.getLogger("tasker_analytics.auth")
+
+REALM = "tasker-analytics"
+MAX_TOKEN_BYTES = 8192
+MAX_LEEWAY_SECONDS = 300
+MIN_RSA_BITS = 2048
+
+ENV_REQUIRED = "TASKER_ANALYTICS_AUTH_REQUIRED"
+ENV_SECRET = "TASKER_ANALYTICS_JWT_SECRET"
+ENV_PUBLIC_KEY_FILE = "TASKER_ANALYTICS_JWT_PUBLIC_KEY_FILE"
+ENV_JWKS_FILE = "TASKER_ANALYTICS_JWT_JWKS_FILE"
+ENV_ALGORITHMS = "TASKER_ANALYTICS_JWT_ALGORITHMS"
+ENV_ISSUER = "TASKER_ANALYTICS_JWT_ISSUER"
+ENV_AUDIENCE = "TASKER_ANALYTICS_JWT_AUDIENCE"
+ENV_LEEWAY = "TASKER_ANALYTICS_JWT_LEEWAY_SECONDS"
+ENV_REQUIRE_EXP = "TASKER_ANALYTICS_JWT_REQUIRE_EXP"
+ENV_PERMISSION = "TASKER_ANALYTICS_REQUIRED_PERMISSION"
+ENV_PERMISSIONS_CLAIM = "TASKER_ANALYTICS_JWT_PERMISSIONS_CLAIM"
+ENV_SERVICE_TOKENS = "TASKER_ANALYTICS_SERVICE_TOKENS"
+
+# Accepted algorithms. HMAC: the minimum secret length (RFC 7518 3.2: at least the hash size).
+HMAC_ALGORITHMS: dict[str, int] = {"HS256": 32, "HS384": 48, "HS512": 64}
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+EC_ALGORITHMS: dict[str, type[ec.EllipticCurve]] = {
+    "ES256": ec.SECP256R1,
+    "ES384": ec.SECP384R1,
+    "ES512": ec.SECP521R1,
+}
+KNOWN_ALGORITHMS = (*HMAC_ALGORITHMS, *sorted(RSA_ALGORITHMS), *EC_ALGORITHMS)
+_CANONICAL = {name.upper(): name for name in KNOWN_ALGORITHMS}
+
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+# RFC 6750 scope-token characters: no space, no quote, no backslash.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+# RFC 6750 error_description characters.
+_DESCRIPTION_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+class AuthConfigError(ValueError):
+    """An auth setting that cannot be used; the message names the variable."""
+
+
+class _Default:
+    """Marker of AuthError's default error code."""
+
+
+_DEFAULT = _Default()
+
+
+class AuthError(Exception):
+    """A refused request: status 401 (no or bad credentials) or 403 (missing permission).
+
+    `error` is the RFC 6750 error code for WWW-Authenticate: by default invalid_token for
+    401 and insufficient_scope for 403; None when the request carried no credentials at all.
+    `detail` is safe to send to the client: it never contains the token.
+    """
+
+    DEFAULT_CODES = {401: "invalid_token", 403: "insufficient_scope"}
+
+    def __init__(self, status: int, detail: str, error: str | None | _Default = _DEFAULT) -> None:
+        if status not in self.DEFAULT_CODES:
+            raise ValueError(f"AuthError status must be 401 or 403, got {status}")
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.error: str | None = self.DEFAULT_CODES[status] if isinstance(error, _Default) else error
+
+    def __repr__(self) -> str:
+        return f"AuthError({self.status}, {self.detail!r}, error={self.error!r})"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who made the request: `kind` is "jwt" (subject = `sub`) or "service" (subject = the token's name)."""
+
+    subject: str
+    kind: str
+    permissions: frozenset[str]
+
+
+def hash_service_token(token: str) -> str:
+    """The SHA-256 hex digest of a service token, as listed in TASKER_ANALYTICS_SERVICE_TOKENS."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def _env_text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return None if value is None or value.strip() == "" else value.strip()
+
+
+def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = (_env_text(env, name) or ("true" if default else "false")).lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise AuthConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _env_text(env, name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise AuthConfigError(f"{name} must be a whole number of seconds, got {raw!r}") from None
+
+
+def _env_path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = _env_text(env, name)
+    return None if raw is None else Path(raw).expanduser()
+
+
+def _parse_algorithms(raw: str | None) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    names: list[str] = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name = _CANONICAL.get(item.upper(), item)
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _parse_service_tokens(raw: str | None) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    entries: list[tuple[str, str]] = []
+    for index, item in enumerate((part.strip() for part in raw.split(",")), start=1):
+        if not item:
+            continue
+        name, separator, digest = item.partition(":")
+        if not separator:
+            # Never echo the entry: it may be a raw token pasted by mistake.
+            raise AuthConfigError(
+                f"{ENV_SERVICE_TOKENS} entry {index} must be name:<sha256 hex of the token> "
+                "(tasker-analytics hash-token TOKEN prints the hash)"
+            )
+        entries.append((name.strip(), digest.strip().lower()))
+    return tuple(entries)
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Auth configuration; `from_env` reads the TASKER_ANALYTICS_* variables.
+
+    `jwt_algorithms` empty means derived: HS256 when a secret is set, RS256 and ES256 when
+    a public key file or JWKS is set. `validate()` (run by `from_env` and by
+    `Authenticator`) raises AuthConfigError naming the variable at fault.
+    """
+
+    required: bool = False
+    jwt_secret: str | None = field(default=None, repr=False)  # never in logs
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_algorithms: tuple[str, ...] = ()
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = 30
+    jwt_require_exp: bool = True
+    permission: str = "tasker.analytics:index"
+    permissions_claim: str = "permissions"
+    service_tokens: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
+        env = os.environ if env is None else env
+        settings = cls(
+            required=_env_bool(env, ENV_REQUIRED, False),
+            jwt_secret=_env_text(env, ENV_SECRET),
+            jwt_public_key_file=_env_path(env, ENV_PUBLIC_KEY_FILE),
+            jwt_jwks_file=_env_path(env, ENV_JWKS_FILE),
+            jwt_algorithms=_parse_algorithms(_env_text(env, ENV_ALGORITHMS)),
+            jwt_issuer=_env_text(env, ENV_ISSUER),
+            jwt_audience=_env_text(env, ENV_AUDIENCE),
+            jwt_leeway_seconds=_env_int(env, ENV_LEEWAY, cls.jwt_leeway_seconds),
+            jwt_require_exp=_env_bool(env, ENV_REQUIRE_EXP, True),
+            permission=_env_text(env, ENV_PERMISSION) or cls.permission,
+            permissions_claim=_env_text(env, ENV_PERMISSIONS_CLAIM) or cls.permissions_claim,
+            service_tokens=_parse_service_tokens(_env_text(env, ENV_SERVICE_TOKENS)),
+        )
+        settings.validate()
+        _load_keys(settings)  # an unreadable key file fails here, not at the first request
+        return settings
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.jwt_secret)
+
+    @property
+    def has_public_keys(self) -> bool:
+        return self.jwt_public_key_file is not None or self.jwt_jwks_file is not None
+
+    def effective_algorithms(self) -> tuple[str, ...]:
+        """The JWT algorithms accepted: the listed ones, or the ones derived from the keys."""
+        if self.jwt_algorithms:
+            return self.jwt_algorithms
+        derived: list[str] = []
+        if self.has_secret:
+            derived.append("HS256")
+        if self.has_public_keys:
+            derived += ["RS256", "ES256"]
+        return tuple(derived)
+
+    def validate(self) -> None:
+        """Checks everything that needs no file; raises AuthConfigError naming the variable."""
+        if self.required and not (self.has_secret or self.has_public_keys or self.service_tokens):
+            raise AuthConfigError(
+                f"{ENV_REQUIRED} is true but no credential is configured: set {ENV_SECRET}, "
+                f"{ENV_PUBLIC_KEY_FILE}, {ENV_JWKS_FILE} or {ENV_SERVICE_TOKENS}"
+            )
+        for name in self.jwt_algorithms:
+            if name.strip().lower() == "none":
+                raise AuthConfigError(f"{ENV_ALGORITHMS} must not list 'none': unsigned tokens are never accepted")
+            if name not in KNOWN_ALGORITHMS:
+                raise AuthConfigError(
+                    f"{ENV_ALGORITHMS} lists an unknown algorithm {name!r}; known: {', '.join(KNOWN_ALGORITHMS)}"
+                )
+        algorithms = self.effective_algorithms()
+        hmac_listed = [name for name in algorithms if name in HMAC_ALGORITHMS]
+        public_listed = [name for name in algorithms if name not in HMAC_ALGORITHMS]
+        if hmac_listed and not self.has_secret:
+            raise AuthConfigError(
+                f"{ENV_ALGORITHMS} lists {', '.join(hmac_listed)} but {ENV_SECRET} is not set: HMAC "
+                "algorithms are verified with the shared secret only, never with a public key"
+            )
+        if public_listed and not self.has_public_keys:
+            raise AuthConfigError(
+                f"{ENV_ALGORITHMS} lists {', '.join(public_listed)} but neither {ENV_PUBLIC_KEY_FILE} "
+                f"nor {ENV_JWKS_FILE} is set: RSA/EC algorithms are verified with a public key only"
+            )
+        if self.has_secret and not hmac_listed:
+            raise AuthConfigError(f"{ENV_SECRET} is set but {ENV_ALGORITHMS} lists no HS algorithm to use it with")
+        if self.has_public_keys and not public_listed:
+            raise AuthConfigError(
+                f"{ENV_PUBLIC_KEY_FILE}/{ENV_JWKS_FILE} is set but {ENV_ALGORITHMS} lists no RS/PS/ES "
+                "algorithm to use it with"
+            )
+        if self.jwt_secret:
+            if "-----BEGIN" in self.jwt_secret or self.jwt_secret.startswith(("ssh-", "ecdsa-")):
+                raise AuthConfigError(
+                    f"{ENV_SECRET} looks like a public or private key; put a public key in {ENV_PUBLIC_KEY_FILE}"
+                )
+            needed = max(HMAC_ALGORITHMS[name] for name in hmac_listed)
+            if len(self.jwt_secret.encode("utf-8")) < needed:
+                raise AuthConfigError(
+                    f"{ENV_SECRET} must be at least {needed} bytes for {', '.join(hmac_listed)} "
+                    "(RFC 7518 3.2); use a random secret, e.g. `openssl rand -hex 32`"
+                )
+        if not isinstance(self.jwt_leeway_seconds, int) or not 0 <= self.jwt_leeway_seconds <= MAX_LEEWAY_SECONDS:
+            raise AuthConfigError(
+                f"{ENV_LEEWAY} must be from 0 to {MAX_LEEWAY_SECONDS} seconds, got {self.jwt_leeway_seconds!r}"
+            )
+        if not _SCOPE_TOKEN.fullmatch(self.permission or ""):
+            raise AuthConfigError(
+                f"{ENV_PERMISSION} must be one permission without spaces, quotes or backslashes, "
+                f"got {self.permission!r}"
+            )
+        if not (self.permissions_claim or "").strip():
+            raise AuthConfigError(f"{ENV_PERMISSIONS_CLAIM} must name a claim")
+        if self.jwt_issuer is not None and not self.jwt_issuer.strip():
+            raise AuthConfigError(f"{ENV_ISSUER} must not be blank")
+        if self.jwt_audience is not None and not self.jwt_audience.strip():
+            raise AuthConfigError(f"{ENV_AUDIENCE} must not be blank")
+        names: set[str] = set()
+        digests: set[str] = set()
+        for index, entry in enumerate(self.service_tokens, start=1):
+            if not (isinstance(entry, tuple) and len(entry) == 2):
+                raise AuthConfigError(f"{ENV_SERVICE_TOKENS} entry {index} must be a (name, sha256 hex) pair")
+            name, digest = entry
+            if not isinstance(name, str) or not _SERVICE_NAME.fullmatch(name):
+                raise AuthConfigError(
+                    f"{ENV_SERVICE_TOKENS} entry {index}: the name must be 1 to 64 characters of "
+                    "letters, digits, '.', '_', '@' or '-'"
+                )
+            if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest.lower()):
+                raise AuthConfigError(
+                    f"{ENV_SERVICE_TOKENS} entry {index} ({name}): the hash must be the 64 hex digits of the "
+                    "token's SHA-256 (tasker-analytics hash-token TOKEN prints it), not the token"
+                )
+            if name in names:
+                raise AuthConfigError(f"{ENV_SERVICE_TOKENS} names {name!r} twice")
+            if digest.lower() in digests:
+                raise AuthConfigError(f"{ENV_SERVICE_TOKENS} lists the same token hash twice ({name})")
+            names.add(name)
+            digests.add(digest.lower())
+
+
+# --- keys -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PublicKey:
+    key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+    kid: str | None
+    alg: str | None  # the algorithm a JWK declares, if any
+    source: str
+
+    def accepts(self, algorithm: str) -> bool:
+        if self.alg is not None and self.alg != algorithm:
+            return False
+        if algorithm in RSA_ALGORITHMS:
+            return isinstance(self.key, rsa.RSAPublicKey)
+        curve = EC_ALGORITHMS.get(algorithm)
+        return (
+            curve is not None and isinstance(self.key, ec.EllipticCurvePublicKey) and isinstance(self.key.curve, curve)
+        )
+
+
+def _check_public_key(key: Any, variable: str, where: str) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise AuthConfigError(
+                f"{variable}: {where} is a {key.key_size}-bit RSA key; at least {MIN_RSA_BITS} bits are required"
+            )
+        return key
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if not any(isinstance(key.curve, curve) for curve in EC_ALGORITHMS.values()):
+            raise AuthConfigError(f"{variable}: {where} uses curve {key.curve.name}; use P-256, P-384 or P-521")
+        return key
+    raise AuthConfigError(f"{variable}: {where} is neither an RSA nor an EC public key")
+
+
+def _read(path: Path, variable: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise AuthConfigError(f"{variable}: cannot read {path}: {error.strerror or error}") from None
+
+
+def _load_pem(path: Path) -> _PublicKey:
+    data = _read(path, ENV_PUBLIC_KEY_FILE)
+    if b"PRIVATE KEY-----" in data:
+        raise AuthConfigError(f"{ENV_PUBLIC_KEY_FILE}: {path} holds a private key; give the public key only")
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            key: Any = x509.load_pem_x509_certificate(data).public_key()
+        else:
+            key = load_pem_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise AuthConfigError(f"{ENV_PUBLIC_KEY_FILE}: {path} is not a PEM public key or certificate") from None
+    return _PublicKey(_check_public_key(key, ENV_PUBLIC_KEY_FILE, str(path)), None, None, str(path))
+
+
+def _load_jwks(path: Path) -> list[_PublicKey]:
+    data = _read(path, ENV_JWKS_FILE)
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise AuthConfigError(f"{ENV_JWKS_FILE}: {path} is not valid JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise AuthConfigError(f'{ENV_JWKS_FILE}: {path} must be a JSON object with a "keys" list')
+    keys: list[_PublicKey] = []
+    skipped = 0
+    for index, jwk in enumerate(document["keys"], start=1):
+        where = f"key {index} of {path}"
+        if not isinstance(jwk, dict):
+            raise AuthConfigError(f"{ENV_JWKS_FILE}: {where} is not a JSON object")
+        kty, kid, alg = jwk.get("kty"), jwk.get("kid"), jwk.get("alg")
+        if kid is not None and not isinstance(kid, str):
+            raise AuthConfigError(f"{ENV_JWKS_FILE}: {where} has a kid that is not a string")
+        if kid is not None:
+            where = f"key {kid!r} of {path}"
+        if jwk.get("use") not in (None, "sig"):
+            skipped += 1  # an encryption key
+            continue
+        key_ops = jwk.get("key_ops")
+        if isinstance(key_ops, list) and "verify" not in key_ops:
+            skipped += 1
+            continue
+        if kty == "oct":
+            raise AuthConfigError(
+                f"{ENV_JWKS_FILE}: {where} is a symmetric (oct) key; JWKS keys must be RSA or EC public keys "
+                f"(an HMAC secret belongs in {ENV_SECRET})"
+            )
+        if kty not in ("RSA", "EC"):
+            skipped += 1  # e.g. OKP (EdDSA): not supported, not used
+            continue
+        if alg is not None and (alg not in KNOWN_ALGORITHMS or alg in HMAC_ALGORITHMS):
+            raise AuthConfigError(f"{ENV_JWKS_FILE}: {where} declares an unsupported alg {alg!r}")
+        try:
+            loaded: Any = (RSAAlgorithm if kty == "RSA" else ECAlgorithm).from_jwk(jwk)
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+            raise AuthConfigError(f"{ENV_JWKS_FILE}: {where} is not a valid {kty} key") from None
+        if hasattr(loaded, "private_numbers"):
+            loaded = loaded.public_key()  # private material in a JWKS: only the public half is used
+        keys.append(_PublicKey(_check_public_key(loaded, ENV_JWKS_FILE, where), kid, alg, where))
+    if not keys:
+        raise AuthConfigError(f"{ENV_JWKS_FILE}: {path} holds no usable RSA or EC signing key ({skipped} skipped)")
+    kids = [key.kid for key in keys if key.kid is not None]
+    duplicates = sorted({kid for kid in kids if kids.count(kid) > 1})
+    if duplicates:
+        raise AuthConfigError(f"{ENV_JWKS_FILE}: {path} lists kid {duplicates[0]!r} more than once")
+    return keys
+
+
+def _load_keys(settings: AuthSettings) -> tuple[_PublicKey | None, list[_PublicKey]]:
+    pem = _load_pem(settings.jwt_public_key_file) if settings.jwt_public_key_file is not None else None
+    jwks = _load_jwks(settings.jwt_jwks_file) if settings.jwt_jwks_file is not None else []
+    return pem, jwks
+
+
+# --- authentication ---------------------------------------------------------------------
+
+
+def _deny(detail: str, error: str = "invalid_token") -> AuthError:
+    return AuthError(401, detail, error)
+
+
+# PyJWT exceptions mapped to fixed details (never str(exception): no token content leaks).
+_JWT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
+    (jwt.ExpiredSignatureError, "token has expired"),
+    (jwt.ImmatureSignatureError, "token is not yet valid"),
+    (jwt.InvalidIssuerError, "token issuer is not accepted"),
+    (jwt.InvalidAudienceError, "token audience is not accepted"),
+    (jwt.InvalidSignatureError, "token signature is invalid"),
+    (jwt.InvalidAlgorithmError, "token algorithm is not allowed"),
+    (jwt.InvalidKeyError, "token cannot be verified with the configured key"),
+    (jwt.InvalidIssuedAtError, "token issue time (iat) is invalid"),
+    (getattr(jwt.exceptions, "InvalidSubjectError", jwt.DecodeError), "token subject (sub) is invalid"),
+    (getattr(jwt.exceptions, "InvalidJTIError", jwt.DecodeError), "token id (jti) is invalid"),
+    (jwt.DecodeError, "token is malformed"),
+    (jwt.PyJWTError, "token is invalid"),
+)
+
+
+class Authenticator:
+    """Checks the Authorization header of a request; keys are loaded once, here."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        settings.validate()
+        self.settings = settings
+        self.algorithms = frozenset(settings.effective_algorithms())
+        self._secret = settings.jwt_secret.encode("utf-8") if settings.jwt_secret else None
+        self._pem, self._jwks = _load_keys(settings)
+        self._service_tokens = tuple((name, digest.lower()) for name, digest in settings.service_tokens)
+
+    def authenticate(self, authorization: str | None) -> Principal | None:
+        """The principal of a request, or None when auth is not required.
+
+        Raises AuthError: 401 for missing or invalid credentials, 403 for valid ones
+        without the required permission.
+        """
+        if not self.settings.required:
+            return None
+        token = self._bearer_token(authorization)
+        principal = self._service_principal(token) or self._jwt_principal(token)
+        if self.settings.permission not in principal.permissions:
+            raise AuthError(403, f"the token does not grant the permission {self.settings.permission!r}")
+        return principal
+
+    def www_authenticate(self, error: AuthError) -> str:
+        """The WWW-Authenticate value for an AuthError (RFC 6750 section 3)."""
+        params = [f'realm="{REALM}"']
+        if error.error:
+            params.append(f'error="{_DESCRIPTION_UNSAFE.sub("", error.error)}"')
+            description = _DESCRIPTION_UNSAFE.sub("", error.detail.replace('"', "'"))[:200]
+            if description:
+                params.append(f'error_description="{description}"')
+            if error.error == "insufficient_scope":
+                params.append(f'scope="{self.settings.permission}"')
+        return "Bearer " + ", ".join(params)
+
+    # --- steps --------------------------------------------------------------------------
+
+    @staticmethod
+    def _bearer_token(authorization: str | None) -> str:
+        if authorization is None or not authorization.strip():
+            raise AuthError(401, "the Authorization header is missing; send 'Bearer <token>'", None)
+        if len(authorization) > MAX_TOKEN_BYTES + 64:
+            raise _deny(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
+        scheme, _, rest = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            raise _deny("the Authorization header must use the Bearer scheme: 'Bearer <token>'", "invalid_request")
+        token = rest.strip()
+        if not token:
+            raise _deny("the Authorization header has no token after 'Bearer'", "invalid_request")
+        if len(token.encode("utf-8")) > MAX_TOKEN_BYTES:
+            raise _deny(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
+        if not _TOKEN68.fullmatch(token):
+            raise _deny("the token has characters a bearer token cannot contain", "invalid_request")
+        return token
+
+    def _service_principal(self, token: str) -> Principal | None:
+        if not self._service_tokens:
+            return None
+        digest = hash_service_token(token)
+        matched: str | None = None
+        for name, expected in self._service_tokens:  # every entry compared: no early exit
+            if hmac.compare_digest(digest, expected) and matched is None:
+                matched = name
+        if matched is None:
+            return None
+        return Principal(subject=matched, kind="service", permissions=frozenset({self.settings.permission}))
+
+    def _jwt_principal(self, token: str) -> Principal:
+        if not self.algorithms:
+            raise _deny("the token is not a known service token")
+        if token.count(".") != 2:
+            detail = "the token is not a known service token" if self._service_tokens else "token is malformed"
+            raise _deny(detail)
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise _deny("token is malformed") from None
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str):
+            raise _deny("token is malformed")
+        if algorithm not in self.algorithms:  # 'none' never is; nor HS* without a secret, RS/ES without a key
+            raise _deny("token algorithm is not allowed")
+        key = self._secret if algorithm in HMAC_ALGORITHMS else self._public_key(algorithm, header.get("kid"))
+        options: dict[str, Any] = {
+            "require": ["exp"] if self.settings.jwt_require_exp else [],
+            "verify_aud": self.settings.jwt_audience is not None,
+        }
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=[algorithm],
+                options=options,  # type: ignore[arg-type]
+                issuer=self.settings.jwt_issuer,
+                audience=self.settings.jwt_audience,
+                leeway=self.settings.jwt_leeway_seconds,
+            )
+        except jwt.MissingRequiredClaimError as error:
+            detail = {
+                "iss": "token issuer is not accepted",
+                "aud": "token audience is not accepted",
+            }.get(error.claim, f"token lacks the required claim {error.claim!r}")
+            raise _deny(detail) from None
+        except jwt.PyJWTError as error:
+            logger.debug("JWT refused: %s", type(error).__name__)
+            detail = next(text for kind, text in _JWT_ERRORS if isinstance(error, kind))
+            raise _deny(detail) from None
+        except (ValueError, TypeError, OverflowError) as error:
+            logger.debug("JWT refused: %s", type(error).__name__)
+            raise _deny("token is malformed") from None
+        subject = claims.get("sub")
+        return Principal(
+            subject=subject if isinstance(subject, str) else "",
+            kind="jwt",
+            permissions=self._permissions(claims),
+        )
+
+    def _public_key(self, algorithm: str, kid: Any) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+        if kid is not None and not isinstance(kid, str):
+            raise _deny("token is malformed")
+        chosen: _PublicKey | None = None
+        if kid is not None:
+            chosen = next((key for key in self._jwks if key.kid == kid), None)
+        if chosen is None and self._pem is not None:
+            chosen = self._pem
+        if chosen is None and kid is None and len(self._jwks) == 1:
+            chosen = self._jwks[0]
+        if chosen is None:
+            if kid is None:
+                raise _deny("token has no key id (kid) and the key set holds several keys")
+            raise _deny("token key id (kid) is not known")
+        if not chosen.accepts(algorithm):
+            raise _deny("token algorithm does not match its key")
+        return chosen.key
+
+    def _permissions(self, claims: Mapping[str, Any]) -> frozenset[str]:
+        granted: set[str] = set()
+        for name in dict.fromkeys((self.settings.permissions_claim, "scope")):
+            value = claims.get(name)
+            if isinstance(value, str):
+                granted.update(value.split())
+            elif isinstance(value, list):
+                granted.update(item for item in value if isinstance(item, str))
+        return frozenset(granted)
