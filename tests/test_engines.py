@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = pytest.mark.postgres
 
-VOLATILE = {"freshness_seconds", "build_id", "built_at"}
+VOLATILE = {"freshness_seconds", "build_id", "built_at", "cache_info", "resource_utilization"}
 QUERIES = [
     ("/tasker/analytics/performance", {}),
     ("/tasker/analytics/bottlenecks", {}),

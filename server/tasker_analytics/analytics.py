@@ -6,14 +6,20 @@ DESIGN.md section 3 and docs/API.md.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+import msgspec
 
 from tasker_analytics import queries
+from tasker_analytics.cache import ResponseCache, open_cache
 from tasker_analytics.schemas import (
     Bottlenecks,
+    CacheInfo,
     DataQuality,
     ErrorPattern,
     HealthComponent,
@@ -28,7 +34,9 @@ from tasker_analytics.schemas import (
     Trend,
 )
 from tasker_analytics.settings import Settings
-from tasker_analytics.warehouse import Warehouse, open_warehouse
+from tasker_analytics.warehouse import BuildInfo, Snapshot, Warehouse, open_warehouse
+
+Body = TypeVar("Body", Performance, Bottlenecks)
 
 # Histogram buckets per decade of milliseconds (docs/API.md, performance_distribution).
 BUCKETS_PER_DECADE = 4
@@ -66,6 +74,15 @@ def _freshness(data_as_of: datetime) -> float:
 
 
 @dataclass(frozen=True)
+class Served(Generic[Body]):
+    """A response body with what the HTTP layer needs: the cache outcome and an ETag."""
+
+    body: Body
+    cache: CacheInfo
+    etag: str
+
+
+@dataclass(frozen=True)
 class Scope:
     """Which task types a bottleneck analysis covers; None means all."""
 
@@ -78,21 +95,60 @@ class Scope:
 
 
 class Analytics:
-    """Reads the marts of one warehouse and shapes the endpoint bodies."""
+    """Reads the marts of one warehouse, shapes the endpoint bodies and caches them.
 
-    def __init__(self, settings: Settings | None = None, warehouse: Warehouse | None = None):
+    Every body is computed from one snapshot (one build) and cached under a key holding
+    the endpoint, every scope parameter and the build id, for the endpoint's TTL.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        warehouse: Warehouse | None = None,
+        cache: ResponseCache | None = None,
+    ):
         self.settings = settings or Settings.from_env()
         self.warehouse = warehouse or open_warehouse(self.settings)
+        self.cache = cache or open_cache(self.settings.redis_url, self.settings.cache_max_entries)
 
     def close(self) -> None:
         self.warehouse.close()
 
+    def _serve(
+        self, endpoint: str, parameters: dict[str, Any], ttl: int, kind: type[Body], compute: Callable[[Snapshot], Body]
+    ) -> Served[Body]:
+        build = self.warehouse.current_build()
+        canonical = "&".join(
+            f"{name}={parameters[name]}" for name in sorted(parameters) if parameters[name] is not None
+        )
+        key = f"{endpoint}|{build.build_id}|{canonical}"
+
+        def fresh() -> bytes:
+            with self.warehouse.snapshot() as snapshot:
+                return msgspec.msgpack.encode(compute(snapshot))
+
+        raw, hit = self.cache.get_or_compute(key, ttl, fresh)
+        body = msgspec.msgpack.decode(raw, type=kind)
+        info = CacheInfo(status="hit" if hit else "miss", key=key, ttl_seconds=ttl)
+        body = msgspec.structs.replace(body, freshness_seconds=_freshness(body.data_as_of), cache_info=info)
+        digest = hashlib.sha256(f"{endpoint}|{body.build_id}|{canonical}".encode()).hexdigest()[:32]
+        return Served(body, info, f'W/"{digest}"')
+
     # -- performance -------------------------------------------------------------------
 
+    def performance_report(self) -> Served[Performance]:
+        return self._serve(
+            "performance", {}, self.settings.performance_cache_ttl, Performance, self._performance
+        )
+
     def performance_metrics(self) -> Performance:
-        overview = self.warehouse.query(queries.PERFORMANCE_OVERVIEW)[0]
-        trends = self.warehouse.query(queries.PERFORMANCE_TRENDS)
-        components = self.warehouse.query(queries.HEALTH_COMPONENTS)
+        """The performance endpoint's body (cached like the endpoint)."""
+        return self.performance_report().body
+
+    def _performance(self, snapshot: Snapshot) -> Performance:
+        overview = snapshot.query(queries.PERFORMANCE_OVERVIEW)[0]
+        trends = snapshot.query(queries.PERFORMANCE_TRENDS)
+        components = snapshot.query(queries.HEALTH_COMPONENTS)
         return Performance(
             system_health_score=round(float(overview["system_health_score"] or 0.0), 1),
             health_components=[
@@ -146,18 +202,33 @@ class Analytics:
             data_as_of=overview["data_as_of"],
             built_at=overview["built_at"],
             build_id=overview["build_id"],
-            freshness_seconds=_freshness(overview["data_as_of"]),
         )
 
     # -- bottlenecks -------------------------------------------------------------------
 
+    def bottleneck_report(
+        self, scope: Scope | None = None, period: int = 24, limit: int | None = None
+    ) -> Served[Bottlenecks]:
+        scope = scope or Scope()
+        limit = self.settings.default_bottleneck_results if limit is None else limit
+        parameters = {**scope.as_dict(), "period": period, "limit": limit}
+        return self._serve(
+            "bottlenecks",
+            parameters,
+            self.settings.bottlenecks_cache_ttl,
+            Bottlenecks,
+            lambda snapshot: self._bottlenecks(snapshot, scope, period, limit),
+        )
+
     def bottleneck_analysis(
         self, scope: Scope | None = None, period: int = 24, limit: int | None = None
     ) -> Bottlenecks:
-        scope = scope or Scope()
-        limit = self.settings.default_bottleneck_results if limit is None else limit
-        build = self.warehouse.query(queries.BUILD_INFO)[0]
-        as_of: datetime = build["data_as_of"]
+        """The bottleneck endpoint's body for a scope and period (cached like the endpoint)."""
+        return self.bottleneck_report(scope, period, limit).body
+
+    def _bottlenecks(self, snapshot: Snapshot, scope: Scope, period: int, limit: int) -> Bottlenecks:
+        build: BuildInfo = snapshot.build
+        as_of: datetime = build.data_as_of
         params = {
             "window_start": as_of - timedelta(hours=period),
             "as_of": as_of,
@@ -165,14 +236,14 @@ class Analytics:
             "task_name": scope.task_name,
             "version": scope.version,
         }
-        task_rows = self.warehouse.query(queries.TASK_BOTTLENECKS, params)
-        step_rows = self.warehouse.query(queries.STEP_BOTTLENECKS, params)
-        error_rows = self.warehouse.query(queries.ERROR_EVENTS, params)
-        summary = self.warehouse.query(queries.DURATION_SUMMARY, params)[0]
-        histogram_rows = self.warehouse.query(queries.DURATION_HISTOGRAM, params)
+        task_rows = snapshot.query(queries.TASK_BOTTLENECKS, params)
+        step_rows = snapshot.query(queries.STEP_BOTTLENECKS, params)
+        error_rows = snapshot.query(queries.ERROR_EVENTS, params)
+        summary = snapshot.query(queries.DURATION_SUMMARY, params)[0]
+        histogram_rows = snapshot.query(queries.DURATION_HISTOGRAM, params)
         timeouts = {
             (row["namespace"], row["task_name"], row["step_name"]): int(row["timeout_seconds"])
-            for row in self.warehouse.query(queries.STEP_TIMEOUTS)
+            for row in snapshot.query(queries.STEP_TIMEOUTS)
         }
         steps = [self._slow_step(row) for row in step_rows]
         return Bottlenecks(
@@ -190,9 +261,8 @@ class Analytics:
                 negative_step_durations=sum(_int(row["negative_durations"]) for row in step_rows),
             ),
             data_as_of=as_of,
-            built_at=build["built_at"],
-            build_id=build["build_id"],
-            freshness_seconds=_freshness(as_of),
+            built_at=build.built_at,
+            build_id=build.build_id,
         )
 
     @staticmethod

@@ -1,23 +1,35 @@
-"""Run the dbt project (`dbt build`) against DuckDB or PostgreSQL.
+"""Run the dbt project (`dbt build`) and publish the result atomically.
 
-On DuckDB the build writes a new file beside the served one and then moves it into
-place with an atomic rename, so a reader never sees a half-built database and a failed
-build leaves the previous one serving.
+- DuckDB: every build writes a new file `builds/<stamp>.duckdb` beside the served path;
+  when it succeeds, the served path (a symlink) is replaced by one pointing at it, in
+  one atomic rename. A failed build leaves the previous build serving.
+- PostgreSQL: dbt builds into `<schema>__building`; when it succeeds, one transaction
+  renames it into place and the previous schema away.
+One build runs at a time per warehouse (a lock file beside the served path or in the
+project's data folder).
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import psycopg
+
 from tasker_analytics.settings import PROJECT_DIR, Settings, default_source_duckdb
+from tasker_analytics.warehouse import build_sidecar
 
 
 class BuildError(RuntimeError):
@@ -29,6 +41,7 @@ class BuildResult:
     target: str
     seconds: float
     output: str
+    location: str
 
 
 def _dbt_executable() -> str:
@@ -71,15 +84,113 @@ def run_dbt(
             profiles = profiles_dir
         command = [_dbt_executable(), *arguments, "--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles]
         if as_of:
-            command += ["--vars", f'{{"as_of": "{as_of}"}}']
+            command += ["--vars", json.dumps({"as_of": as_of})]
         return subprocess.run(
             command,
             cwd=PROJECT_DIR,
             env=env,
             text=True,
+            check=False,
             stdout=subprocess.PIPE if quiet else None,
             stderr=subprocess.STDOUT if quiet else None,
         )
+
+
+@contextmanager
+def build_lock(path: Path) -> Iterator[None]:
+    """One build at a time for the warehouse behind `path` (across processes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def builds_folder(served: Path) -> Path:
+    return served.parent / "builds"
+
+
+def publish_duckdb(served: Path, build_file: Path, keep: int) -> None:
+    """Point the served path at `build_file` in one atomic rename; drop old builds."""
+    link = served.with_name(f".{served.name}.link-{os.getpid()}")
+    link.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(build_file, served.parent), link)
+    os.replace(link, served)
+    builds = sorted(builds_folder(served).glob("*.duckdb"), key=lambda item: item.name, reverse=True)
+    for old in builds[max(keep, 1):]:
+        if old.resolve() != build_file.resolve():
+            for leftover in (old, old.with_name(old.name + ".wal"), build_sidecar(old)):
+                leftover.unlink(missing_ok=True)
+
+
+def publish_postgres(database_url: str, schema: str, building: str) -> None:
+    """Swap the freshly built schema into place in one transaction."""
+    previous = f"{schema}__previous"
+    with psycopg.connect(database_url, connect_timeout=5) as connection:
+        with connection.transaction():
+            connection.execute(f'drop schema if exists "{previous}" cascade')
+            exists = connection.execute(
+                "select 1 from information_schema.schemata where schema_name = %s", (schema,)
+            ).fetchone()
+            if exists:
+                connection.execute(f'alter schema "{schema}" rename to "{previous}"')
+            connection.execute(f'alter schema "{building}" rename to "{schema}"')
+        connection.execute(f'drop schema if exists "{previous}" cascade')
+        connection.commit()
+
+
+def _base_env(extra_env: dict[str, str] | None) -> dict[str, str]:
+    env = {**os.environ, **(extra_env or {})}
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return env
+
+
+def _build_postgres(settings: Settings, env: dict[str, str], as_of: str | None, quiet: bool) -> BuildResult:
+    started = time.monotonic()
+    building = f"{settings.database_schema}__building"
+    env.update(postgres_environment(settings.database_url))
+    env["TASKER_ANALYTICS_TARGET"] = "postgres"
+    env["TASKER_ANALYTICS_PG_SCHEMA"] = building
+    lock = PROJECT_DIR / "data" / f".build-postgres-{settings.database_schema}.lock"
+    with build_lock(lock):
+        with psycopg.connect(settings.database_url, connect_timeout=5, autocommit=True) as connection:
+            connection.execute(f'drop schema if exists "{building}" cascade')
+        completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet)
+        if completed.returncode != 0:
+            raise BuildError(f"dbt build failed on postgres (exit {completed.returncode})\n{completed.stdout or ''}")
+        publish_postgres(settings.database_url, settings.database_schema, building)
+    return BuildResult("postgres", time.monotonic() - started, completed.stdout or "", settings.database_schema)
+
+
+def _build_duckdb(
+    settings: Settings, env: dict[str, str], source_duckdb: str | None, as_of: str | None, quiet: bool
+) -> BuildResult:
+    started = time.monotonic()
+    served = Path(os.path.abspath(settings.duckdb_path))
+    source = Path(source_duckdb).resolve() if source_duckdb else default_source_duckdb(env)
+    if not source.exists():
+        raise BuildError(f"Tasker source database {source} does not exist: run `tasker-analytics generate` first")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    build_file = builds_folder(served) / f"{stamp}-{os.getpid()}.duckdb"
+    build_file.parent.mkdir(parents=True, exist_ok=True)
+    env["TASKER_ANALYTICS_TARGET"] = "duckdb"
+    env["TASKER_ANALYTICS_DUCKDB_PATH"] = str(build_file)
+    env["TASKER_SOURCE_DUCKDB_PATH"] = str(source)
+    with build_lock(served.with_name(f".{served.name}.lock")):
+        try:
+            completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet)
+            if completed.returncode != 0:
+                raise BuildError(f"dbt build failed on duckdb (exit {completed.returncode})\n{completed.stdout or ''}")
+            seconds = time.monotonic() - started
+            build_sidecar(build_file).write_text(json.dumps({"build_seconds": round(seconds, 3)}))
+            publish_duckdb(served, build_file, settings.keep_builds)
+        except BaseException:
+            for leftover in (build_file, build_file.with_name(build_file.name + ".wal"), build_sidecar(build_file)):
+                leftover.unlink(missing_ok=True)
+            raise
+    return BuildResult("duckdb", time.monotonic() - started, completed.stdout or "", str(build_file))
 
 
 def build(
@@ -90,36 +201,8 @@ def build(
     quiet: bool = False,
     extra_env: dict[str, str] | None = None,
 ) -> BuildResult:
-    """`dbt seed` + `dbt build` for the configured warehouse; raises BuildError on failure."""
-    env = {**os.environ, **(extra_env or {})}
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    started = time.monotonic()
+    """`dbt build` for the configured warehouse, then publish; raises BuildError on failure."""
+    env = _base_env(extra_env)
     if settings.warehouse == "postgres":
-        env.update(postgres_environment(settings.database_url))
-        env["TASKER_ANALYTICS_TARGET"] = "postgres"
-        env["TASKER_ANALYTICS_PG_SCHEMA"] = settings.database_schema
-        completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet)
-        if completed.returncode != 0:
-            raise BuildError(f"dbt build failed on postgres (exit {completed.returncode})\n{completed.stdout or ''}")
-        return BuildResult("postgres", time.monotonic() - started, completed.stdout or "")
-
-    served = settings.duckdb_path.resolve()
-    served.parent.mkdir(parents=True, exist_ok=True)
-    building = served.with_name(f".{served.name}.building-{os.getpid()}")
-    for leftover in (building, building.with_name(building.name + ".wal")):
-        leftover.unlink(missing_ok=True)
-    env["TASKER_ANALYTICS_TARGET"] = "duckdb"
-    env["TASKER_ANALYTICS_DUCKDB_PATH"] = str(building)
-    source = Path(source_duckdb).resolve() if source_duckdb else default_source_duckdb(env)
-    if not source.exists():
-        raise BuildError(f"Tasker source database {source} does not exist: run `tasker-analytics generate` first")
-    env["TASKER_SOURCE_DUCKDB_PATH"] = str(source)
-    try:
-        completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet)
-        if completed.returncode != 0:
-            raise BuildError(f"dbt build failed on duckdb (exit {completed.returncode})\n{completed.stdout or ''}")
-        os.replace(building, served)
-    finally:
-        building.unlink(missing_ok=True)
-        building.with_name(building.name + ".wal").unlink(missing_ok=True)
-    return BuildResult("duckdb", time.monotonic() - started, completed.stdout or "")
+        return _build_postgres(settings, env, as_of, quiet)
+    return _build_duckdb(settings, env, source_duckdb, as_of, quiet)

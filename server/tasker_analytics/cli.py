@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
 
-from tasker_analytics.settings import Settings, SettingsError, default_source_duckdb
+from tasker_analytics.settings import CONFIGURATION_ERRORS, Settings, default_source_duckdb
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -49,7 +48,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=port,
         interface=Interfaces.ASGI,
         factory=True,
-        workers=args.workers,
+        workers=args.workers or settings.workers,
     ).serve()
     return 0
 
@@ -88,11 +87,15 @@ def parser() -> argparse.ArgumentParser:
     for sub in (serve_parser, up_parser):
         sub.add_argument("--host", help="default TASKER_ANALYTICS_HOST or 127.0.0.1")
         sub.add_argument("--port", type=int, help="default TASKER_ANALYTICS_PORT or 8000")
-        sub.add_argument("--workers", type=int, default=int(os.environ.get("TASKER_ANALYTICS_WORKERS", "1")))
+        sub.add_argument("--workers", type=int, help="default TASKER_ANALYTICS_WORKERS or 1")
     up_parser.add_argument("--tasks", type=int, default=20000)
     up_parser.add_argument("--seed", type=int, default=42)
     up_parser.add_argument("--source-duckdb", help="DuckDB file for the Tasker tables")
     up_parser.add_argument("--regenerate", action="store_true", help="generate a new workload even if one exists")
+    hash_parser = commands.add_parser(
+        "hash-token", help="print the SHA-256 of a service token for TASKER_ANALYTICS_SERVICE_TOKENS"
+    )
+    hash_parser.add_argument("token")
     return root
 
 
@@ -102,9 +105,14 @@ def main(argv: list[str] | None = None) -> int:
         from tasker_analytics import generate
 
         return generate.run(args)
+    if args.command == "hash-token":
+        from tasker_analytics.auth import hash_service_token
+
+        print(hash_service_token(args.token))
+        return 0
     try:
         settings = Settings.from_env()
-    except SettingsError as error:
+    except CONFIGURATION_ERRORS as error:
         return _fail(str(error))
     handlers = {"build": _build, "serve": _serve, "up": _up}
     return handlers[args.command](args, settings)

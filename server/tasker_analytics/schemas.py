@@ -54,6 +54,47 @@ class DataQuality(msgspec.Struct, omit_defaults=True):
     negative_step_durations: int | None = None
 
 
+class CacheInfo(msgspec.Struct):
+    status: str  # "hit" or "miss"
+    key: str
+    ttl_seconds: int
+
+
+class WarehouseStatus(msgspec.Struct):
+    engine: str
+    location: str
+    size_bytes: int | None
+    build_id: str
+    built_at: datetime
+    build_duration_seconds: float | None
+
+
+class CacheStatus(msgspec.Struct):
+    backend: str
+    entries: int
+    hits: int
+    misses: int
+    hit_ratio: float
+
+
+class BackgroundStatus(msgspec.Struct):
+    enabled: bool
+    interval_seconds: int
+    running: bool = False
+    last_started_at: datetime | None = None
+    last_finished_at: datetime | None = None
+    last_status: str | None = None
+    last_duration_seconds: float | None = None
+    last_log: str | None = None
+    next_run_at: datetime | None = None
+
+
+class ResourceUtilization(msgspec.Struct):
+    warehouse: WarehouseStatus
+    cache: CacheStatus
+    background_jobs: BackgroundStatus
+
+
 class Performance(msgspec.Struct):
     system_health_score: float
     health_components: list[HealthComponent]
@@ -67,7 +108,9 @@ class Performance(msgspec.Struct):
     data_as_of: datetime
     built_at: datetime
     build_id: str
-    freshness_seconds: float
+    freshness_seconds: float = 0.0
+    cache_info: CacheInfo | None = None
+    resource_utilization: ResourceUtilization | None = None
 
 
 class SlowTask(msgspec.Struct):
@@ -151,7 +194,8 @@ class Bottlenecks(msgspec.Struct):
     data_as_of: datetime
     built_at: datetime
     build_id: str
-    freshness_seconds: float
+    freshness_seconds: float = 0.0
+    cache_info: CacheInfo | None = None
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):

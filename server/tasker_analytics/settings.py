@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tasker_analytics.auth import AuthConfigError, AuthSettings
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -20,6 +22,10 @@ def default_source_duckdb(env: Mapping[str, str] | None = None) -> Path:
 
 class SettingsError(ValueError):
     """A configuration value that cannot be used; the message names the variable."""
+
+
+# Bad auth configuration is a settings error too.
+CONFIGURATION_ERRORS = (SettingsError, AuthConfigError)
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
@@ -62,8 +68,16 @@ class Settings:
     max_bottleneck_results: int = 50
     default_bottleneck_results: int = 10
     statement_timeout_ms: int = 5000
+    read_replica_url: str | None = None
+    keep_builds: int = 3
+    redis_url: str | None = None
+    cache_max_entries: int = 2048
+    background_aggregation: bool = False
+    aggregation_interval_seconds: int = 900
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,8 +103,16 @@ class Settings:
             max_period_hours=_int(env, "TASKER_ANALYTICS_MAX_PERIOD_HOURS", 168),
             max_bottleneck_results=_int(env, "TASKER_ANALYTICS_MAX_BOTTLENECK_RESULTS", 50),
             statement_timeout_ms=_int(env, "TASKER_ANALYTICS_STATEMENT_TIMEOUT_MS", 5000),
+            read_replica_url=env.get("TASKER_ANALYTICS_READ_REPLICA_URL") or None,
+            keep_builds=_int(env, "TASKER_ANALYTICS_KEEP_BUILDS", 3),
+            redis_url=env.get("TASKER_ANALYTICS_REDIS_URL") or None,
+            cache_max_entries=_int(env, "TASKER_ANALYTICS_CACHE_MAX_ENTRIES", 2048),
+            background_aggregation=_bool(env, "TASKER_ANALYTICS_BACKGROUND_AGGREGATION", False),
+            aggregation_interval_seconds=_int(env, "TASKER_ANALYTICS_AGGREGATION_INTERVAL", 900),
             host=_text(env, "TASKER_ANALYTICS_HOST", "127.0.0.1"),
             port=_int(env, "TASKER_ANALYTICS_PORT", 8000),
+            workers=_int(env, "TASKER_ANALYTICS_WORKERS", 1),
+            auth=AuthSettings.from_env(env),
         )
         if settings.default_bottleneck_results > settings.max_bottleneck_results:
             settings = cls(**{**settings.__dict__, "default_bottleneck_results": settings.max_bottleneck_results})

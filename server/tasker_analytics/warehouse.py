@@ -1,13 +1,28 @@
 """Read access to the built marts: DuckDB (embedded default) or PostgreSQL.
 
-Every SQL string the server runs lives in `queries.py`; this module only connects,
-binds parameters and turns failures into `WarehouseUnavailable`.
+A request reads through one `Snapshot`, so every figure of a response comes from one
+build even while a new build is published:
+- DuckDB: each build is its own file under `builds/`; the served path is a symlink that
+  the publish step replaces atomically. A snapshot is a cursor on the file the link
+  pointed to when the request began; the new file is opened under its own name.
+- PostgreSQL: the publish step swaps the whole schema in one transaction; a snapshot is
+  one REPEATABLE READ read-only transaction.
+
+Every SQL string lives in `queries.py`; this module connects, binds parameters and turns
+failures into `WarehouseUnavailable`.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,69 +30,146 @@ import duckdb
 import psycopg
 from psycopg.rows import dict_row
 
+from tasker_analytics import queries
 from tasker_analytics.settings import Settings
 
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+# How long a Postgres warehouse trusts the build id it last read (cache keys only; a
+# snapshot always reads its own).
+_POSTGRES_BUILD_TTL_SECONDS = 1.0
 
 
 class WarehouseUnavailable(RuntimeError):
     """The warehouse cannot be reached, or the marts are not built there."""
 
 
+@dataclass(frozen=True)
+class BuildInfo:
+    """The build a snapshot reads: its identity, as_of and where it lives."""
+
+    build_id: str
+    data_as_of: datetime
+    built_at: datetime
+    location: str
+    size_bytes: int | None = None
+    build_seconds: float | None = None
+
+
+class Snapshot(Protocol):
+    build: BuildInfo
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+
 class Warehouse(Protocol):
     engine: str
 
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+    def current_build(self) -> BuildInfo: ...
+
+    def snapshot(self) -> Any: ...  # a context manager yielding a Snapshot
 
     def close(self) -> None: ...
 
 
-class DuckDBWarehouse:
-    """Read-only access to the analytics DuckDB file; reopens it when a new build replaces it."""
+def build_sidecar(path: Path) -> Path:
+    """Where the publish step records a DuckDB build's duration."""
+    return path.with_name(path.name + ".json")
 
-    engine = "duckdb"
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._connection: duckdb.DuckDBPyConnection | None = None
-        self._identity: tuple[int, int] | None = None
-
-    def _file_identity(self) -> tuple[int, int]:
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            raise WarehouseUnavailable(
-                f"analytics database {self.path} does not exist: run `tasker-analytics build`"
-            ) from None
-        return (stat.st_ino, stat.st_mtime_ns)
-
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        identity = self._file_identity()
-        with self._lock:
-            if self._connection is None or identity != self._identity:
-                if self._connection is not None:
-                    self._connection.close()
-                    self._connection = None
-                try:
-                    self._connection = duckdb.connect(str(self.path), read_only=True)
-                except duckdb.Error as error:
-                    raise WarehouseUnavailable(
-                        f"analytics database {self.path} cannot be opened: {error}"
-                    ) from None
-                self._identity = identity
-            return self._connection.cursor()
+class _DuckDBSnapshot:
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, build: BuildInfo):
+        self._cursor = cursor
+        self.build = build
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        cursor = self._cursor()
         try:
-            result = cursor.execute(_PARAM.sub(r"$\1", sql.format(schema="main")), params or {})
+            result = self._cursor.execute(_PARAM.sub(r"$\1", sql.format(schema="main")), params or {})
             columns = [column[0] for column in result.description]
             return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
         except duckdb.CatalogException as error:
             raise WarehouseUnavailable(f"analytics marts are not built: {error}") from None
         except duckdb.IOException as error:
             raise WarehouseUnavailable(f"analytics database cannot be read: {error}") from None
+
+
+class DuckDBWarehouse:
+    """Read-only access to the analytics DuckDB build that the served path points to."""
+
+    engine = "duckdb"
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._identity: tuple[str, int, int] | None = None
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._build: BuildInfo | None = None
+
+    def _target(self) -> tuple[str, int, int]:
+        real = os.path.realpath(self.path)
+        try:
+            stat = os.stat(real)
+        except FileNotFoundError:
+            raise WarehouseUnavailable(
+                f"analytics database {self.path} does not exist: run `tasker-analytics build`"
+            ) from None
+        return (real, stat.st_ino, stat.st_mtime_ns)
+
+    def _open(self, identity: tuple[str, int, int]) -> None:
+        real = identity[0]
+        if self._connection is not None:
+            # In-flight cursors keep the previous build open until they finish. A file
+            # replaced in place keeps its name, and DuckDB hands back an open database of
+            # the same name, so that one must be closed before it is opened again.
+            self._connection.close()
+            self._connection = None
+        try:
+            connection = duckdb.connect(real, read_only=True)
+        except duckdb.Error as error:
+            raise WarehouseUnavailable(f"analytics database {self.path} cannot be opened: {error}") from None
+        cursor = connection.cursor()
+        try:
+            row = _DuckDBSnapshot(cursor, None).query(queries.BUILD_INFO)[0]  # type: ignore[arg-type]
+        except (WarehouseUnavailable, IndexError) as error:
+            connection.close()
+            raise WarehouseUnavailable(f"analytics database {self.path} holds no complete build: {error}") from None
+        finally:
+            cursor.close()
+        sidecar = build_sidecar(Path(real))
+        build_seconds = None
+        if sidecar.exists():
+            try:
+                build_seconds = float(json.loads(sidecar.read_text())["build_seconds"])
+            except (ValueError, KeyError, OSError):
+                build_seconds = None
+        self._connection = connection
+        self._identity = identity
+        self._build = BuildInfo(
+            build_id=row["build_id"],
+            data_as_of=row["data_as_of"],
+            built_at=row["built_at"],
+            location=real,
+            size_bytes=os.path.getsize(real),
+            build_seconds=build_seconds,
+        )
+
+    def _current(self) -> tuple[duckdb.DuckDBPyConnection, BuildInfo]:
+        identity = self._target()
+        with self._lock:
+            if self._connection is None or identity != self._identity:
+                self._open(identity)
+            assert self._connection is not None and self._build is not None
+            return self._connection.cursor(), self._build
+
+    def current_build(self) -> BuildInfo:
+        cursor, build = self._current()
+        cursor.close()
+        return build
+
+    @contextmanager
+    def snapshot(self) -> Iterator[_DuckDBSnapshot]:
+        cursor, build = self._current()
+        try:
+            yield _DuckDBSnapshot(cursor, build)
         finally:
             cursor.close()
 
@@ -86,10 +178,27 @@ class DuckDBWarehouse:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+                self._identity = None
+
+
+class _PostgresSnapshot:
+    def __init__(self, connection: psycopg.Connection, schema: str):
+        self._connection = connection
+        self._schema = schema
+        self.build: BuildInfo = None  # type: ignore[assignment]
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        text = _PARAM.sub(r"%(\1)s", sql.format(schema=f'"{self._schema}"'))
+        try:
+            return list(self._connection.execute(text, params or {}).fetchall())
+        except psycopg.errors.UndefinedTable as error:
+            raise WarehouseUnavailable(f"analytics marts are not built: {error}".strip()) from None
+        except psycopg.OperationalError as error:
+            raise WarehouseUnavailable(f"warehouse unreachable: {error}".strip()) from None
 
 
 class PostgresWarehouse:
-    """Access to the marts in a PostgreSQL schema, one short connection per query."""
+    """The marts in a PostgreSQL schema; one short read-only transaction per snapshot."""
 
     engine = "postgres"
 
@@ -97,22 +206,48 @@ class PostgresWarehouse:
         self.dsn = dsn
         self.schema = schema
         self.statement_timeout_ms = statement_timeout_ms
+        self._lock = threading.Lock()
+        self._build: tuple[float, BuildInfo] | None = None
 
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        text = _PARAM.sub(r"%(\1)s", sql.format(schema=f'"{self.schema}"'))
+    @contextmanager
+    def snapshot(self) -> Iterator[_PostgresSnapshot]:
         try:
-            with psycopg.connect(
+            connection = psycopg.connect(
                 self.dsn,
                 connect_timeout=2,
                 options=f"-c statement_timeout={self.statement_timeout_ms}",
                 row_factory=dict_row,
-            ) as connection:
-                connection.read_only = True
-                return list(connection.execute(text, params or {}).fetchall())
-        except psycopg.errors.UndefinedTable as error:
-            raise WarehouseUnavailable(f"analytics marts are not built: {error}".strip()) from None
+            )
         except psycopg.OperationalError as error:
             raise WarehouseUnavailable(f"warehouse unreachable: {error}".strip()) from None
+        try:
+            connection.read_only = True
+            connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            with connection.transaction():
+                snapshot = _PostgresSnapshot(connection, self.schema)
+                rows = snapshot.query(queries.BUILD_INFO)
+                if not rows:
+                    raise WarehouseUnavailable("analytics marts hold no complete build")
+                snapshot.build = BuildInfo(
+                    build_id=rows[0]["build_id"],
+                    data_as_of=rows[0]["data_as_of"],
+                    built_at=rows[0]["built_at"],
+                    location=f"{self.schema}",
+                )
+                with self._lock:
+                    self._build = (time.monotonic(), snapshot.build)
+                yield snapshot
+        except psycopg.OperationalError as error:
+            raise WarehouseUnavailable(f"warehouse unreachable: {error}".strip()) from None
+        finally:
+            connection.close()
+
+    def current_build(self) -> BuildInfo:
+        with self._lock:
+            if self._build is not None and time.monotonic() - self._build[0] < _POSTGRES_BUILD_TTL_SECONDS:
+                return self._build[1]
+        with self.snapshot() as snapshot:
+            return snapshot.build
 
     def close(self) -> None:
         return None
@@ -121,6 +256,8 @@ class PostgresWarehouse:
 def open_warehouse(settings: Settings) -> Warehouse:
     if settings.warehouse == "postgres":
         return PostgresWarehouse(
-            settings.database_url, settings.database_schema, settings.statement_timeout_ms
+            settings.read_replica_url or settings.database_url,
+            settings.database_schema,
+            settings.statement_timeout_ms,
         )
     return DuckDBWarehouse(settings.duckdb_path)
