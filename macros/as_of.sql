@@ -28,3 +28,11 @@
         else cast({{ numerator }} as double precision) / {{ denominator }}
     end
 {%- endmacro %}
+
+{#- History the per-execution models keep: tasks created in the last
+    `analytics_retention_days` days before as_of (var, else TASKER_ANALYTICS_RETENTION_DAYS,
+    else 30). Must cover the longest analysis period plus the baseline window. -#}
+{% macro retention_start() -%}
+    {%- set days = var('analytics_retention_days', env_var('TASKER_ANALYTICS_RETENTION_DAYS', '30')) | int -%}
+    {{ dbt.dateadd('day', -1 * days, as_of()) }}
+{%- endmacro %}

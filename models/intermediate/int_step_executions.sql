@@ -8,6 +8,7 @@ with steps as (
 tasks as (
     select * from {{ ref('stg_tasker__tasks') }}
     where created_at <= {{ as_of() }}
+        and created_at > {{ retention_start() }}
 ),
 
 task_types as (

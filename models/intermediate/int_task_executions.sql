@@ -3,6 +3,7 @@
 with tasks as (
     select * from {{ ref('stg_tasker__tasks') }}
     where created_at <= {{ as_of() }}
+        and created_at > {{ retention_start() }}
 ),
 
 task_types as (

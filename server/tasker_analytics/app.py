@@ -13,7 +13,7 @@ import msgspec
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 
 from tasker_analytics.analytics import Analytics, Scope, Served
 from tasker_analytics.auth import Authenticator, AuthError
@@ -151,7 +151,15 @@ def _resources(request: Request) -> ResourceUtilization:
     )
 
 
-@get(f"{BASE_PATH}/performance", sync_to_thread=True)
+_ERRORS = {
+    401: ResponseSpec(data_container=ErrorBody, description="Missing or invalid credentials (auth on)"),
+    403: ResponseSpec(data_container=ErrorBody, description="A valid token without the permission"),
+    503: ResponseSpec(data_container=ErrorBody, description="Warehouse unreachable or not built"),
+}
+_BAD_INPUT = {400: ResponseSpec(data_container=ErrorBody, description="A bad parameter, named in the body")}
+
+
+@get(f"{BASE_PATH}/performance", sync_to_thread=True, responses={**_BAD_INPUT, **_ERRORS})
 def performance(request: Request) -> Response[Performance]:
     """System health, 1h/4h/24h trends, task statistics and processing times at the build's as_of."""
     analytics = _analytics(request)
@@ -163,7 +171,7 @@ def performance(request: Request) -> Response[Performance]:
     return _respond(request, served, analytics.settings.performance_cache_ttl)
 
 
-@get(f"{BASE_PATH}/bottlenecks", sync_to_thread=True)
+@get(f"{BASE_PATH}/bottlenecks", sync_to_thread=True, responses={**_BAD_INPUT, **_ERRORS})
 def bottlenecks(request: Request) -> Response[Bottlenecks]:
     """Slowest tasks and steps, error patterns, duration distribution and recommendations."""
     analytics = _analytics(request)
