@@ -225,16 +225,12 @@ def in_window(ts: datetime | None, as_of: datetime, hours: float) -> bool:
 # --------------------------------------------------------------------------- per-entity facts
 
 
-@dataclass
-class TaskFact:
-    task_id: Any
-    task_type: tuple[str, str, str]  # (namespace, task name, version)
-    created_at: datetime
-    final_state: str
+class _Settles:
+    """Settled-ness and the duration that enters duration figures, for tasks and steps."""
+
     settle_time: datetime | None
-    first_in_progress: datetime | None
-    duration_ms: float | None  # settle - created, for any settled task (may be negative)
-    retried: bool = False
+    final_state: str
+    duration_ms: float | None
 
     @property
     def settled(self) -> bool:
@@ -249,7 +245,20 @@ class TaskFact:
 
 
 @dataclass
-class StepFact:
+class TaskFact(_Settles):
+    task_id: Any
+    task_type: tuple[str, str, str]  # (namespace, task name, version)
+    created_at: datetime
+    final_state: str
+    settle_time: datetime | None
+    first_in_progress: datetime | None
+    duration_ms: float | None  # settle - created, for any settled task (may be negative)
+    retried: bool = False
+
+
+
+@dataclass
+class StepFact(_Settles):
     step_id: Any
     task_id: Any
     task_type: tuple[str, str, str]
@@ -263,18 +272,8 @@ class StepFact:
     duration_ms: float | None  # settle - first in_progress (may be negative)
 
     @property
-    def settled(self) -> bool:
-        return self.settle_time is not None
-
-    @property
     def retried(self) -> bool:
         return self.attempts > 1
-
-    @property
-    def complete_duration(self) -> float | None:
-        if self.final_state == "complete" and self.duration_ms is not None and self.duration_ms >= 0:
-            return self.duration_ms
-        return None
 
 
 @dataclass
