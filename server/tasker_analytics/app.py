@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -12,10 +11,10 @@ from email.utils import format_datetime
 import msgspec
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 
-from tasker_analytics.analytics import Analytics, Scope, Served
+from tasker_analytics.analytics import Analytics, Served
 from tasker_analytics.auth import Authenticator, AuthError
 from tasker_analytics.background import BackgroundAggregator, state_dir_for
 from tasker_analytics.schemas import (
@@ -28,74 +27,18 @@ from tasker_analytics.schemas import (
 )
 from tasker_analytics.settings import Settings
 from tasker_analytics.warehouse import WarehouseUnavailable, open_warehouse
+from tasker_analytics.web import (
+    BASE_PATH,
+    InvalidParameter,
+    authorized_analytics,
+    bottleneck_query,
+    check_known,
+)
 
 logger = logging.getLogger("tasker_analytics")
 
-BASE_PATH = "/tasker/analytics"
-# Longest accepted scope values: the widths of Tasker's own columns (DESIGN.md section 2).
-SCOPE_WIDTHS = {"namespace": 64, "task_name": 64, "version": 16}
-_INTEGER = re.compile(r"^[0-9]{1,9}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class InvalidParameter(Exception):
-    def __init__(self, parameter: str, detail: str):
-        super().__init__(detail)
-        self.parameter = parameter
-        self.detail = detail
-
-
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _single(request: Request, name: str) -> str | None:
-    values = request.query_params.getall(name, [])
-    if len(values) > 1:
-        raise InvalidParameter(name, f"{name} is given {len(values)} times; give it once")
-    return values[0] if values else None
-
-
-def _check_known(request: Request, allowed: set[str]) -> None:
-    for name in request.query_params.keys():
-        if name not in allowed:
-            raise InvalidParameter(name, f"unknown parameter {name!r}; allowed: {sorted(allowed)}")
-
-
-def _bounded_int(request: Request, name: str, default: int, maximum: int) -> int:
-    raw = _single(request, name)
-    if raw is None:
-        return default
-    if not _INTEGER.match(raw) or not 1 <= int(raw) <= maximum:
-        raise InvalidParameter(name, f"{name} must be a whole number from 1 to {maximum}")
-    return int(raw)
-
-
-def _scope_value(request: Request, name: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    width = SCOPE_WIDTHS[name]
-    if value == "" or len(value) > width or _CONTROL.search(value):
-        raise InvalidParameter(
-            name, f"{name} must be 1 to {width} characters without control characters"
-        )
-    return value
-
-
-def _analytics(request: Request) -> Analytics:
-    settings: Settings = request.app.state.settings
-    if not settings.enabled:
-        raise NotFoundException()
-    _authenticate(request)
-    return request.app.state.analytics
-
-
-def _authenticate(request: Request) -> None:
-    """Runs before any body, cached or not, is looked at."""
-    authenticator: Authenticator = request.app.state.authenticator
-    if authenticator.settings.required and "access_token" in request.query_params:
-        raise AuthError(401, "tokens are accepted in the Authorization header only", "invalid_request")
-    authenticator.authenticate(request.headers.get("authorization"))
 
 
 def _http_date(moment: datetime) -> str:
@@ -162,8 +105,8 @@ _BAD_INPUT = {400: ResponseSpec(data_container=ErrorBody, description="A bad par
 @get(f"{BASE_PATH}/performance", sync_to_thread=True, responses={**_BAD_INPUT, **_ERRORS})
 def performance(request: Request) -> Response[Performance]:
     """System health, 1h/4h/24h trends, task statistics and processing times at the build's as_of."""
-    analytics = _analytics(request)
-    _check_known(request, set())
+    analytics = authorized_analytics(request)
+    check_known(request, set())
     served = analytics.performance_report()
     served = Served(
         msgspec.structs.replace(served.body, resource_utilization=_resources(request)), served.cache, served.etag
@@ -174,20 +117,9 @@ def performance(request: Request) -> Response[Performance]:
 @get(f"{BASE_PATH}/bottlenecks", sync_to_thread=True, responses={**_BAD_INPUT, **_ERRORS})
 def bottlenecks(request: Request) -> Response[Bottlenecks]:
     """Slowest tasks and steps, error patterns, duration distribution and recommendations."""
-    analytics = _analytics(request)
+    analytics = authorized_analytics(request)
     settings = analytics.settings
-    _check_known(request, {"namespace", "task_name", "name", "version", "period", "limit"})
-    task_name = _single(request, "task_name")
-    alias = _single(request, "name")
-    if task_name is not None and alias is not None and task_name != alias:
-        raise InvalidParameter("name", "name is an alias of task_name; give one of them")
-    scope = Scope(
-        namespace=_scope_value(request, "namespace", _single(request, "namespace")),
-        task_name=_scope_value(request, "task_name", task_name if task_name is not None else alias),
-        version=_scope_value(request, "version", _single(request, "version")),
-    )
-    period = _bounded_int(request, "period", 24, settings.max_period_hours)
-    limit = _bounded_int(request, "limit", settings.default_bottleneck_results, settings.max_bottleneck_results)
+    scope, period, limit = bottleneck_query(request, settings)
     return _respond(request, analytics.bottleneck_report(scope, period, limit), settings.bottlenecks_cache_ttl)
 
 

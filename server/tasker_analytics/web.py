@@ -1,0 +1,100 @@
+"""Request handling every endpoint shares: access (endpoints enabled, authentication,
+which runs before any cached body is looked at) and parameter parsing with 400s that
+name the parameter."""
+
+from __future__ import annotations
+
+import re
+
+from litestar import Request
+from litestar.exceptions import NotFoundException
+
+from tasker_analytics.analytics import Analytics, Scope
+from tasker_analytics.auth import Authenticator, AuthError
+from tasker_analytics.settings import Settings
+
+BASE_PATH = "/tasker/analytics"
+# The cookie a browser session carries its token in (HttpOnly; see the dashboard).
+SESSION_COOKIE = "tasker_analytics_session"
+# Longest accepted scope values: the widths of Tasker's own columns (DESIGN.md section 2).
+SCOPE_WIDTHS = {"namespace": 64, "task_name": 64, "version": 16}
+BOTTLENECK_PARAMETERS = {"namespace", "task_name", "name", "version", "period", "limit"}
+_INTEGER = re.compile(r"^[0-9]{1,9}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidParameter(Exception):
+    def __init__(self, parameter: str, detail: str):
+        super().__init__(detail)
+        self.parameter = parameter
+        self.detail = detail
+
+
+def authorized_analytics(request: Request) -> Analytics:
+    """The app's Analytics, once the endpoints are on and the caller is authenticated."""
+    settings: Settings = request.app.state.settings
+    if not settings.enabled:
+        raise NotFoundException()
+    authenticate(request)
+    return request.app.state.analytics
+
+
+def authenticate(request: Request) -> None:
+    """Bearer token from the Authorization header, else from the session cookie."""
+    authenticator: Authenticator = request.app.state.authenticator
+    if authenticator.settings.required and "access_token" in request.query_params:
+        raise AuthError(401, "tokens are accepted in the Authorization header only", "invalid_request")
+    header = request.headers.get("authorization")
+    if header is None and request.cookies.get(SESSION_COOKIE):
+        header = f"Bearer {request.cookies[SESSION_COOKIE]}"
+    authenticator.authenticate(header)
+
+
+def single(request: Request, name: str) -> str | None:
+    values = request.query_params.getall(name, [])
+    if len(values) > 1:
+        raise InvalidParameter(name, f"{name} is given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
+def check_known(request: Request, allowed: set[str]) -> None:
+    for name in request.query_params:
+        if name not in allowed:
+            raise InvalidParameter(name, f"unknown parameter {name!r}; allowed: {sorted(allowed)}")
+
+
+def bounded_int(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = single(request, name)
+    if raw is None:
+        return default
+    if not _INTEGER.match(raw) or not 1 <= int(raw) <= maximum:
+        raise InvalidParameter(name, f"{name} must be a whole number from 1 to {maximum}")
+    return int(raw)
+
+
+def scope_value(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    width = SCOPE_WIDTHS[name]
+    if value == "" or len(value) > width or _CONTROL.search(value):
+        raise InvalidParameter(name, f"{name} must be 1 to {width} characters without control characters")
+    return value
+
+
+def bottleneck_query(
+    request: Request, settings: Settings, allowed: set[str] = BOTTLENECK_PARAMETERS
+) -> tuple[Scope, int, int]:
+    """Scope, period and limit of a bottleneck request (docs/API.md), or InvalidParameter."""
+    check_known(request, allowed)
+    task_name = single(request, "task_name")
+    alias = single(request, "name")
+    if task_name is not None and alias is not None and task_name != alias:
+        raise InvalidParameter("name", "name is an alias of task_name; give one of them")
+    scope = Scope(
+        namespace=scope_value("namespace", single(request, "namespace")),
+        task_name=scope_value("task_name", task_name if task_name is not None else alias),
+        version=scope_value("version", single(request, "version")),
+    )
+    period = bounded_int(request, "period", 24, settings.max_period_hours)
+    limit = bounded_int(request, "limit", settings.default_bottleneck_results, settings.max_bottleneck_results)
+    return scope, period, limit
