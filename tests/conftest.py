@@ -18,7 +18,7 @@ import pytest
 from litestar.testing import TestClient
 
 from tasker_analytics.app import create_app
-from tasker_analytics.build import build
+from tasker_analytics.build import build, postgres_build_schemas
 from tasker_analytics.generate import generate_workload, write_duckdb, write_postgres
 from tasker_analytics.settings import PROJECT_DIR, Settings
 
@@ -117,8 +117,11 @@ def build_postgres_workload(dsn: str, *, tasks: int, seed: int, target_dir: Path
 
 
 def drop_schemas(dsn: str, *schemas: str) -> None:
+    """Drop schemas, and the build schemas of an analytics schema among them."""
     with psycopg.connect(dsn, autocommit=True) as connection:
         for schema in schemas:
+            for build_schema in postgres_build_schemas(connection, schema):
+                connection.execute(f'drop schema if exists "{build_schema}" cascade')
             connection.execute(f'drop schema if exists "{schema}" cascade')
 
 

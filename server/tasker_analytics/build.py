@@ -3,8 +3,11 @@
 - DuckDB: every build writes a new file `builds/<stamp>.duckdb` beside the served path;
   when it succeeds, the served path (a symlink) is replaced by one pointing at it, in
   one atomic rename. A failed build leaves the previous build serving.
-- PostgreSQL: dbt builds into `<schema>__building`; when it succeeds, one transaction
-  renames it into place and the previous schema away.
+- PostgreSQL: every build gets its own schema `<schema>__b<stamp>`; when it succeeds,
+  one transaction points `<schema>.build_pointer` at it and recreates the views in
+  `<schema>` (the stable names analysts query) over its marts. The server reads the
+  pointer at the start of each snapshot and queries that build's schema, so a reader
+  never sees two builds; the oldest build schemas beyond TASKER_ANALYTICS_KEEP_BUILDS go.
 One build runs at a time per warehouse (a lock file beside the served path or in the
 project's data folder).
 """
@@ -125,20 +128,51 @@ def publish_duckdb(served: Path, build_file: Path, keep: int) -> None:
                 leftover.unlink(missing_ok=True)
 
 
-def publish_postgres(database_url: str, schema: str, building: str) -> None:
-    """Swap the freshly built schema into place in one transaction."""
-    previous = f"{schema}__previous"
+# The relations the server and analysts read from a build (views of the same names in
+# the stable schema point at the current build's).
+SERVED_RELATIONS = (
+    "performance_overview",
+    "performance_trends",
+    "health_components",
+    "int_task_executions",
+    "int_step_executions",
+    "int_error_events",
+    "step_timeouts",
+    "error_taxonomy",
+)
+
+
+def postgres_build_schemas(connection: psycopg.Connection, schema: str) -> list[str]:
+    """The build schemas of `schema`, newest first."""
+    rows = connection.execute(
+        "select schema_name from information_schema.schemata where schema_name like %s",
+        (schema.replace("_", r"\_") + r"\_\_b%",),
+    ).fetchall()
+    return sorted((row[0] for row in rows), reverse=True)
+
+
+def publish_postgres(database_url: str, schema: str, build_schema: str, keep: int) -> None:
+    """Point `<schema>.build_pointer` and the stable views at `build_schema`; drop old builds."""
     with psycopg.connect(database_url, connect_timeout=5) as connection:
         with connection.transaction():
-            connection.execute(f'drop schema if exists "{previous}" cascade')
-            exists = connection.execute(
-                "select 1 from information_schema.schemata where schema_name = %s", (schema,)
-            ).fetchone()
-            if exists:
-                connection.execute(f'alter schema "{schema}" rename to "{previous}"')
-            connection.execute(f'alter schema "{building}" rename to "{schema}"')
-        connection.execute(f'drop schema if exists "{previous}" cascade')
-        connection.commit()
+            connection.execute(f'create schema if not exists "{schema}"')
+            connection.execute(
+                f'create table if not exists "{schema}".build_pointer '
+                "(build_schema text not null, published_at timestamp not null)"
+            )
+            connection.execute(f'delete from "{schema}".build_pointer')
+            connection.execute(
+                f'insert into "{schema}".build_pointer values (%s, now() at time zone \'utc\')', (build_schema,)
+            )
+            for relation in SERVED_RELATIONS:
+                connection.execute(f'drop view if exists "{schema}"."{relation}"')
+                connection.execute(
+                    f'create view "{schema}"."{relation}" as select * from "{build_schema}"."{relation}"'
+                )
+        for old in postgres_build_schemas(connection, schema)[max(keep, 1):]:
+            if old != build_schema:
+                with connection.transaction():
+                    connection.execute(f'drop schema if exists "{old}" cascade')
 
 
 def _base_env(extra_env: dict[str, str] | None) -> dict[str, str]:
@@ -149,19 +183,20 @@ def _base_env(extra_env: dict[str, str] | None) -> dict[str, str]:
 
 def _build_postgres(settings: Settings, env: dict[str, str], as_of: str | None, quiet: bool) -> BuildResult:
     started = time.monotonic()
-    building = f"{settings.database_schema}__building"
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+    build_schema = f"{settings.database_schema}__b{stamp}"
     env.update(postgres_environment(settings.database_url))
     env["TASKER_ANALYTICS_TARGET"] = "postgres"
-    env["TASKER_ANALYTICS_PG_SCHEMA"] = building
+    env["TASKER_ANALYTICS_PG_SCHEMA"] = build_schema
     lock = PROJECT_DIR / "data" / f".build-postgres-{settings.database_schema}.lock"
     with build_lock(lock):
-        with psycopg.connect(settings.database_url, connect_timeout=5, autocommit=True) as connection:
-            connection.execute(f'drop schema if exists "{building}" cascade')
         completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet)
         if completed.returncode != 0:
+            with psycopg.connect(settings.database_url, connect_timeout=5, autocommit=True) as connection:
+                connection.execute(f'drop schema if exists "{build_schema}" cascade')
             raise BuildError(f"dbt build failed on postgres (exit {completed.returncode})\n{completed.stdout or ''}")
-        publish_postgres(settings.database_url, settings.database_schema, building)
-    return BuildResult("postgres", time.monotonic() - started, completed.stdout or "", settings.database_schema)
+        publish_postgres(settings.database_url, settings.database_schema, build_schema, settings.keep_builds)
+    return BuildResult("postgres", time.monotonic() - started, completed.stdout or "", build_schema)
 
 
 def _build_duckdb(

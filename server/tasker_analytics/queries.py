@@ -28,6 +28,11 @@ select component, component_value, weight, window_hours, item_count, description
 from {schema}.health_components
 """
 
+# Postgres only: which build schema is current (build.publish_postgres writes it).
+BUILD_POINTER = """
+select build_schema from {schema}.build_pointer
+"""
+
 BUILD_INFO = """
 select build_id, data_as_of, built_at
 from {schema}.performance_overview

@@ -5,8 +5,9 @@ build even while a new build is published:
 - DuckDB: each build is its own file under `builds/`; the served path is a symlink that
   the publish step replaces atomically. A snapshot is a cursor on the file the link
   pointed to when the request began; the new file is opened under its own name.
-- PostgreSQL: the publish step swaps the whole schema in one transaction; a snapshot is
-  one REPEATABLE READ read-only transaction.
+- PostgreSQL: each build is its own schema and `<schema>.build_pointer` names the current
+  one; a snapshot is one REPEATABLE READ read-only transaction that reads the pointer
+  first and then queries that build's schema only.
 
 Every SQL string lives in `queries.py`; this module connects, binds parameters and turns
 failures into `WarehouseUnavailable`.
@@ -224,7 +225,10 @@ class PostgresWarehouse:
             connection.read_only = True
             connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with connection.transaction():
-                snapshot = _PostgresSnapshot(connection, self.schema)
+                pointer = _PostgresSnapshot(connection, self.schema).query(queries.BUILD_POINTER)
+                if not pointer:
+                    raise WarehouseUnavailable("analytics marts hold no complete build")
+                snapshot = _PostgresSnapshot(connection, pointer[0]["build_schema"])
                 rows = snapshot.query(queries.BUILD_INFO)
                 if not rows:
                     raise WarehouseUnavailable("analytics marts hold no complete build")
@@ -232,7 +236,7 @@ class PostgresWarehouse:
                     build_id=rows[0]["build_id"],
                     data_as_of=rows[0]["data_as_of"],
                     built_at=rows[0]["built_at"],
-                    location=f"{self.schema}",
+                    location=pointer[0]["build_schema"],
                 )
                 with self._lock:
                     self._build = (time.monotonic(), snapshot.build)
