@@ -1,0 +1,90 @@
+"""Tasker Analytics: performance metrics and bottleneck analysis over the built marts.
+
+The Python API returns the same typed objects (msgspec Structs, schemas.py) with the same
+figures as the HTTP API, cached with the same TTLs. It reads the warehouse the
+TASKER_ANALYTICS_* environment names (README, Configuration):
+
+    import tasker_analytics
+    metrics = tasker_analytics.performance_metrics()
+    report = tasker_analytics.bottleneck_analysis(namespace="payments", period=24)
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tasker_analytics.analytics import Analytics
+    from tasker_analytics.schemas import Bottlenecks, Performance, SlowStep, SlowTask
+
+__all__ = ["bottleneck_analysis", "performance_metrics", "slowest_steps", "slowest_tasks", "reset"]
+
+_default: Analytics | None = None
+_lock = threading.Lock()
+
+
+def _analytics() -> Analytics:
+    global _default
+    with _lock:
+        if _default is None:
+            from tasker_analytics.analytics import Analytics
+
+            _default = Analytics()
+        return _default
+
+
+def reset() -> None:
+    """Forget the default connection (e.g. after changing TASKER_ANALYTICS_* variables)."""
+    global _default
+    with _lock:
+        if _default is not None:
+            _default.close()
+        _default = None
+
+
+def performance_metrics() -> Performance:
+    """The performance endpoint's figures (cached for the performance TTL, 90 s by default)."""
+    return _analytics().performance_metrics()
+
+
+def bottleneck_analysis(
+    namespace: str | None = None,
+    period: int = 24,
+    task_name: str | None = None,
+    version: str | None = None,
+    limit: int | None = None,
+) -> Bottlenecks:
+    """The bottleneck endpoint's figures for a scope and period (hours); ValueError names a
+    bad argument, as the HTTP API's 400 does."""
+    from tasker_analytics.analytics import Scope
+
+    analytics = _analytics()
+    settings = analytics.settings
+    if not isinstance(period, int) or not 1 <= period <= settings.max_period_hours:
+        raise ValueError(f"period must be a whole number from 1 to {settings.max_period_hours}")
+    if limit is not None and (not isinstance(limit, int) or not 1 <= limit <= settings.max_bottleneck_results):
+        raise ValueError(f"limit must be a whole number from 1 to {settings.max_bottleneck_results}")
+    return analytics.bottleneck_analysis(Scope(namespace, task_name, version), period, limit)
+
+
+def slowest_tasks(
+    namespace: str | None = None,
+    hours: int = 24,
+    limit: int | None = None,
+    task_name: str | None = None,
+    version: str | None = None,
+) -> list[SlowTask]:
+    """Slowest task types of a scope and period, slowest first."""
+    return bottleneck_analysis(namespace, hours, task_name, version, limit).slowest_tasks
+
+
+def slowest_steps(
+    task_name: str | None = None,
+    namespace: str | None = None,
+    hours: int = 24,
+    limit: int | None = None,
+    version: str | None = None,
+) -> list[SlowStep]:
+    """Slowest steps of a scope and period, slowest first."""
+    return bottleneck_analysis(namespace, hours, task_name, version, limit).slowest_steps
