@@ -25,3 +25,16 @@
 {% macro duckdb__json_text(column, key) -%}
     json_extract_string(cast({{ column }} as json), '$.{{ key }}')
 {%- endmacro %}
+
+{#- The sorted distinct values of a column, as a list (DuckDB) or an array (Postgres). -#}
+{% macro distinct_list(column) -%}
+    {{ return(adapter.dispatch('distinct_list', 'tasker_analytics')(column)) }}
+{%- endmacro %}
+
+{% macro default__distinct_list(column) -%}
+    array_agg(distinct {{ column }} order by {{ column }})
+{%- endmacro %}
+
+{% macro duckdb__distinct_list(column) -%}
+    list(distinct {{ column }} order by {{ column }})
+{%- endmacro %}

@@ -232,13 +232,14 @@ class Analytics:
         params = {
             "window_start": as_of - timedelta(hours=period),
             "as_of": as_of,
+            "period": period,
             "namespace": scope.namespace,
             "task_name": scope.task_name,
             "version": scope.version,
         }
         task_rows = snapshot.query(queries.TASK_BOTTLENECKS, params)
         step_rows = snapshot.query(queries.STEP_BOTTLENECKS, params)
-        error_rows = snapshot.query(queries.ERROR_EVENTS, params)
+        error_rows = snapshot.query(queries.ERROR_PATTERNS, params)
         summary = snapshot.query(queries.DURATION_SUMMARY, params)[0]
         histogram_rows = snapshot.query(queries.DURATION_HISTOGRAM, params)
         timeouts = {
@@ -313,22 +314,15 @@ def _slowest(rows: list, limit: int) -> list:
 
 
 def _error_patterns(rows: list[dict[str, Any]]) -> list[ErrorPattern]:
-    grouped: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        pattern = grouped.setdefault(
-            row["error_type"], {"frequency": 0, "steps": set(), "classes": set()}
-        )
-        pattern["frequency"] += _int(row["frequency"])
-        pattern["steps"].add(row["step_name"])
-        pattern["classes"].add(row["error_class"])
+    """Rows of function_based_error_patterns; sorted in Python so no collation decides."""
     patterns = [
         ErrorPattern(
-            error_type=error_type,
-            frequency=values["frequency"],
-            affected_steps=sorted(values["steps"]),
-            error_classes=sorted(values["classes"]),
+            error_type=row["error_type"],
+            frequency=_int(row["frequency"]),
+            affected_steps=sorted(row["affected_steps"]),
+            error_classes=sorted(row["error_classes"]),
         )
-        for error_type, values in grouped.items()
+        for row in rows
     ]
     return sorted(patterns, key=lambda pattern: (-pattern.frequency, pattern.error_type))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -151,6 +152,21 @@ def postgres_build_schemas(connection: psycopg.Connection, schema: str) -> list[
     return sorted((row[0] for row in rows), reverse=True)
 
 
+def _copy_functions(connection: psycopg.Connection, build_schema: str, schema: str) -> None:
+    """Recreate the build's analyst SQL functions in the stable schema (they keep reading
+    the build's tables, so a call is whole from one build)."""
+    rows = connection.execute(
+        "select p.proname, pg_get_functiondef(p.oid) from pg_proc as p "
+        "join pg_namespace as n on n.oid = p.pronamespace "
+        "where n.nspname = %s and p.proname like 'function\\_based\\_%%'",
+        (build_schema,),
+    ).fetchall()
+    for name, definition in rows:
+        connection.execute(f'drop function if exists "{schema}"."{name}"')
+        header = re.compile(r"FUNCTION\s+\S+?\." + re.escape(name) + r"\(")
+        connection.execute(header.sub(f'FUNCTION "{schema}".{name}(', definition, count=1))
+
+
 def publish_postgres(database_url: str, schema: str, build_schema: str, keep: int) -> None:
     """Point `<schema>.build_pointer` and the stable views at `build_schema`; drop old builds."""
     with psycopg.connect(database_url, connect_timeout=5) as connection:
@@ -169,6 +185,7 @@ def publish_postgres(database_url: str, schema: str, build_schema: str, keep: in
                 connection.execute(
                     f'create view "{schema}"."{relation}" as select * from "{build_schema}"."{relation}"'
                 )
+            _copy_functions(connection, build_schema, schema)
         for old in postgres_build_schemas(connection, schema)[max(keep, 1):]:
             if old != build_schema:
                 with connection.transaction():

@@ -38,63 +38,31 @@ select build_id, data_as_of, built_at
 from {schema}.performance_overview
 """
 
-# The scope filter shared by the bottleneck statements: NULL means "all".
+# The bottleneck lists come from the analyst SQL functions the build creates
+# (macros/analytics_functions.sql), so SQL users and the API share one definition.
+TASK_BOTTLENECKS = """
+select * from {schema}.function_based_slowest_tasks(
+    cast(:namespace as varchar), cast(:period as integer), cast(null as integer),
+    cast(:task_name as varchar), cast(:version as varchar))
+"""
+
+STEP_BOTTLENECKS = """
+select * from {schema}.function_based_slowest_steps(
+    cast(:task_name as varchar), cast(:namespace as varchar), cast(:period as integer),
+    cast(null as integer), cast(:version as varchar))
+"""
+
+ERROR_PATTERNS = """
+select * from {schema}.function_based_error_patterns(
+    cast(:namespace as varchar), cast(:period as integer), cast(null as integer),
+    cast(:task_name as varchar), cast(:version as varchar))
+"""
+
+# The scope filter of the distribution statements: NULL means "all".
 _SCOPE = """
     and (cast(:namespace as varchar) is null or namespace_name = :namespace)
     and (cast(:task_name as varchar) is null or task_name = :task_name)
     and (cast(:version as varchar) is null or task_version = :version)
-"""
-
-TASK_BOTTLENECKS = f"""
-select
-    namespace_name as namespace,
-    task_name,
-    task_version as version,
-    count(*) as execution_count,
-    sum(case when final_state = 'complete' then 1 else 0 end) as completed,
-    sum(case when final_state = 'error' then 1 else 0 end) as failed,
-    avg(case when final_state = 'complete' then duration_ms end) as avg_duration_ms,
-    percentile_cont(0.95) within group (
-        order by case when final_state = 'complete' then duration_ms end
-    ) as p95_duration_ms,
-    sum(case when has_negative_duration then 1 else 0 end) as negative_durations
-from {{schema}}.int_task_executions
-where settled_at > :window_start and settled_at <= :as_of
-{_SCOPE}
-group by namespace_name, task_name, task_version
-"""
-
-STEP_BOTTLENECKS = f"""
-select
-    namespace_name as namespace,
-    task_name,
-    task_version as version,
-    step_name,
-    count(*) as execution_count,
-    sum(case when final_state = 'complete' then 1 else 0 end) as completed,
-    sum(case when final_state = 'error' then 1 else 0 end) as failed,
-    sum(case when is_retried then 1 else 0 end) as retried,
-    avg(case when final_state = 'complete' then duration_ms end) as avg_duration_ms,
-    percentile_cont(0.95) within group (
-        order by case when final_state = 'complete' then duration_ms end
-    ) as p95_duration_ms,
-    percentile_cont(0.99) within group (
-        order by case when final_state = 'complete' then duration_ms end
-    ) as p99_duration_ms,
-    count(case when final_state = 'complete' then duration_ms end) as duration_count,
-    sum(case when has_negative_duration then 1 else 0 end) as negative_durations
-from {{schema}}.int_step_executions
-where settled_at > :window_start and settled_at <= :as_of
-{_SCOPE}
-group by namespace_name, task_name, task_version, step_name
-"""
-
-ERROR_EVENTS = f"""
-select error_type, error_class, step_name, count(*) as frequency
-from {{schema}}.int_error_events
-where occurred_at > :window_start and occurred_at <= :as_of
-{_SCOPE}
-group by error_type, error_class, step_name
 """
 
 DURATION_SUMMARY = f"""

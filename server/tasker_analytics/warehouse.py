@@ -84,7 +84,9 @@ class _DuckDBSnapshot:
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         try:
-            result = self._cursor.execute(_PARAM.sub(r"$\1", sql.format(schema="main")), params or {})
+            used = set(_PARAM.findall(sql))  # DuckDB refuses parameters a statement does not use
+            bound = {name: value for name, value in (params or {}).items() if name in used}
+            result = self._cursor.execute(_PARAM.sub(r"$\1", sql.format(schema="main")), bound)
             columns = [column[0] for column in result.description]
             return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
         except duckdb.CatalogException as error:

@@ -1,0 +1,130 @@
+"""The analyst SQL functions, created by the build, return the HTTP API's figures for the
+same scope and period, on DuckDB and on Postgres."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import psycopg
+import pytest
+
+from tasker_analytics.analytics import _ms, _rate
+
+SCOPES = [
+    {"period": 24},
+    {"period": 1},
+    {"period": 168},
+    {"period": 72, "namespace": "payments"},
+    {"period": 168, "namespace": "ecommerce", "task_name": "process_order"},
+    {"period": 168, "namespace": "ecommerce", "task_name": "process_order", "version": "1.1.0"},
+    {"period": 48, "version": "1.0.0"},
+]
+
+
+class DuckDBCaller:
+    def __init__(self, path):
+        self.connection = duckdb.connect(os.path.realpath(path), read_only=True)
+
+    def rows(self, function: str, *arguments) -> list[dict]:
+        placeholders = ", ".join("?" for _ in arguments)
+        result = self.connection.execute(f"select * from {function}({placeholders})", list(arguments))
+        names = [column[0] for column in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+class PostgresCaller:
+    def __init__(self, dsn, schema):
+        self.connection = psycopg.connect(dsn, row_factory=psycopg.rows.dict_row)
+        self.schema = schema
+
+    def rows(self, function: str, *arguments) -> list[dict]:
+        types = {int: "integer", str: "text", type(None): "text"}
+        casts = ", ".join(f"cast(%s as {types[type(argument)]})" for argument in arguments)
+        if function == "function_based_analytics_metrics":
+            casts = "cast(%s as timestamp), cast(%s as integer)"
+        return self.connection.execute(f'select * from "{self.schema}".{function}({casts})', arguments).fetchall()
+
+
+EXTRA = {"negative_durations", "duration_count"}  # function columns the API reports elsewhere
+
+
+def _api_keys(row: dict) -> dict:
+    return {key: value for key, value in row.items() if key not in EXTRA}
+
+
+def _tasks(rows):
+    rows = [_api_keys(row) for row in rows]
+    return sorted(
+        ({**row, "avg_duration_ms": _ms(row["avg_duration_ms"]), "p95_duration_ms": _ms(row["p95_duration_ms"]),
+          "failure_rate": _rate(row["failure_rate"])} for row in rows),
+        key=lambda row: (row["namespace"], row["task_name"], row["version"]),
+    )
+
+
+def _steps(rows):
+    rows = [_api_keys(row) for row in rows]
+    return sorted(
+        ({**row, **{key: _ms(row[key]) for key in ("avg_duration_ms", "p95_duration_ms", "p99_duration_ms")},
+          "failure_rate": _rate(row["failure_rate"]), "retry_rate": _rate(row["retry_rate"])} for row in rows),
+        key=lambda row: (row["namespace"], row["task_name"], row["version"], row["step_name"]),
+    )
+
+
+def _check(caller, http):
+    for scope in SCOPES:
+        ns, name, version, hours = scope.get("namespace"), scope.get("task_name"), scope.get("version"), scope["period"]
+        body = http.get("/tasker/analytics/bottlenecks", params={**scope, "limit": 50}).json()
+        tasks = caller.rows("function_based_slowest_tasks", ns, hours, 50, name, version)
+        assert _tasks(tasks) == _tasks(body["slowest_tasks"]), scope
+        steps = caller.rows("function_based_slowest_steps", name, ns, hours, 50, version)
+        assert _steps(steps) == _steps(body["slowest_steps"]), scope
+        top = caller.rows("function_based_slowest_tasks", ns, hours, 3, name, version)
+        assert len(top) == min(3, len(body["slowest_tasks"])), scope
+        patterns = caller.rows("function_based_error_patterns", ns, hours, 50, name, version)
+        assert {(p["error_type"], p["frequency"], tuple(sorted(p["affected_steps"])),
+                 tuple(sorted(p["error_classes"]))) for p in patterns} == {
+            (p["error_type"], p["frequency"], tuple(p["affected_steps"]), tuple(p["error_classes"]))
+            for p in body["error_patterns"]
+        }, scope
+    performance = http.get("/tasker/analytics/performance").json()
+    (metrics,) = caller.rows("function_based_analytics_metrics", None, 24)
+    statistics, times = performance["task_statistics"], performance["processing_times"]
+    assert {key: metrics[key] for key in ("total_tasks", "completed", "failed", "retried", "cancelled",
+                                          "resolved_manually", "settled")} == {
+        key: statistics[key] for key in ("total_tasks", "completed", "failed", "retried", "cancelled",
+                                         "resolved_manually", "settled")}
+    assert _rate(metrics["completion_rate"]) == statistics["completion_rate"]
+    assert _rate(metrics["failure_rate"]) == statistics["failure_rate"]
+    assert [_ms(metrics[key]) for key in ("p50_duration_ms", "p95_duration_ms", "p99_duration_ms")] == [
+        times["p50"], times["p95"], times["p99"]]
+    assert metrics["active_tasks"] == performance["active_tasks"]
+
+
+def test_duckdb_functions_equal_the_api(workload, client):
+    caller = DuckDBCaller(workload.warehouse_path)
+    try:
+        _check(caller, client)
+    finally:
+        caller.connection.close()
+
+
+@pytest.mark.postgres
+def test_postgres_functions_equal_the_api(postgres_workload, postgres_client):
+    caller = PostgresCaller(postgres_workload.dsn, postgres_workload.schema)
+    try:
+        _check(caller, postgres_client)
+    finally:
+        caller.connection.close()
+
+
+def test_a_window_from_a_start_date(workload, client):
+    caller = DuckDBCaller(workload.warehouse_path)
+    try:
+        (whole,) = caller.rows("function_based_analytics_metrics", None, 24)
+        (started,) = caller.rows("function_based_analytics_metrics", whole["window_start"], 24)
+        (earlier,) = caller.rows("function_based_analytics_metrics", whole["window_start"], 12)
+    finally:
+        caller.connection.close()
+    assert started == whole
+    assert earlier["window_end"] < whole["window_end"] and earlier["total_tasks"] < whole["total_tasks"]
