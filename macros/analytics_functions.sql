@@ -6,6 +6,7 @@
       function_based_slowest_tasks(namespace, hours [, limit, task_name, version])
       function_based_slowest_steps(task_name, namespace, hours [, limit, version])
       function_based_error_patterns(namespace, hours [, limit, task_name, version])
+      function_based_recommendations(namespace, hours [, limit, task_name, version])
     NULL arguments mean "all"; a period of `hours` ends at the build's as_of, except for
     analytics_metrics whose window starts at start_date (NULL: as_of - hours). -#}
 
@@ -202,6 +203,80 @@
     cross join bounds
 {% endmacro %}
 
+{% macro _fn_function(name) -%}
+    {%- if target.type == 'postgres' -%}"{{ target.schema }}".{{ name }}{%- else -%}{{ name }}{%- endif -%}
+{%- endmacro %}
+
+{#- Evidence-based advice from the step figures of the scope and period (docs/API.md,
+    recommendations): the rules and thresholds are the vars recommendation_*. -#}
+{% macro _fn_recommendations_body() %}
+    with steps as (
+        select * from {{ _fn_function('function_based_slowest_steps') }}(
+            in_task_name, in_namespace, in_hours, null, in_version)
+    ),
+    timeouts as (
+        select * from {{ _fn_relation('step_timeouts') }}
+    ),
+    timeout_advice as (
+        select
+            'timeout_optimization' as recommendation_type,
+            steps.namespace, steps.task_name, steps.version, steps.step_name as step,
+            cast(timeouts.timeout_seconds as integer) as current_timeout,
+            cast({{ var('recommendation_timeout_rounding_seconds') }} * ceil(
+                steps.p99_duration_ms * {{ var('recommendation_timeout_headroom') }} / 1000
+                / {{ var('recommendation_timeout_rounding_seconds') }}) as integer) as suggested_timeout,
+            steps.p95_duration_ms as p95_ms,
+            steps.p99_duration_ms as p99_ms,
+            cast(null as double precision) as retry_rate,
+            cast(null as bigint) as execution_count,
+            cast(null as bigint) as retried,
+            steps.p95_duration_ms as strength
+        from steps
+        inner join timeouts
+            on steps.namespace = timeouts.namespace
+            and steps.task_name = timeouts.task_name
+            and steps.step_name = timeouts.step_name
+        where steps.duration_count >= {{ var('recommendation_timeout_min_executions') }}
+            and steps.p95_duration_ms >= {{ var('recommendation_timeout_pressure') }} * timeouts.timeout_seconds * 1000
+    ),
+    retry_advice as (
+        select
+            'retry_policy' as recommendation_type,
+            namespace, task_name, version, step_name as step,
+            cast(null as integer) as current_timeout,
+            cast(null as integer) as suggested_timeout,
+            cast(null as double precision) as p95_ms,
+            cast(null as double precision) as p99_ms,
+            retry_rate,
+            execution_count,
+            retried,
+            retry_rate as strength
+        from steps
+        where execution_count >= {{ var('recommendation_retry_min_executions') }}
+            and retry_rate >= {{ var('recommendation_retry_rate') }}
+    ),
+    advice as (
+        select * from timeout_advice
+        union all
+        select * from retry_advice
+    )
+    select
+        recommendation_type, namespace, task_name, version, step, current_timeout, suggested_timeout,
+        p95_ms, p99_ms, retry_rate, execution_count, retried,
+        case recommendation_type
+            when 'timeout_optimization' then
+                '95th percentile execution time is ' || {{ format_decimal('p95_ms / 1000', 1) }}
+                || 's against a ' || cast(current_timeout as {{ dbt.type_string() }})
+                || 's timeout (p99 ' || {{ format_decimal('p99_ms / 1000', 1) }} || 's)'
+            else
+                cast(retried as {{ dbt.type_string() }}) || ' of ' || cast(execution_count as {{ dbt.type_string() }})
+                || ' executions (' || {{ format_decimal('100 * retry_rate', 1) }} || '%) needed more than one attempt'
+        end as rationale
+    from advice
+    order by recommendation_type, strength desc, namespace, task_name, version, step
+    limit coalesce(in_limit, 2147483647)
+{% endmacro %}
+
 {% macro create_analytics_functions() %}
     {{ return(adapter.dispatch('create_analytics_functions', 'tasker_analytics')()) }}
 {% endmacro %}
@@ -219,6 +294,9 @@
     create or replace macro function_based_error_patterns(
         in_namespace, in_hours, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_error_patterns_body() }};
+    create or replace macro function_based_recommendations(
+        in_namespace, in_hours, in_limit := null, in_task_name := null, in_version := null
+    ) as table {{ _fn_recommendations_body() }};
     {% endset %}
     {% do run_query(statements) %}
 {% endmacro %}
@@ -257,6 +335,14 @@
     returns table (error_type text, frequency bigint, affected_steps text[], error_classes text[],
         first_seen timestamp, last_seen timestamp)
     language sql stable as $fn$ {{ _fn_error_patterns_body() }} $fn$;
+
+    create or replace function "{{ schema }}".function_based_recommendations(
+        in_namespace text, in_hours integer, in_limit integer default null,
+        in_task_name text default null, in_version text default null)
+    returns table (recommendation_type text, namespace text, task_name text, version text, step text,
+        current_timeout integer, suggested_timeout integer, p95_ms double precision, p99_ms double precision,
+        retry_rate double precision, execution_count bigint, retried bigint, rationale text)
+    language sql stable as $fn$ {{ _fn_recommendations_body() }} $fn$;
     {% endset %}
     {% do run_query(statements) %}
 {% endmacro %}

@@ -38,3 +38,16 @@
 {% macro duckdb__distinct_list(column) -%}
     list(distinct {{ column }} order by {{ column }})
 {%- endmacro %}
+
+{#- A number as text with `places` decimals (analyst-facing text only). -#}
+{% macro format_decimal(expression, places) -%}
+    {{ return(adapter.dispatch('format_decimal', 'tasker_analytics')(expression, places)) }}
+{%- endmacro %}
+
+{% macro default__format_decimal(expression, places) -%}
+    to_char(cast({{ expression }} as numeric), 'FM9999999990.{{ "0" * places }}')
+{%- endmacro %}
+
+{% macro duckdb__format_decimal(expression, places) -%}
+    printf('%.{{ places }}f', {{ expression }})
+{%- endmacro %}

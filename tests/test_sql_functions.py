@@ -87,6 +87,19 @@ def _check(caller, http):
             (p["error_type"], p["frequency"], tuple(p["affected_steps"]), tuple(p["error_classes"]))
             for p in body["error_patterns"]
         }, scope
+        advice = caller.rows("function_based_recommendations", ns, hours, 50, name, version)
+        assert sorted(
+            (r["recommendation_type"], r["namespace"], r["task_name"], r["version"], r["step"],
+             r["current_timeout"], r["suggested_timeout"], _ms(r["p95_ms"]), _ms(r["p99_ms"]),
+             None if r["retry_rate"] is None else _rate(r["retry_rate"]), r["execution_count"])
+            for r in advice
+        ) == sorted(
+            (r["type"], r["namespace"], r["task_name"], r["version"], r["step"], r.get("current_timeout"),
+             r.get("suggested_timeout"), r.get("p95_ms"), r.get("p99_ms"), r.get("retry_rate"),
+             r.get("execution_count"))
+            for r in body["recommendations"]
+        ), scope
+        assert all(row["rationale"] for row in advice)
     performance = http.get("/tasker/analytics/performance").json()
     (metrics,) = caller.rows("function_based_analytics_metrics", None, 24)
     statistics, times = performance["task_statistics"], performance["processing_times"]

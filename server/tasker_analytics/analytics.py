@@ -7,7 +7,6 @@ DESIGN.md section 3 and docs/API.md.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,13 +39,6 @@ Body = TypeVar("Body", Performance, Bottlenecks)
 
 # Histogram buckets per decade of milliseconds (docs/API.md, performance_distribution).
 BUCKETS_PER_DECADE = 4
-# Recommendation thresholds (docs/API.md, recommendations).
-TIMEOUT_PRESSURE = 0.8
-TIMEOUT_HEADROOM = 1.5
-TIMEOUT_ROUNDING_SECONDS = 5
-TIMEOUT_MIN_EXECUTIONS = 5
-RETRY_RATE_THRESHOLD = 0.2
-RETRY_MIN_EXECUTIONS = 20
 
 
 def _ms(value: Any) -> float | None:
@@ -242,10 +234,7 @@ class Analytics:
         error_rows = snapshot.query(queries.ERROR_PATTERNS, params)
         summary = snapshot.query(queries.DURATION_SUMMARY, params)[0]
         histogram_rows = snapshot.query(queries.DURATION_HISTOGRAM, params)
-        timeouts = {
-            (row["namespace"], row["task_name"], row["step_name"]): int(row["timeout_seconds"])
-            for row in snapshot.query(queries.STEP_TIMEOUTS)
-        }
+        recommendation_rows = snapshot.query(queries.RECOMMENDATIONS, params)
         steps = [self._slow_step(row) for row in step_rows]
         return Bottlenecks(
             analysis_period=f"{period} hour" if period == 1 else f"{period} hours",
@@ -255,7 +244,7 @@ class Analytics:
             slowest_steps=_slowest(steps, limit),
             error_patterns=_error_patterns(error_rows)[:limit],
             performance_distribution=_distribution(summary, histogram_rows),
-            recommendations=_recommendations(step_rows, timeouts)[:limit],
+            recommendations=_recommendations(recommendation_rows)[:limit],
             percentiles="exact",
             data_quality=DataQuality(
                 negative_durations=sum(_int(row["negative_durations"]) for row in task_rows),
@@ -350,48 +339,38 @@ def _distribution(
     )
 
 
-def _recommendations(
-    step_rows: list[dict[str, Any]], timeouts: dict[tuple[str, str, str], int]
-) -> list[Recommendation]:
-    """Evidence-based advice from the step figures of the scope and period (docs/API.md)."""
+def _recommendations(rows: list[dict[str, Any]]) -> list[Recommendation]:
+    """Rows of function_based_recommendations (the rules live in SQL, dbt vars
+    recommendation_*). The rationale is worded here from the same numbers, so every
+    engine serves the same sentence."""
     found: list[tuple[tuple, Recommendation]] = []
-    for row in step_rows:
-        target = (row["namespace"], row["task_name"], row["version"], row["step_name"])
-        names = dict(namespace=target[0], task_name=target[1], version=target[2], step=target[3])
-        timeout = timeouts.get((row["namespace"], row["task_name"], row["step_name"]))
-        p95, p99 = row["p95_duration_ms"], row["p99_duration_ms"]
-        if (
-            timeout is not None
-            and _int(row["duration_count"]) >= TIMEOUT_MIN_EXECUTIONS
-            and p95 is not None
-            and p95 >= TIMEOUT_PRESSURE * timeout * 1000
-        ):
-            suggested = TIMEOUT_ROUNDING_SECONDS * math.ceil(
-                p99 * TIMEOUT_HEADROOM / 1000 / TIMEOUT_ROUNDING_SECONDS
-            )
+    for row in rows:
+        target = dict(namespace=row["namespace"], task_name=row["task_name"], version=row["version"], step=row["step"])
+        names = tuple(target.values())
+        if row["recommendation_type"] == "timeout_optimization":
+            p95, p99 = float(row["p95_ms"]), float(row["p99_ms"])
             found.append((
-                ("timeout_optimization", -p95, target),
+                ("timeout_optimization", -p95, names),
                 Recommendation(
                     type="timeout_optimization",
-                    **names,
-                    current_timeout=timeout,
-                    suggested_timeout=suggested,
+                    **target,
+                    current_timeout=int(row["current_timeout"]),
+                    suggested_timeout=int(row["suggested_timeout"]),
                     p95_ms=_ms(p95),
                     p99_ms=_ms(p99),
                     rationale=(
                         f"95th percentile execution time is {p95 / 1000:.1f}s against a "
-                        f"{timeout}s timeout (p99 {p99 / 1000:.1f}s)"
+                        f"{row['current_timeout']}s timeout (p99 {p99 / 1000:.1f}s)"
                     ),
                 ),
             ))
-        settled = _int(row["execution_count"])
-        retry_rate = _ratio(_int(row["retried"]), settled)
-        if settled >= RETRY_MIN_EXECUTIONS and retry_rate >= RETRY_RATE_THRESHOLD:
+        else:
+            retry_rate, settled = float(row["retry_rate"]), _int(row["execution_count"])
             found.append((
-                ("retry_policy", -retry_rate, target),
+                ("retry_policy", -retry_rate, names),
                 Recommendation(
                     type="retry_policy",
-                    **names,
+                    **target,
                     retry_rate=_rate(retry_rate),
                     execution_count=settled,
                     rationale=(

@@ -58,6 +58,12 @@ select * from {schema}.function_based_error_patterns(
     cast(:task_name as varchar), cast(:version as varchar))
 """
 
+RECOMMENDATIONS = """
+select * from {schema}.function_based_recommendations(
+    cast(:namespace as varchar), cast(:period as integer), cast(null as integer),
+    cast(:task_name as varchar), cast(:version as varchar))
+"""
+
 # The scope filter of the distribution statements: NULL means "all".
 _SCOPE = """
     and (cast(:namespace as varchar) is null or namespace_name = :namespace)
@@ -88,9 +94,4 @@ where settled_at > :window_start and settled_at <= :as_of
     and duration_bucket is not null
 {_SCOPE}
 group by duration_bucket
-"""
-
-STEP_TIMEOUTS = """
-select namespace, task_name, step_name, timeout_seconds
-from {schema}.step_timeouts
 """
