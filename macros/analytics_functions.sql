@@ -25,17 +25,23 @@
     and {{ alias }}.{{ column }} <= as_of.data_as_of
 {%- endmacro %}
 
-{% macro _fn_slowest_tasks_body() %}
+{#- Import CTEs of a function: the build's as_of, and the rows of `relation` whose
+    `column` falls in the period and scope, as `name`. -#}
+{% macro _fn_in_period(relation, column, name) -%}
     with as_of as (
         select data_as_of from {{ _fn_relation('performance_overview') }}
     ),
-    settled as (
-        select executions.*
-        from {{ _fn_relation('int_task_executions') }} as executions
+    {{ name }} as (
+        select candidates.*
+        from {{ _fn_relation(relation) }} as candidates
         cross join as_of
-        where {{ _fn_period('executions', 'settled_at') }}
-        {{ _fn_scope('executions') }}
-    ),
+        where {{ _fn_period('candidates', column) }}
+        {{ _fn_scope('candidates') }}
+    )
+{%- endmacro %}
+
+{% macro _fn_slowest_tasks_body() %}
+    {{ _fn_in_period('int_task_executions', 'settled_at', 'settled') }},
     grouped as (
         select
             namespace_name as namespace,
@@ -67,16 +73,7 @@
 {% endmacro %}
 
 {% macro _fn_slowest_steps_body() %}
-    with as_of as (
-        select data_as_of from {{ _fn_relation('performance_overview') }}
-    ),
-    settled as (
-        select executions.*
-        from {{ _fn_relation('int_step_executions') }} as executions
-        cross join as_of
-        where {{ _fn_period('executions', 'settled_at') }}
-        {{ _fn_scope('executions') }}
-    ),
+    {{ _fn_in_period('int_step_executions', 'settled_at', 'settled') }},
     grouped as (
         select
             namespace_name as namespace,
@@ -118,16 +115,7 @@
 {% endmacro %}
 
 {% macro _fn_error_patterns_body() %}
-    with as_of as (
-        select data_as_of from {{ _fn_relation('performance_overview') }}
-    ),
-    events as (
-        select errors.*
-        from {{ _fn_relation('int_error_events') }} as errors
-        cross join as_of
-        where {{ _fn_period('errors', 'occurred_at') }}
-        {{ _fn_scope('errors') }}
-    )
+    {{ _fn_in_period('int_error_events', 'occurred_at', 'events') }}
     select
         error_type,
         cast(count(*) as bigint) as frequency,
