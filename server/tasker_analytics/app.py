@@ -18,6 +18,7 @@ from tasker_analytics.analytics import Analytics, Served
 from tasker_analytics.auth import Authenticator, AuthError
 from tasker_analytics.background import BackgroundAggregator, state_dir_for
 from tasker_analytics.dashboard import route_handlers as dashboard_handlers
+from tasker_analytics.operators import route_handlers as operator_handlers
 from tasker_analytics.schemas import (
     Bottlenecks,
     CacheStatus,
@@ -185,7 +186,7 @@ def create_app(settings: Settings | None = None, analytics: Analytics | None = N
             app.state.analytics.close()
 
     return Litestar(
-        route_handlers=[performance, bottlenecks, live, ready, *dashboard_handlers],
+        route_handlers=[performance, bottlenecks, live, ready, *dashboard_handlers, *operator_handlers],
         lifespan=[lifespan],
         state=State({"settings": settings, "authenticator": authenticator}),
         exception_handlers={

@@ -41,7 +41,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host, port = args.host or settings.host, args.port or settings.port
     base = f"http://{host}:{port}/tasker/analytics"
-    print(f"serving on {base}/performance and {base}/bottlenecks (OpenAPI: http://{host}:{port}/schema)", flush=True)
+    print(
+        f"serving on {base}/performance and {base}/bottlenecks; dashboard {base}/dashboard, "
+        f"Prometheus {base}/metrics (OpenAPI: http://{host}:{port}/schema)",
+        flush=True,
+    )
     Granian(
         "tasker_analytics.app:create_app",
         address=host,
@@ -92,6 +96,13 @@ def parser() -> argparse.ArgumentParser:
     up_parser.add_argument("--seed", type=int, default=42)
     up_parser.add_argument("--source-duckdb", help="DuckDB file for the Tasker tables")
     up_parser.add_argument("--regenerate", action="store_true", help="generate a new workload even if one exists")
+    from tasker_analytics import check
+
+    check_parser = commands.add_parser(
+        "check", help="monitoring check: exit 0 OK, 1 a threshold is crossed, 2 the data cannot be read"
+    )
+    check.add_arguments(check_parser)
+
     hash_parser = commands.add_parser(
         "hash-token", help="print the SHA-256 of a service token for TASKER_ANALYTICS_SERVICE_TOKENS"
     )
@@ -105,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         from tasker_analytics import generate
 
         return generate.run(args)
+    if args.command == "check":
+        from tasker_analytics import check
+
+        return check.run(args)
     if args.command == "hash-token":
         from tasker_analytics.auth import hash_service_token
 

@@ -1,0 +1,247 @@
+"""`tasker-analytics check`: the spec's alerting job as a monitoring check (Nagios-style
+exit codes) over the same marts the API serves.
+
+    tasker-analytics check [--min-health 85] [--max-failure-rate 0.05]
+                           [--namespace NS] [--period HOURS] [--json]
+
+- health: the performance endpoint's `system_health_score` (its own 1 h window; --namespace
+  and --period do not change it). Breached when health < --min-health.
+- failure rate: failed / settled tasks over the last --period hours (default 24) in the
+  scope (--namespace, default every namespace), where failed = final state `error`
+  (docs/API.md). Without --namespace and --period it is the performance endpoint's 24 h
+  `task_statistics.failure_rate`; otherwise sum(failed) / sum(execution_count) over every
+  `slowest_tasks` row of the bottleneck analysis of that scope and period (all task types,
+  not only the first `limit`). It is rounded to 4 decimals like every API rate and that
+  figure is compared: breached when failure rate > --max-failure-rate. No settled task: 0.
+- exit 0 (OK) when nothing is breached, 1 (CRITICAL) when a threshold is crossed, 2
+  (UNKNOWN) when the data cannot be read (warehouse missing or unreachable, marts not
+  built, bad settings) or an argument is bad (--min-health outside 0..100, a rate outside
+  0..1, --period outside 1..TASKER_ANALYTICS_MAX_PERIOD_HOURS).
+- stdout: one line for humans, or with --json one JSON object (status, health,
+  failure_rate, failed, settled, namespace, period_hours, thresholds, breaches,
+  data_as_of, build_id; on exit 2: status, error, thresholds).
+
+The warehouse is the one TASKER_ANALYTICS_WAREHOUSE / _DUCKDB_PATH / _DATABASE_URL name;
+the check keeps its cache in memory (a Redis outage does not delay or fail it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import psycopg
+
+from tasker_analytics.analytics import Analytics, Scope
+from tasker_analytics.cache import open_cache
+from tasker_analytics.settings import CONFIGURATION_ERRORS, Settings
+from tasker_analytics.warehouse import WarehouseUnavailable
+from tasker_analytics.web import SCOPE_WIDTHS
+
+OK, CRITICAL, UNKNOWN = 0, 1, 2
+STATUS = {OK: "OK", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+DEFAULT_MIN_HEALTH = 85.0
+DEFAULT_MAX_FAILURE_RATE = 0.05
+DEFAULT_PERIOD_HOURS = 24
+# Every task type of the scope counts towards the failure rate, not only the first `limit`.
+_ALL_TASK_TYPES = 1_000_000
+
+
+class BadArgument(ValueError):
+    """An argument the check cannot use (exit 2)."""
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _health(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 100, got {text}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a ratio from 0 to 1, got {text}")
+    return value
+
+
+def _hours(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of hours >= 1, got {text!r}")
+    return int(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Exit 0 when healthy, 1 when a threshold is crossed, 2 when the data cannot be read."
+    parser.add_argument(
+        "--min-health", type=_health, default=DEFAULT_MIN_HEALTH, metavar="SCORE",
+        help=f"lowest acceptable system health score, 0-100 (default {DEFAULT_MIN_HEALTH:g})",
+    )
+    parser.add_argument(
+        "--max-failure-rate", type=_rate, default=DEFAULT_MAX_FAILURE_RATE, metavar="RATE",
+        help=f"highest acceptable failed/settled ratio, 0-1 (default {DEFAULT_MAX_FAILURE_RATE:g})",
+    )
+    parser.add_argument("--namespace", help="failure rate of this namespace only (default: every namespace)")
+    parser.add_argument(
+        "--period", type=_hours, metavar="HOURS",
+        help=f"failure rate window (default {DEFAULT_PERIOD_HOURS}, at most TASKER_ANALYTICS_MAX_PERIOD_HOURS)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a line")
+
+
+@dataclass
+class Result:
+    health: float
+    failure_rate: float
+    failed: int
+    settled: int
+    namespace: str | None
+    period_hours: int
+    min_health: float
+    max_failure_rate: float
+    data_as_of: str
+    build_id: str
+    breaches: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def code(self) -> int:
+        return CRITICAL if self.breaches else OK
+
+    def line(self) -> str:
+        health_op = "<" if self.health < self.min_health else ">="
+        rate_op = ">" if self.failure_rate > self.max_failure_rate else "<="
+        scope = f"namespace {self.namespace}, " if self.namespace is not None else ""
+        return (
+            f"{STATUS[self.code]}: health {self.health:g} {health_op} {self.min_health:g}, "
+            f"failure rate {self.failure_rate:.4f} {rate_op} {self.max_failure_rate:g} "
+            f"({scope}{self.period_hours}h, {self.failed}/{self.settled} tasks failed, "
+            f"build {self.build_id}, data as of {self.data_as_of})"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": STATUS[self.code],
+            "health": self.health,
+            "failure_rate": self.failure_rate,
+            "failed": self.failed,
+            "settled": self.settled,
+            "namespace": self.namespace,
+            "period_hours": self.period_hours,
+            "thresholds": {"min_health": self.min_health, "max_failure_rate": self.max_failure_rate},
+            "breaches": self.breaches,
+            "data_as_of": self.data_as_of,
+            "build_id": self.build_id,
+        }
+
+
+def _validate(args: argparse.Namespace, settings: Settings) -> None:
+    """Ranges again, for callers that build the Namespace themselves, and those that need settings."""
+    if not (isinstance(args.min_health, int | float) and 0 <= args.min_health <= 100):
+        raise BadArgument(f"--min-health must be from 0 to 100, got {args.min_health}")
+    if not (isinstance(args.max_failure_rate, int | float) and 0 <= args.max_failure_rate <= 1):
+        raise BadArgument(f"--max-failure-rate must be a ratio from 0 to 1, got {args.max_failure_rate}")
+    if args.period is not None and not 1 <= args.period <= settings.max_period_hours:
+        raise BadArgument(f"--period must be from 1 to {settings.max_period_hours} hours, got {args.period}")
+    namespace = args.namespace
+    width = SCOPE_WIDTHS["namespace"]
+    if namespace is not None and (not namespace or len(namespace) > width or not namespace.isprintable()):
+        raise BadArgument(f"--namespace must be 1 to {width} printable characters")
+
+
+def _rounded_rate(failed: int, settled: int) -> float:
+    """As the API rounds rates (analytics._rate): 0 over zero items, 4 decimals."""
+    return 0.0 if settled == 0 else round(round(failed / settled, 9), 4)
+
+
+def evaluate(args: argparse.Namespace, analytics: Analytics) -> Result:
+    performance = analytics.performance_metrics()
+    period = DEFAULT_PERIOD_HOURS if args.period is None else args.period
+    if args.namespace is None and args.period is None:
+        statistics = performance.task_statistics
+        failed, settled, rate = statistics.failed, statistics.settled, statistics.failure_rate
+        build_id, data_as_of = performance.build_id, performance.data_as_of
+    else:
+        bottlenecks = analytics.bottleneck_analysis(
+            Scope(namespace=args.namespace), period=period, limit=_ALL_TASK_TYPES
+        )
+        failed = sum(task.failed for task in bottlenecks.slowest_tasks)
+        settled = sum(task.execution_count for task in bottlenecks.slowest_tasks)
+        rate = _rounded_rate(failed, settled)
+        build_id, data_as_of = bottlenecks.build_id, bottlenecks.data_as_of
+    result = Result(
+        health=performance.system_health_score,
+        failure_rate=rate,
+        failed=failed,
+        settled=settled,
+        namespace=args.namespace,
+        period_hours=period,
+        min_health=float(args.min_health),
+        max_failure_rate=float(args.max_failure_rate),
+        data_as_of=data_as_of.isoformat(),
+        build_id=build_id,
+    )
+    if result.health < result.min_health:
+        result.breaches.append({"metric": "health", "value": result.health, "threshold": result.min_health})
+    if result.failure_rate > result.max_failure_rate:
+        result.breaches.append(
+            {"metric": "failure_rate", "value": result.failure_rate, "threshold": result.max_failure_rate}
+        )
+    return result
+
+
+def _unknown(args: argparse.Namespace, error: str) -> int:
+    error = " ".join(error.split())  # one line, even for a driver's multi-line message
+    if getattr(args, "json", False):
+        thresholds = {"min_health": args.min_health, "max_failure_rate": args.max_failure_rate}
+        print(json.dumps({"status": STATUS[UNKNOWN], "error": error, "thresholds": thresholds}))
+    else:
+        print(f"{STATUS[UNKNOWN]}: {error}")
+    return UNKNOWN
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the outcome on stdout and return the exit code (0 OK, 1 CRITICAL, 2 UNKNOWN)."""
+    try:
+        settings = Settings.from_env()
+        _validate(args, settings)
+    except (*CONFIGURATION_ERRORS, BadArgument) as error:
+        return _unknown(args, str(error))
+    analytics = Analytics(settings, cache=open_cache(None, 16))
+    try:
+        result = evaluate(args, analytics)
+    except WarehouseUnavailable as error:
+        return _unknown(args, str(error))
+    except (duckdb.Error, psycopg.Error) as error:
+        return _unknown(args, f"warehouse cannot be read: {error}".strip())
+    except Exception as error:  # a check that crashes must not read as a crossed threshold
+        return _unknown(args, f"unexpected error: {type(error).__name__}: {error}")
+    finally:
+        analytics.close()
+    print(json.dumps(result.as_json()) if args.json else result.line())
+    return result.code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tasker_analytics.check` (the same as `tasker-analytics check`)."""
+    parser = argparse.ArgumentParser(prog="tasker-analytics check")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

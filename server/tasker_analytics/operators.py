@@ -1,0 +1,215 @@
+"""The operators' machine-facing endpoints: a Prometheus scrape target and the flat JSON a
+Grafana JSON panel reads (the spec's "Grafana Dashboard Integration").
+
+Both serve the figures of the JSON API unchanged: they call `Analytics.performance_metrics()`
+and `Analytics.bottleneck_analysis(...)`, which are cached like the HTTP endpoints, and take
+every figure from one build (when a build is published between the two reads, they read
+again). `route_handlers` is what `create_app` serves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.openapi import ResponseSpec
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from tasker_analytics.analytics import Analytics
+from tasker_analytics.schemas import Bottlenecks, ErrorBody, Performance
+from tasker_analytics.settings import Settings
+from tasker_analytics.web import BASE_PATH, authorized_analytics, check_known
+
+PREFIX = "tasker_analytics"
+# The analysis period of the Prometheus series built from the bottleneck analysis, and
+# the one of the Grafana bottleneck summary (the spec calls bottleneck_analysis(period: 1)).
+METRICS_PERIOD_HOURS = 24
+GRAFANA_PERIOD_HOURS = 1
+# How often to read again when a build is published between the two reads of one response.
+_BUILD_RETRIES = 3
+
+_RESPONSES = {
+    400: ResponseSpec(data_container=ErrorBody, description="A query parameter (none is accepted)"),
+    401: ResponseSpec(data_container=ErrorBody, description="Missing or invalid credentials (auth on)"),
+    403: ResponseSpec(data_container=ErrorBody, description="A valid token without the permission"),
+    503: ResponseSpec(data_container=ErrorBody, description="Warehouse unreachable or not built"),
+}
+
+
+class GrafanaMetrics(msgspec.Struct):
+    """The spec's analytics_metrics and bottleneck_summary in one flat object."""
+
+    system_health: float
+    completion_rate: float | None  # 1 h trend
+    avg_duration: float | None  # 1 h trend, mean task duration in ms
+    p95_duration: float | None  # 24 h processing_times p95, ms
+    slowest_task_duration: float | None  # avg_duration_ms of the first slowest task, 1 h
+    error_count: int  # sum of the error pattern frequencies, 1 h
+    recommendation_count: int  # 1 h
+    timestamp: int  # unix seconds when the response was made
+    data_as_of: datetime
+    build_id: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _reports(analytics: Analytics, period: int) -> tuple[Performance, Bottlenecks]:
+    """The performance body and the all-scope bottleneck body for `period`, of one build."""
+    limit = analytics.settings.max_bottleneck_results
+    for _ in range(_BUILD_RETRIES):
+        performance = analytics.performance_metrics()
+        bottlenecks = analytics.bottleneck_analysis(period=period, limit=limit)
+        if performance.build_id == bottlenecks.build_id:
+            break
+    return performance, bottlenecks
+
+
+def _headers(settings: Settings, ttl: int, performance: Performance) -> dict[str, str]:
+    visibility = "private" if settings.auth.required else "public"
+    headers = {
+        "Cache-Control": f"{visibility}, max-age={ttl}",
+        "Last-Modified": format_datetime(performance.built_at.replace(tzinfo=UTC), usegmt=True),
+        "X-Build-Id": performance.build_id,
+    }
+    if settings.auth.required:
+        headers["Vary"] = "Authorization"
+    return headers
+
+
+class _AnalyticsCollector(Collector):
+    """The series of one scrape, built from the two bodies (docs/API.md explains each figure)."""
+
+    def __init__(self, performance: Performance, bottlenecks: Bottlenecks, now: datetime):
+        self.performance = performance
+        self.bottlenecks = bottlenecks
+        self.now = now
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        performance, bottlenecks = self.performance, self.bottlenecks
+
+        def gauge(name: str, documentation: str, labels: list[str] | None = None, value=None) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, value=value, labels=labels)
+
+        yield gauge("system_health_score", "System health score (0-100)", value=performance.system_health_score)
+
+        components = gauge("health_component", "Value (0-1) of a health score component", ["component"])
+        for component in performance.health_components:
+            components.add_metric([component.name], component.value)
+        yield components
+
+        windows = performance.performance_trends
+        completion = gauge("completion_rate", "Completed / settled tasks in the window", ["window"])
+        errors = gauge("error_rate", "Failed / settled tasks in the window", ["window"])
+        durations = gauge(
+            "avg_task_duration_milliseconds", "Mean duration of the tasks completed in the window", ["window"]
+        )
+        for window, trend in windows.items():
+            completion.add_metric([window], trend.completion_rate)
+            errors.add_metric([window], trend.error_rate)
+            if trend.avg_duration_ms is not None:
+                durations.add_metric([window], trend.avg_duration_ms)
+        yield from (completion, errors, durations)
+
+        statistics = performance.task_statistics
+        tasks = gauge("tasks", "Tasks in the last 24 h: created (total) and settled by outcome", ["outcome"])
+        for outcome, count in (
+            ("total", statistics.total_tasks),
+            ("completed", statistics.completed),
+            ("failed", statistics.failed),
+            ("retried", statistics.retried),
+            ("cancelled", statistics.cancelled),
+            ("resolved_manually", statistics.resolved_manually),
+        ):
+            tasks.add_metric([outcome], count)
+        yield tasks
+
+        times = performance.processing_times
+        quantiles = gauge(
+            "task_duration_milliseconds", "Percentiles of the tasks completed in the last 24 h", ["quantile"]
+        )
+        for quantile, value in (("0.5", times.p50), ("0.95", times.p95), ("0.99", times.p99)):
+            if value is not None:
+                quantiles.add_metric([quantile], value)
+        yield quantiles
+
+        yield gauge("active_tasks", "Tasks in flight (not settled) at data_as_of", value=performance.active_tasks)
+
+        labels = ["namespace", "task_name", "version"]
+        period = f"the last {bottlenecks.period_hours} h"
+        average = gauge("task_type_avg_duration_milliseconds", f"Mean duration of completed tasks, {period}", labels)
+        p95 = gauge("task_type_p95_duration_milliseconds", f"p95 duration of completed tasks, {period}", labels)
+        executions = gauge("task_type_executions", f"Tasks settled in {period}", labels)
+        failure = gauge("task_type_failure_rate", f"Failed / settled tasks, {period}", labels)
+        for task in bottlenecks.slowest_tasks:
+            names = [task.namespace, task.task_name, task.version]
+            if task.avg_duration_ms is not None:
+                average.add_metric(names, task.avg_duration_ms)
+            if task.p95_duration_ms is not None:
+                p95.add_metric(names, task.p95_duration_ms)
+            executions.add_metric(names, task.execution_count)
+            failure.add_metric(names, task.failure_rate)
+        yield from (average, p95, executions, failure)
+
+        error_events = gauge("error_events", f"Step error events by error type, {period}", ["error_type"])
+        for pattern in bottlenecks.error_patterns:
+            error_events.add_metric([pattern.error_type], pattern.frequency)
+        yield error_events
+
+        build_age = round((self.now - performance.built_at).total_seconds(), 3)
+        yield gauge("build_age_seconds", "Seconds since the served build was made", value=build_age)
+        freshness = performance.freshness_seconds
+        yield gauge("data_age_seconds", "Seconds since data_as_of of the served build", value=freshness)
+        info = gauge("build_info", "The served build (value 1)", ["build_id"])
+        info.add_metric([performance.build_id], 1)
+        yield info
+
+
+@get(f"{BASE_PATH}/metrics", sync_to_thread=True, media_type=CONTENT_TYPE_LATEST, responses=_RESPONSES)
+def prometheus_metrics(request: Request) -> Response[str]:
+    """Prometheus text exposition of the performance figures and the 24 h bottleneck analysis."""
+    analytics = authorized_analytics(request)
+    check_known(request, set())
+    performance, bottlenecks = _reports(analytics, METRICS_PERIOD_HOURS)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_AnalyticsCollector(performance, bottlenecks, _now()))
+    settings = analytics.settings
+    headers = _headers(settings, settings.performance_cache_ttl, performance)
+    # Given as a header too: from media_type alone Litestar appends a second charset to text/*.
+    headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST, headers=headers)
+
+
+@get(f"{BASE_PATH}/grafana", sync_to_thread=True, responses=_RESPONSES)
+def grafana_metrics(request: Request) -> Response[GrafanaMetrics]:
+    """Flat JSON for a Grafana panel: health, 1 h trend, 24 h p95 and the 1 h bottleneck summary."""
+    analytics = authorized_analytics(request)
+    check_known(request, set())
+    performance, bottlenecks = _reports(analytics, GRAFANA_PERIOD_HOURS)
+    hour = performance.performance_trends.get("1h")
+    slowest = bottlenecks.slowest_tasks
+    body = GrafanaMetrics(
+        system_health=performance.system_health_score,
+        completion_rate=hour.completion_rate if hour else None,
+        avg_duration=hour.avg_duration_ms if hour else None,
+        p95_duration=performance.processing_times.p95,
+        slowest_task_duration=slowest[0].avg_duration_ms if slowest else None,
+        error_count=sum(pattern.frequency for pattern in bottlenecks.error_patterns),
+        recommendation_count=len(bottlenecks.recommendations),
+        timestamp=int(time.time()),
+        data_as_of=performance.data_as_of,
+        build_id=performance.build_id,
+    )
+    settings = analytics.settings
+    ttl = min(settings.performance_cache_ttl, settings.bottlenecks_cache_ttl)
+    return Response(body, headers=_headers(settings, ttl, performance))
+
+
+route_handlers: list = [prometheus_metrics, grafana_metrics]
