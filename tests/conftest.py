@@ -138,3 +138,17 @@ def postgres_workload(postgres_dsn, tmp_path_factory):
 def postgres_client(postgres_workload):
     with TestClient(create_app(postgres_workload.settings())) as test_client:
         yield test_client
+
+
+def closed_schema(schema):
+    """An OpenAPI schema with additionalProperties: false on every object that lists its
+    properties, so a response with an extra key fails validation (schemas match exactly)."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "object" and "properties" in schema:
+            schema.setdefault("additionalProperties", False)
+        for value in schema.values():
+            closed_schema(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            closed_schema(value)
+    return schema

@@ -7,18 +7,7 @@ import copy
 import pytest
 from jsonschema import Draft202012Validator
 
-
-def _closed(schema):
-    """Every object schema with properties gets additionalProperties: false."""
-    if isinstance(schema, dict):
-        if schema.get("type") == "object" and "properties" in schema:
-            schema.setdefault("additionalProperties", False)
-        for value in schema.values():
-            _closed(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            _closed(value)
-    return schema
+from conftest import closed_schema
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +23,7 @@ def openapi(workload):
 def _validator(openapi, path: str, status: str) -> Draft202012Validator:
     response = openapi["paths"][path]["get"]["responses"][status]
     schema = copy.deepcopy(response["content"]["application/json"]["schema"])
-    schema["components"] = _closed(copy.deepcopy(openapi["components"]))
+    schema["components"] = closed_schema(copy.deepcopy(openapi["components"]))
     return Draft202012Validator(schema)
 
 

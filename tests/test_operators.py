@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
+from conftest import closed_schema
 from tasker_analytics import operators
 from tasker_analytics.analytics import Analytics
 from tasker_analytics.app import create_app
@@ -216,18 +217,6 @@ def test_grafana_equals_the_json_api(ops):
     assert body["error_count"] > 0
 
 
-def _closed(schema):
-    if isinstance(schema, dict):
-        if schema.get("type") == "object" and "properties" in schema:
-            schema.setdefault("additionalProperties", False)
-        for value in schema.values():
-            _closed(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            _closed(value)
-    return schema
-
-
 def test_openapi_describes_both_endpoints_exactly(ops):
     openapi = ops.get("/schema/openapi.json").json()
     metrics = openapi["paths"][METRICS]["get"]["responses"]
@@ -236,7 +225,7 @@ def test_openapi_describes_both_endpoints_exactly(ops):
     grafana = openapi["paths"][GRAFANA]["get"]["responses"]
     assert set(grafana) >= {"200", "400", "401", "403", "503"}
     schema = copy.deepcopy(grafana["200"]["content"]["application/json"]["schema"])
-    schema["components"] = _closed(copy.deepcopy(openapi["components"]))
+    schema["components"] = closed_schema(copy.deepcopy(openapi["components"]))
     validator = Draft202012Validator(schema)
     body = ops.get(GRAFANA).json()
     assert list(validator.iter_errors(body)) == []
