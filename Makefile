@@ -6,7 +6,7 @@ TASKS ?= 20000
 SEED ?= 42
 
 .DEFAULT_GOAL := help
-.PHONY: help install run generate build serve test test-fast lint clean
+.PHONY: help install run generate build serve test fuzz lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ serve: install ## serve the API from the last build
 
 test: install ## command 2: run every test (dbt builds, unit and data tests, API, oracle, Postgres)
 	$(BIN)/pytest -q
+
+fuzz: install ## schemathesis against the served OpenAPI schema, 1,000 requests per operation
+	TASKER_ANALYTICS_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q tests/test_fuzz.py
 
 lint: install ## ruff over the Python code
 	$(BIN)/ruff check server tests

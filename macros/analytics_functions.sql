@@ -6,6 +6,8 @@
       function_based_slowest_tasks(namespace, hours [, limit, task_name, version])
       function_based_slowest_steps(task_name, namespace, hours [, limit, version])
       function_based_error_patterns(namespace, hours [, limit, task_name, version])
+      function_based_critical_path(namespace, hours [, limit, task_name, version])
+      function_based_duration_distribution(namespace, hours [, task_name, version])
       function_based_recommendations(namespace, hours [, limit, task_name, version])
     NULL arguments mean "all"; a period of `hours` ends at the build's as_of, except for
     analytics_metrics whose window starts at start_date (NULL: as_of - hours). -#}
@@ -40,92 +42,227 @@
     )
 {%- endmacro %}
 
+{#- Rows of a rollup in the period (hour buckets 1..in_hours) and scope, as `name`. -#}
+{% macro _fn_rollup(relation, name, first_hour='1', last_hour='in_hours') -%}
+    {{ name }} as (
+        select candidates.*
+        from {{ _fn_relation(relation) }} as candidates
+        where candidates.hour_index between {{ first_hour }} and {{ last_hour }}
+        {{ _fn_scope('candidates') }}
+    )
+{%- endmacro %}
+
+{#- avg, p50, p95, p99 of one metric of a pivoted percentile CTE, as columns <stat>_<label>_ms. -#}
+{% macro _fn_metric_columns(metric, label, sum_column, count_column) -%}
+    cast(grouped.{{ sum_column }} / nullif(grouped.{{ count_column }}, 0) as double precision) as avg_{{ label }}_ms,
+    {%- for p in ['p50', 'p95', 'p99'] %}
+    cast(percentiles_{{ metric }}.{{ p }} as double precision) as {{ p }}_{{ label }}_ms{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro _fn_join_metric(metric, keys) -%}
+    left join percentiles as percentiles_{{ metric }}
+        on percentiles_{{ metric }}.metric = '{{ metric }}'
+        {%- for key in keys %}
+        and grouped.{{ key }} = percentiles_{{ metric }}.{{ key }}
+        {%- endfor %}
+{%- endmacro %}
+
 {% macro _fn_slowest_tasks_body() %}
-    {{ _fn_in_period('int_task_executions', 'settled_at', 'settled') }},
+    with {{ _fn_rollup('task_hourly_rollup', 'rollup') }},
+    {{ _fn_rollup('task_duration_sketches', 'sketches') }},
+    {{ sketch_percentiles('percentiles', 'sketches', ['namespace_name', 'task_name', 'task_version']) }},
     grouped as (
         select
-            namespace_name as namespace,
-            task_name,
-            task_version as version,
-            count(*) as execution_count,
-            sum(case when final_state = 'complete' then 1 else 0 end) as completed,
-            sum(case when final_state = 'error' then 1 else 0 end) as failed,
-            avg(case when final_state = 'complete' then duration_ms end) as avg_duration_ms,
-            percentile_cont(0.95) within group (
-                order by case when final_state = 'complete' then duration_ms end
-            ) as p95_duration_ms,
-            sum(case when has_negative_duration then 1 else 0 end) as negative_durations
-        from settled
+            namespace_name, task_name, task_version,
+            sum(settled_count) as execution_count,
+            sum(completed_count) as completed,
+            sum(failed_count) as failed,
+            sum(duration_sum_ms) as duration_sum_ms,
+            sum(duration_count) as duration_count,
+            sum(queue_wait_sum_ms) as queue_wait_sum_ms,
+            sum(queue_wait_count) as queue_wait_count,
+            sum(run_time_sum_ms) as run_time_sum_ms,
+            sum(run_time_count) as run_time_count,
+            sum(negative_duration_count) as negative_durations
+        from rollup
         group by namespace_name, task_name, task_version
     )
     select
-        namespace, task_name, version,
+        grouped.namespace_name as namespace,
+        grouped.task_name,
+        grouped.task_version as version,
         cast(execution_count as bigint) as execution_count,
         cast(completed as bigint) as completed,
         cast(failed as bigint) as failed,
-        cast(avg_duration_ms as double precision) as avg_duration_ms,
-        cast(p95_duration_ms as double precision) as p95_duration_ms,
+        {{ _fn_metric_columns('duration', 'duration', 'duration_sum_ms', 'duration_count') }},
         cast(failed as double precision) / execution_count as failure_rate,
+        {{ _fn_metric_columns('queue_wait', 'queue_wait', 'queue_wait_sum_ms', 'queue_wait_count') }},
+        {{ _fn_metric_columns('run_time', 'run_time', 'run_time_sum_ms', 'run_time_count') }},
+        cast(duration_count as bigint) as duration_count,
         cast(negative_durations as bigint) as negative_durations
     from grouped
+    {%- for metric in ['duration', 'queue_wait', 'run_time'] %}
+    {{ _fn_join_metric(metric, ['namespace_name', 'task_name', 'task_version']) }}
+    {%- endfor %}
     order by avg_duration_ms desc nulls last, namespace, task_name, version
     limit coalesce(in_limit, 2147483647)
 {% endmacro %}
 
 {% macro _fn_slowest_steps_body() %}
-    {{ _fn_in_period('int_step_executions', 'settled_at', 'settled') }},
+    with {{ _fn_rollup('step_hourly_rollup', 'rollup') }},
+    {{ _fn_rollup('step_duration_sketches', 'sketches') }},
+    {{ sketch_percentiles('percentiles', 'sketches', ['namespace_name', 'task_name', 'task_version', 'step_name']) }},
     grouped as (
         select
-            namespace_name as namespace,
-            task_name,
-            task_version as version,
-            step_name,
-            count(*) as execution_count,
-            sum(case when final_state = 'complete' then 1 else 0 end) as completed,
-            sum(case when final_state = 'error' then 1 else 0 end) as failed,
-            sum(case when is_retried then 1 else 0 end) as retried,
-            avg(case when final_state = 'complete' then duration_ms end) as avg_duration_ms,
-            percentile_cont(0.95) within group (
-                order by case when final_state = 'complete' then duration_ms end
-            ) as p95_duration_ms,
-            percentile_cont(0.99) within group (
-                order by case when final_state = 'complete' then duration_ms end
-            ) as p99_duration_ms,
-            count(case when final_state = 'complete' then duration_ms end) as duration_count,
-            sum(case when has_negative_duration then 1 else 0 end) as negative_durations
-        from settled
+            namespace_name, task_name, task_version, step_name,
+            sum(settled_count) as execution_count,
+            sum(completed_count) as completed,
+            sum(failed_count) as failed,
+            sum(retried_count) as retried,
+            sum(duration_sum_ms) as duration_sum_ms,
+            sum(duration_count) as duration_count,
+            sum(wait_sum_ms) as wait_sum_ms,
+            sum(wait_count) as wait_count,
+            sum(negative_duration_count) as negative_durations
+        from rollup
         group by namespace_name, task_name, task_version, step_name
     )
     select
-        namespace, task_name, version, step_name,
+        grouped.namespace_name as namespace,
+        grouped.task_name,
+        grouped.task_version as version,
+        grouped.step_name,
         cast(execution_count as bigint) as execution_count,
         cast(completed as bigint) as completed,
         cast(failed as bigint) as failed,
         cast(retried as bigint) as retried,
-        cast(avg_duration_ms as double precision) as avg_duration_ms,
-        cast(p95_duration_ms as double precision) as p95_duration_ms,
-        cast(p99_duration_ms as double precision) as p99_duration_ms,
+        {{ _fn_metric_columns('duration', 'duration', 'duration_sum_ms', 'duration_count') }},
         cast(failed as double precision) / execution_count as failure_rate,
         cast(retried as double precision) / execution_count as retry_rate,
+        {{ _fn_metric_columns('queue_wait', 'queue_wait', 'wait_sum_ms', 'wait_count') }},
+        {{ _fn_metric_columns('duration', 'run_time', 'duration_sum_ms', 'duration_count') }},
         cast(duration_count as bigint) as duration_count,
         cast(negative_durations as bigint) as negative_durations
     from grouped
+    {%- for metric in ['duration', 'queue_wait'] %}
+    {{ _fn_join_metric(metric, ['namespace_name', 'task_name', 'task_version', 'step_name']) }}
+    {%- endfor %}
     order by avg_duration_ms desc nulls last, namespace, task_name, version, step_name
     limit coalesce(in_limit, 2147483647)
 {% endmacro %}
 
 {% macro _fn_error_patterns_body() %}
-    {{ _fn_in_period('int_error_events', 'occurred_at', 'events') }}
+    with {{ _fn_rollup('error_hourly_rollup', 'events') }},
+    {{ _fn_rollup('error_step_outcomes', 'outcomes') }},
+    patterns as (
+        select
+            error_type,
+            sum(event_count) as frequency,
+            {{ distinct_list('step_name') }} as affected_steps,
+            {{ distinct_list('error_class') }} as error_classes,
+            min(first_seen_at) as first_seen,
+            max(last_seen_at) as last_seen
+        from events
+        group by error_type
+    ),
+    recoveries as (
+        select error_type, sum(errored_steps) as errored_steps, sum(recovered_steps) as recovered_steps
+        from outcomes
+        group by error_type
+    )
     select
-        error_type,
-        cast(count(*) as bigint) as frequency,
-        {{ distinct_list('step_name') }} as affected_steps,
-        {{ distinct_list('error_class') }} as error_classes,
-        min(occurred_at) as first_seen,
-        max(occurred_at) as last_seen
-    from events
-    group by error_type
-    order by frequency desc, error_type
+        patterns.error_type,
+        cast(frequency as bigint) as frequency,
+        affected_steps,
+        error_classes,
+        first_seen,
+        last_seen,
+        cast(coalesce(errored_steps, 0) as bigint) as errored_steps,
+        cast(coalesce(recovered_steps, 0) as bigint) as recovered_steps,
+        {{ safe_ratio('recovered_steps', 'errored_steps') }} as retry_success_rate
+    from patterns
+    left join recoveries
+        on patterns.error_type = recoveries.error_type
+    order by frequency desc, patterns.error_type
+    limit coalesce(in_limit, 2147483647)
+{% endmacro %}
+
+{#- Task durations of the scope and period as one row: count, average, min and max
+    (exact), p50/p95/p99 (from the sketch). -#}
+{% macro _fn_distribution_body() %}
+    with {{ _fn_rollup('task_hourly_rollup', 'rollup') }},
+    {{ _fn_rollup('task_duration_sketches', 'scoped_sketches') }},
+    sketches as (
+        select 'scope' as scope_key, metric, sketch_index, item_count
+        from scoped_sketches
+        where metric = 'duration'
+    ),
+    {{ sketch_percentiles('percentiles', 'sketches', ['scope_key']) }},
+    summary as (
+        select
+            sum(duration_count) as duration_count,
+            sum(duration_sum_ms) as duration_sum_ms,
+            min(duration_min_ms) as min_ms,
+            max(duration_max_ms) as max_ms,
+            sum(negative_duration_count) as negative_durations
+        from rollup
+    )
+    select
+        cast(coalesce(summary.duration_count, 0) as bigint) as duration_count,
+        cast(summary.duration_sum_ms / nullif(summary.duration_count, 0) as double precision) as avg_ms,
+        cast(summary.min_ms as double precision) as min_ms,
+        cast(summary.max_ms as double precision) as max_ms,
+        cast(percentiles.p50 as double precision) as p50_ms,
+        cast(percentiles.p95 as double precision) as p95_ms,
+        cast(percentiles.p99 as double precision) as p99_ms,
+        cast(coalesce(summary.negative_durations, 0) as bigint) as negative_durations,
+        cast({{ var('sketch_relative_accuracy') }} as double precision) as percentile_relative_error
+    from summary
+    left join percentiles
+        on true
+{% endmacro %}
+
+{#- Critical-path and gating figures per (task type, step name) (docs/API.md,
+    dependency_analysis); tasks_analyzed and the critical-path total are the type's. -#}
+{% macro _fn_critical_path_body() %}
+    with {{ _fn_rollup('step_dependency_rollup', 'dependencies') }},
+    {{ _fn_rollup('task_hourly_rollup', 'tasks') }},
+    task_totals as (
+        select
+            namespace_name, task_name, task_version,
+            sum(critical_path_tasks) as tasks_analyzed,
+            sum(critical_path_sum_ms) as critical_path_total_ms
+        from tasks
+        group by namespace_name, task_name, task_version
+    ),
+    steps as (
+        select
+            namespace_name, task_name, task_version, step_name,
+            sum(on_critical_path) as on_critical_path,
+            sum(critical_path_ms) as critical_path_ms,
+            sum(dependents_blocked) as dependents_blocked,
+            sum(blocked_wait_ms) as blocked_wait_ms
+        from dependencies
+        group by namespace_name, task_name, task_version, step_name
+    )
+    select
+        steps.namespace_name as namespace,
+        steps.task_name,
+        steps.task_version as version,
+        steps.step_name,
+        cast(coalesce(task_totals.tasks_analyzed, 0) as bigint) as tasks_analyzed,
+        cast(steps.on_critical_path as bigint) as on_critical_path,
+        cast(steps.critical_path_ms as double precision) as critical_path_ms,
+        {{ safe_ratio('steps.critical_path_ms', 'task_totals.critical_path_total_ms') }} as critical_path_share,
+        cast(steps.dependents_blocked as bigint) as dependents_blocked,
+        cast(steps.blocked_wait_ms as double precision) as blocked_wait_ms
+    from steps
+    left join task_totals
+        on steps.namespace_name = task_totals.namespace_name
+        and steps.task_name = task_totals.task_name
+        and steps.task_version = task_totals.task_version
+    order by critical_path_ms desc, namespace, task_name, version, step_name
     limit coalesce(in_limit, 2147483647)
 {% endmacro %}
 
@@ -195,73 +332,312 @@
     {%- if target.type == 'postgres' -%}"{{ target.schema }}".{{ name }}{%- else -%}{{ name }}{%- endif -%}
 {%- endmacro %}
 
-{#- Evidence-based advice from the step figures of the scope and period (docs/API.md,
-    recommendations): the rules and thresholds are the vars recommendation_*. -#}
+{#- The columns of function_based_recommendations: the target, every rule's evidence
+    (NULL where a rule has none), the impact and the rationale. -#}
+{% macro _rec_columns() %}
+    {{ return([
+        ('recommendation_type', 'text'), ('pattern', 'text'), ('namespace', 'text'),
+        ('task_name', 'text'), ('version', 'text'), ('step', 'text'), ('error_type', 'text'),
+        ('previous_version', 'text'), ('current_timeout', 'integer'), ('suggested_timeout', 'integer'),
+        ('p95_ms', 'double precision'), ('p99_ms', 'double precision'), ('timeout_ms', 'double precision'),
+        ('completed', 'bigint'), ('over_timeout', 'bigint'), ('errored_steps', 'bigint'),
+        ('recovered_steps', 'bigint'), ('retry_success_rate', 'double precision'),
+        ('avg_duration_ms', 'double precision'), ('execution_count', 'bigint'), ('retried', 'bigint'),
+        ('retry_rate', 'double precision'), ('retried_completed', 'bigint'),
+        ('avg_retried_ms', 'double precision'), ('avg_first_attempt_ms', 'double precision'),
+        ('avg_queue_wait_ms', 'double precision'), ('avg_run_time_ms', 'double precision'),
+        ('p95_queue_wait_ms', 'double precision'), ('queue_share', 'double precision'),
+        ('tasks_analyzed', 'bigint'), ('on_critical_path', 'bigint'), ('critical_path_ms', 'double precision'),
+        ('share', 'double precision'), ('baseline_p95_ms', 'double precision'), ('ratio', 'double precision'),
+        ('baseline_completed', 'bigint'), ('avg_ms', 'double precision'), ('baseline_avg_ms', 'double precision'),
+        ('estimated_impact_ms_per_day', 'double precision'),
+    ]) }}
+{% endmacro %}
+
+{% macro _rec_row(values) -%}
+    {%- for name, type in _rec_columns() %}
+        cast({{ values.get(name, 'null') }} as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro _seconds(expression) -%}
+    {{ format_decimal('(' ~ expression ~ ') / 1000', 1) }} || 's'
+{%- endmacro %}
+
+{% macro _percent(expression) -%}
+    {{ format_decimal('100 * (' ~ expression ~ ')', 1) }} || '%'
+{%- endmacro %}
+
+{% macro _text(expression) -%}
+    cast({{ expression }} as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{#- Evidence-based advice for the scope and period (docs/API.md, recommendations): the
+    rules' thresholds are the vars recommendation_*; impact is per day. -#}
 {% macro _fn_recommendations_body() %}
+    {%- set per_day = '(24.0 / in_hours)' -%}
     with steps as (
         select * from {{ _fn_function('function_based_slowest_steps') }}(
             in_task_name, in_namespace, in_hours, null, in_version)
     ),
+    task_types as (
+        select * from {{ _fn_function('function_based_slowest_tasks') }}(
+            in_namespace, in_hours, null, in_task_name, null)
+    ),
+    critical_path as (
+        select * from {{ _fn_function('function_based_critical_path') }}(
+            in_namespace, in_hours, null, in_task_name, in_version)
+    ),
     timeouts as (
         select * from {{ _fn_relation('step_timeouts') }}
     ),
-    timeout_advice as (
-        select
-            'timeout_optimization' as recommendation_type,
-            steps.namespace, steps.task_name, steps.version, steps.step_name as step,
-            cast(timeouts.timeout_seconds as integer) as current_timeout,
-            cast({{ var('recommendation_timeout_rounding_seconds') }} * ceil(
-                steps.p99_duration_ms * {{ var('recommendation_timeout_headroom') }} / 1000
-                / {{ var('recommendation_timeout_rounding_seconds') }}) as integer) as suggested_timeout,
-            steps.p95_duration_ms as p95_ms,
-            steps.p99_duration_ms as p99_ms,
-            cast(null as double precision) as retry_rate,
-            cast(null as bigint) as execution_count,
-            cast(null as bigint) as retried,
-            steps.p95_duration_ms as strength
-        from steps
-        inner join timeouts
-            on steps.namespace = timeouts.namespace
-            and steps.task_name = timeouts.task_name
-            and steps.step_name = timeouts.step_name
-        where steps.duration_count >= {{ var('recommendation_timeout_min_executions') }}
-            and steps.p95_duration_ms >= {{ var('recommendation_timeout_pressure') }} * timeouts.timeout_seconds * 1000
+    versions as (
+        select * from {{ _fn_relation('task_version_history') }}
     ),
-    retry_advice as (
+    {{ _fn_rollup('step_hourly_rollup', 'step_rollup') }},
+    {{ _fn_rollup('error_step_outcomes', 'outcomes') }},
+    {{ _fn_rollup('task_hourly_rollup', 'task_rollup', '1', 'in_hours + ' ~ var('recommendation_baseline_hours')) }},
+    {{ _fn_rollup('task_duration_sketches', 'task_sketches', '1', 'in_hours + ' ~ var('recommendation_baseline_hours')) }},
+    step_extra as (
         select
-            'retry_policy' as recommendation_type,
-            namespace, task_name, version, step_name as step,
-            cast(null as integer) as current_timeout,
-            cast(null as integer) as suggested_timeout,
-            cast(null as double precision) as p95_ms,
-            cast(null as double precision) as p99_ms,
-            retry_rate,
-            execution_count,
-            retried,
-            retry_rate as strength
+            namespace_name, task_name, task_version, step_name,
+            sum(over_timeout_count) as over_timeout,
+            sum(retried_completed_count) as retried_completed,
+            sum(retried_duration_sum_ms) / nullif(sum(retried_duration_count), 0) as avg_retried_ms,
+            sum(first_attempt_duration_sum_ms) / nullif(sum(first_attempt_duration_count), 0) as avg_first_attempt_ms
+        from step_rollup
+        group by namespace_name, task_name, task_version, step_name
+    ),
+    step_figures as (
+        select steps.*, step_extra.over_timeout, step_extra.retried_completed,
+            step_extra.avg_retried_ms, step_extra.avg_first_attempt_ms
         from steps
+        inner join step_extra
+            on steps.namespace = step_extra.namespace_name
+            and steps.task_name = step_extra.task_name
+            and steps.version = step_extra.task_version
+            and steps.step_name = step_extra.step_name
+    ),
+    timeout_advice as (
+        select {{ _rec_row({
+            'recommendation_type': "'timeout_optimization'",
+            'namespace': 'step_figures.namespace', 'task_name': 'step_figures.task_name',
+            'version': 'step_figures.version', 'step': 'step_figures.step_name',
+            'current_timeout': 'timeouts.timeout_seconds',
+            'suggested_timeout': var('recommendation_timeout_rounding_seconds') ~ ' * ceil(step_figures.p99_duration_ms * '
+                ~ var('recommendation_timeout_headroom') ~ ' / 1000 / ' ~ var('recommendation_timeout_rounding_seconds') ~ ')',
+            'p95_ms': 'step_figures.p95_duration_ms', 'p99_ms': 'step_figures.p99_duration_ms',
+            'timeout_ms': 'timeouts.timeout_seconds * 1000.0', 'completed': 'step_figures.completed',
+            'over_timeout': 'step_figures.over_timeout',
+            'estimated_impact_ms_per_day': 'step_figures.over_timeout * ' ~ per_day ~ ' * timeouts.timeout_seconds * 1000.0',
+        }) }}
+        from step_figures
+        inner join timeouts
+            on step_figures.namespace = timeouts.namespace
+            and step_figures.task_name = timeouts.task_name
+            and step_figures.step_name = timeouts.step_name
+        where step_figures.duration_count >= {{ var('recommendation_timeout_min_executions') }}
+            and step_figures.p95_duration_ms
+                >= {{ var('recommendation_timeout_pressure') }} * timeouts.timeout_seconds * 1000
+    ),
+    futile_outcomes as (
+        select
+            namespace_name, task_name, task_version, step_name, error_type,
+            sum(errored_steps) as errored_steps,
+            sum(recovered_steps) as recovered_steps
+        from outcomes
+        group by namespace_name, task_name, task_version, step_name, error_type
+    ),
+    futile_advice as (
+        select {{ _rec_row({
+            'recommendation_type': "'retry_policy'", 'pattern': "'futile_retries'",
+            'namespace': 'futile_outcomes.namespace_name', 'task_name': 'futile_outcomes.task_name',
+            'version': 'futile_outcomes.task_version', 'step': 'futile_outcomes.step_name',
+            'error_type': 'futile_outcomes.error_type',
+            'errored_steps': 'futile_outcomes.errored_steps', 'recovered_steps': 'futile_outcomes.recovered_steps',
+            'retry_success_rate': 'cast(futile_outcomes.recovered_steps as double precision) / futile_outcomes.errored_steps',
+            'avg_duration_ms': 'steps.avg_duration_ms',
+            'estimated_impact_ms_per_day': '(futile_outcomes.errored_steps - futile_outcomes.recovered_steps) * '
+                ~ per_day ~ ' * coalesce(steps.avg_duration_ms, 0)',
+        }) }}
+        from futile_outcomes
+        left join steps
+            on futile_outcomes.namespace_name = steps.namespace
+            and futile_outcomes.task_name = steps.task_name
+            and futile_outcomes.task_version = steps.version
+            and futile_outcomes.step_name = steps.step_name
+        where futile_outcomes.errored_steps >= {{ var('recommendation_futile_min_steps') }}
+            and futile_outcomes.recovered_steps
+                <= {{ var('recommendation_futile_max_success') }} * futile_outcomes.errored_steps
+    ),
+    first_attempt_advice as (
+        select {{ _rec_row({
+            'recommendation_type': "'retry_policy'", 'pattern': "'first_attempt_failures'",
+            'namespace': 'namespace', 'task_name': 'task_name', 'version': 'version', 'step': 'step_name',
+            'execution_count': 'execution_count', 'retried': 'retried', 'retry_rate': 'retry_rate',
+            'retried_completed': 'retried_completed',
+            'retry_success_rate': 'cast(retried_completed as double precision) / retried',
+            'avg_retried_ms': 'avg_retried_ms', 'avg_first_attempt_ms': 'avg_first_attempt_ms',
+            'estimated_impact_ms_per_day': 'retried_completed * ' ~ per_day
+                ~ ' * greatest(coalesce(avg_retried_ms - avg_first_attempt_ms, 0), 0)',
+        }) }}
+        from step_figures
         where execution_count >= {{ var('recommendation_retry_min_executions') }}
+            and retried > 0
             and retry_rate >= {{ var('recommendation_retry_rate') }}
+            and retried_completed >= {{ var('recommendation_retry_recovery') }} * retried
+    ),
+    capacity_advice as (
+        select {{ _rec_row({
+            'recommendation_type': "'capacity'",
+            'namespace': 'namespace', 'task_name': 'task_name', 'version': 'version',
+            'completed': 'completed', 'avg_queue_wait_ms': 'avg_queue_wait_ms',
+            'avg_run_time_ms': 'avg_run_time_ms', 'p95_queue_wait_ms': 'p95_queue_wait_ms',
+            'queue_share': 'avg_queue_wait_ms / (avg_queue_wait_ms + avg_run_time_ms)',
+            'estimated_impact_ms_per_day': 'completed * ' ~ per_day ~ ' * avg_queue_wait_ms',
+        }) }}
+        from task_types
+        where (in_version is null or version = in_version)
+            and completed >= {{ var('recommendation_capacity_min_tasks') }}
+            and avg_queue_wait_ms > 0
+            and avg_queue_wait_ms >= {{ var('recommendation_capacity_queue_ratio') }} * avg_run_time_ms
+    ),
+    critical_path_advice as (
+        select {{ _rec_row({
+            'recommendation_type': "'critical_path'",
+            'namespace': 'namespace', 'task_name': 'task_name', 'version': 'version', 'step': 'step_name',
+            'tasks_analyzed': 'tasks_analyzed', 'on_critical_path': 'on_critical_path',
+            'critical_path_ms': 'critical_path_ms', 'share': 'critical_path_share',
+            'estimated_impact_ms_per_day': 'critical_path_ms * ' ~ per_day,
+        }) }}
+        from critical_path
+        where tasks_analyzed >= {{ var('recommendation_critical_path_min_tasks') }}
+            and critical_path_share >= {{ var('recommendation_critical_path_share') }}
+    ),
+    sided_sketches as (
+        select
+            namespace_name, task_name, task_version, metric, sketch_index, item_count,
+            case when hour_index <= in_hours then 'window' else 'baseline' end as side
+        from task_sketches
+        where metric = 'duration'
+    ),
+    {{ sketch_percentiles('sided_percentiles', 'sided_sketches', ['namespace_name', 'task_name', 'task_version', 'side']) }},
+    sided as (
+        select
+            namespace_name, task_name, task_version,
+            case when hour_index <= in_hours then 'window' else 'baseline' end as side,
+            sum(completed_count) as completed,
+            sum(duration_sum_ms) / nullif(sum(duration_count), 0) as avg_ms
+        from task_rollup
+        group by namespace_name, task_name, task_version,
+            case when hour_index <= in_hours then 'window' else 'baseline' end
+    ),
+    sided_figures as (
+        select sided.*, sided_percentiles.p95
+        from sided
+        inner join sided_percentiles
+            on sided.namespace_name = sided_percentiles.namespace_name
+            and sided.task_name = sided_percentiles.task_name
+            and sided.task_version = sided_percentiles.task_version
+            and sided.side = sided_percentiles.side
+    ),
+    baseline_advice as (
+        select {{ _rec_row({
+            'recommendation_type': "'regression'", 'pattern': "'baseline'",
+            'namespace': 'current.namespace_name', 'task_name': 'current.task_name',
+            'version': 'current.task_version',
+            'p95_ms': 'current.p95', 'baseline_p95_ms': 'baseline.p95', 'ratio': 'current.p95 / baseline.p95',
+            'completed': 'current.completed', 'baseline_completed': 'baseline.completed',
+            'avg_ms': 'current.avg_ms', 'baseline_avg_ms': 'baseline.avg_ms',
+            'estimated_impact_ms_per_day': 'current.completed * ' ~ per_day
+                ~ ' * greatest(current.avg_ms - baseline.avg_ms, 0)',
+        }) }}
+        from sided_figures as current
+        inner join sided_figures as baseline
+            on current.namespace_name = baseline.namespace_name
+            and current.task_name = baseline.task_name
+            and current.task_version = baseline.task_version
+            and baseline.side = 'baseline'
+        where current.side = 'window'
+            and current.completed >= {{ var('recommendation_regression_min_tasks') }}
+            and baseline.completed >= {{ var('recommendation_regression_min_tasks') }}
+            and baseline.p95 > 0
+            and current.p95 >= {{ var('recommendation_regression_ratio') }} * baseline.p95
+    ),
+    version_advice as (
+        select {{ _rec_row({
+            'recommendation_type': "'regression'", 'pattern': "'previous_version'",
+            'namespace': 'current.namespace', 'task_name': 'current.task_name', 'version': 'current.version',
+            'previous_version': 'previous.version',
+            'p95_ms': 'current.p95_duration_ms', 'baseline_p95_ms': 'previous.p95_duration_ms',
+            'ratio': 'current.p95_duration_ms / previous.p95_duration_ms',
+            'completed': 'current.completed', 'baseline_completed': 'previous.completed',
+            'avg_ms': 'current.avg_duration_ms', 'baseline_avg_ms': 'previous.avg_duration_ms',
+            'estimated_impact_ms_per_day': 'current.completed * ' ~ per_day
+                ~ ' * greatest(current.avg_duration_ms - previous.avg_duration_ms, 0)',
+        }) }}
+        from task_types as current
+        inner join versions as current_version
+            on current.namespace = current_version.namespace_name
+            and current.task_name = current_version.task_name
+            and current.version = current_version.task_version
+        inner join versions as previous_version
+            on current_version.namespace_name = previous_version.namespace_name
+            and current_version.task_name = previous_version.task_name
+            and previous_version.version_rank = current_version.version_rank - 1
+        inner join task_types as previous
+            on previous.namespace = previous_version.namespace_name
+            and previous.task_name = previous_version.task_name
+            and previous.version = previous_version.task_version
+        where (in_version is null or current.version = in_version)
+            and current.completed >= {{ var('recommendation_regression_min_tasks') }}
+            and previous.completed >= {{ var('recommendation_regression_min_tasks') }}
+            and previous.p95_duration_ms > 0
+            and current.p95_duration_ms >= {{ var('recommendation_regression_ratio') }} * previous.p95_duration_ms
     ),
     advice as (
         select * from timeout_advice
-        union all
-        select * from retry_advice
+        union all select * from futile_advice
+        union all select * from first_attempt_advice
+        union all select * from capacity_advice
+        union all select * from critical_path_advice
+        union all select * from baseline_advice
+        union all select * from version_advice
     )
     select
-        recommendation_type, namespace, task_name, version, step, current_timeout, suggested_timeout,
-        p95_ms, p99_ms, retry_rate, execution_count, retried,
-        case recommendation_type
-            when 'timeout_optimization' then
-                '95th percentile execution time is ' || {{ format_decimal('p95_ms / 1000', 1) }}
-                || 's against a ' || cast(current_timeout as {{ dbt.type_string() }})
-                || 's timeout (p99 ' || {{ format_decimal('p99_ms / 1000', 1) }} || 's)'
+        advice.*,
+        case
+            when recommendation_type = 'timeout_optimization' then
+                'p95 ' || {{ _seconds('p95_ms') }} || ' and p99 ' || {{ _seconds('p99_ms') }}
+                || ' against a ' || {{ _text('current_timeout') }} || 's timeout; '
+                || {{ _text('over_timeout') }} || ' of ' || {{ _text('completed') }}
+                || ' completed executions ran longer'
+            when pattern = 'futile_retries' then
+                {{ _text('recovered_steps') }} || ' of ' || {{ _text('errored_steps') }}
+                || ' steps that failed with ' || error_type || ' later completed ('
+                || {{ _percent('retry_success_rate') }} || '); retrying rarely helps'
+            when pattern = 'first_attempt_failures' then
+                {{ _text('retried') }} || ' of ' || {{ _text('execution_count') }} || ' executions ('
+                || {{ _percent('retry_rate') }} || ') needed a retry and ' || {{ _text('retried_completed') }}
+                || ' of those completed (' || {{ _percent('retry_success_rate') }} || '); first attempts fail often'
+            when recommendation_type = 'capacity' then
+                'tasks waited ' || {{ _seconds('avg_queue_wait_ms') }} || ' in queue on average against '
+                || {{ _seconds('avg_run_time_ms') }} || ' of run time (' || {{ _percent('queue_share') }}
+                || ' queued) over ' || {{ _text('completed') }} || ' completed tasks'
+            when recommendation_type = 'critical_path' then
+                step || ' makes up ' || {{ _percent('share') }} || ' of critical-path time, on the critical path of '
+                || {{ _text('on_critical_path') }} || ' of ' || {{ _text('tasks_analyzed') }} || ' tasks'
+            when pattern = 'baseline' then
+                'p95 rose to ' || {{ _seconds('p95_ms') }} || ' from ' || {{ _seconds('baseline_p95_ms') }}
+                || ' over the previous 7 days (' || {{ format_decimal('ratio', 2) }} || 'x) across '
+                || {{ _text('completed') }} || ' completed tasks'
             else
-                cast(retried as {{ dbt.type_string() }}) || ' of ' || cast(execution_count as {{ dbt.type_string() }})
-                || ' executions (' || {{ format_decimal('100 * retry_rate', 1) }} || '%) needed more than one attempt'
+                'p95 of version ' || version || ' is ' || {{ _seconds('p95_ms') }} || ' against '
+                || {{ _seconds('baseline_p95_ms') }} || ' for version ' || previous_version
+                || ' (' || {{ format_decimal('ratio', 2) }} || 'x)'
         end as rationale
     from advice
-    order by recommendation_type, strength desc, namespace, task_name, version, step
+    order by estimated_impact_ms_per_day desc, recommendation_type, namespace, task_name, version, step
     limit coalesce(in_limit, 2147483647)
 {% endmacro %}
 
@@ -282,6 +658,12 @@
     create or replace macro function_based_error_patterns(
         in_namespace, in_hours, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_error_patterns_body() }};
+    create or replace macro function_based_duration_distribution(
+        in_namespace, in_hours, in_task_name := null, in_version := null
+    ) as table {{ _fn_distribution_body() }};
+    create or replace macro function_based_critical_path(
+        in_namespace, in_hours, in_limit := null, in_task_name := null, in_version := null
+    ) as table {{ _fn_critical_path_body() }};
     create or replace macro function_based_recommendations(
         in_namespace, in_hours, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_recommendations_body() }};
@@ -289,8 +671,15 @@
     {% do run_query(statements) %}
 {% endmacro %}
 
+{#- Postgres: the columns of a returns table (...) clause. -#}
+{% macro _pg_figures(label) -%}
+    avg_{{ label }}_ms double precision, p50_{{ label }}_ms double precision,
+    p95_{{ label }}_ms double precision, p99_{{ label }}_ms double precision
+{%- endmacro %}
+
 {% macro postgres__create_analytics_functions() %}
     {% set schema = target.schema %}
+    {% set scope_arguments %}in_limit integer default null, in_task_name text default null, in_version text default null{% endset %}
     {% set statements %}
     create or replace function "{{ schema }}".function_based_analytics_metrics(in_start_date timestamp, in_hours integer)
     returns table (window_start timestamp, window_end timestamp, total_tasks bigint, settled bigint,
@@ -301,35 +690,49 @@
     language sql stable as $fn$ {{ _fn_metrics_body() }} $fn$;
 
     create or replace function "{{ schema }}".function_based_slowest_tasks(
-        in_namespace text, in_hours integer, in_limit integer default null,
-        in_task_name text default null, in_version text default null)
+        in_namespace text, in_hours integer, {{ scope_arguments }})
     returns table (namespace text, task_name text, version text, execution_count bigint, completed bigint,
-        failed bigint, avg_duration_ms double precision, p95_duration_ms double precision,
-        failure_rate double precision, negative_durations bigint)
+        failed bigint, {{ _pg_figures('duration') }}, failure_rate double precision,
+        {{ _pg_figures('queue_wait') }}, {{ _pg_figures('run_time') }},
+        duration_count bigint, negative_durations bigint)
     language sql stable as $fn$ {{ _fn_slowest_tasks_body() }} $fn$;
 
     create or replace function "{{ schema }}".function_based_slowest_steps(
         in_task_name text, in_namespace text, in_hours integer, in_limit integer default null,
         in_version text default null)
     returns table (namespace text, task_name text, version text, step_name text, execution_count bigint,
-        completed bigint, failed bigint, retried bigint, avg_duration_ms double precision,
-        p95_duration_ms double precision, p99_duration_ms double precision, failure_rate double precision,
-        retry_rate double precision, duration_count bigint, negative_durations bigint)
+        completed bigint, failed bigint, retried bigint, {{ _pg_figures('duration') }},
+        failure_rate double precision, retry_rate double precision,
+        {{ _pg_figures('queue_wait') }}, {{ _pg_figures('run_time') }},
+        duration_count bigint, negative_durations bigint)
     language sql stable as $fn$ {{ _fn_slowest_steps_body() }} $fn$;
 
     create or replace function "{{ schema }}".function_based_error_patterns(
-        in_namespace text, in_hours integer, in_limit integer default null,
-        in_task_name text default null, in_version text default null)
+        in_namespace text, in_hours integer, {{ scope_arguments }})
     returns table (error_type text, frequency bigint, affected_steps text[], error_classes text[],
-        first_seen timestamp, last_seen timestamp)
+        first_seen timestamp, last_seen timestamp, errored_steps bigint, recovered_steps bigint,
+        retry_success_rate double precision)
     language sql stable as $fn$ {{ _fn_error_patterns_body() }} $fn$;
 
+    create or replace function "{{ schema }}".function_based_duration_distribution(
+        in_namespace text, in_hours integer, in_task_name text default null, in_version text default null)
+    returns table (duration_count bigint, avg_ms double precision, min_ms double precision,
+        max_ms double precision, p50_ms double precision, p95_ms double precision, p99_ms double precision,
+        negative_durations bigint, percentile_relative_error double precision)
+    language sql stable as $fn$ {{ _fn_distribution_body() }} $fn$;
+
+    create or replace function "{{ schema }}".function_based_critical_path(
+        in_namespace text, in_hours integer, {{ scope_arguments }})
+    returns table (namespace text, task_name text, version text, step_name text, tasks_analyzed bigint,
+        on_critical_path bigint, critical_path_ms double precision, critical_path_share double precision,
+        dependents_blocked bigint, blocked_wait_ms double precision)
+    language sql stable as $fn$ {{ _fn_critical_path_body() }} $fn$;
+
     create or replace function "{{ schema }}".function_based_recommendations(
-        in_namespace text, in_hours integer, in_limit integer default null,
-        in_task_name text default null, in_version text default null)
-    returns table (recommendation_type text, namespace text, task_name text, version text, step text,
-        current_timeout integer, suggested_timeout integer, p95_ms double precision, p99_ms double precision,
-        retry_rate double precision, execution_count bigint, retried bigint, rationale text)
+        in_namespace text, in_hours integer, {{ scope_arguments }})
+    returns table (
+        {%- for name, type in _rec_columns() %}{{ name }} {{ type }}, {% endfor -%}
+        rationale text)
     language sql stable as $fn$ {{ _fn_recommendations_body() }} $fn$;
     {% endset %}
     {% do run_query(statements) %}

@@ -210,8 +210,14 @@ def test_a_different_seed_changes_the_figures(client, tmp_path, workload):
         theirs = other_client.get(BOTTLENECKS, params={"period": 168, "limit": 50}).json()
     for key in ("slowest_tasks", "slowest_steps", "error_patterns", "recommendations"):
         assert ours[key] != theirs[key], key
-    for key in ("count", "avg_ms", "p50", "p95", "p99", "max_ms"):
+    for key in ("count", "avg_ms", "max_ms"):
         assert ours["performance_distribution"][key] != theirs["performance_distribution"][key], key
+    # Sketch percentiles are bucket representatives (0.5 % apart), so two workloads may
+    # share one; all three alike would mean they are not computed from the data.
+    percentiles = ("p50", "p95", "p99")
+    assert [ours["performance_distribution"][key] for key in percentiles] != [
+        theirs["performance_distribution"][key] for key in percentiles
+    ]
     for task in ours["slowest_tasks"]:
         match = [other for other in theirs["slowest_tasks"]
                  if (other["namespace"], other["task_name"], other["version"])

@@ -122,7 +122,7 @@ def test_metrics_equal_the_json_api(ops):
 def test_metric_ages_are_the_build_and_data_ages(ops):
     performance = ops.get(PERFORMANCE).json()
     samples = _samples(ops.get(METRICS).text)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = datetime.now(UTC)
     built_at = datetime.fromisoformat(performance["built_at"])
     build_age = samples[("tasker_analytics_build_age_seconds", frozenset())]
     data_age = samples[("tasker_analytics_data_age_seconds", frozenset())]
@@ -248,7 +248,7 @@ def test_a_window_without_completed_tasks_has_no_duration_series(workload):
     tasks = [msgspec.structs.replace(bottlenecks.slowest_tasks[0], avg_duration_ms=None, p95_duration_ms=None)]
     performance = msgspec.structs.replace(performance, performance_trends=trends, processing_times=times)
     bottlenecks = msgspec.structs.replace(bottlenecks, slowest_tasks=tasks)
-    collector = operators._AnalyticsCollector(performance, bottlenecks, datetime.now(UTC).replace(tzinfo=None))
+    collector = operators._AnalyticsCollector(performance, bottlenecks, datetime.now(UTC))
     families = {family.name: family for family in collector.collect()}
     averages = families["tasker_analytics_avg_task_duration_milliseconds"].samples
     assert [sample.labels["window"] for sample in averages] == ["4h", "24h"]

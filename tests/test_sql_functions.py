@@ -10,6 +10,11 @@ import psycopg
 import pytest
 
 from tasker_analytics.analytics import _ms, _rate
+from tasker_analytics.schemas import rfc3339
+
+
+def _stamp(value) -> str:
+    return rfc3339(value)
 
 SCOPES = [
     {"period": 24},
@@ -53,20 +58,25 @@ def _api_keys(row: dict) -> dict:
     return {key: value for key, value in row.items() if key not in EXTRA}
 
 
+RATES = {"failure_rate", "retry_rate", "retry_success_rate", "queue_share", "share", "ratio",
+         "critical_path_share"}
+
+
+def _rounded(row: dict) -> dict:
+    """A function row with the API's rounding: durations to 0.1 ms, rates to 4 decimals."""
+    return {
+        key: _ms(value) if key.endswith("_ms") else _rate(value) if key in RATES and value is not None else value
+        for key, value in _api_keys(row).items()
+    }
+
+
 def _tasks(rows):
-    rows = [_api_keys(row) for row in rows]
-    return sorted(
-        ({**row, "avg_duration_ms": _ms(row["avg_duration_ms"]), "p95_duration_ms": _ms(row["p95_duration_ms"]),
-          "failure_rate": _rate(row["failure_rate"])} for row in rows),
-        key=lambda row: (row["namespace"], row["task_name"], row["version"]),
-    )
+    return sorted((_rounded(row) for row in rows), key=lambda row: (row["namespace"], row["task_name"], row["version"]))
 
 
 def _steps(rows):
-    rows = [_api_keys(row) for row in rows]
     return sorted(
-        ({**row, **{key: _ms(row[key]) for key in ("avg_duration_ms", "p95_duration_ms", "p99_duration_ms")},
-          "failure_rate": _rate(row["failure_rate"]), "retry_rate": _rate(row["retry_rate"])} for row in rows),
+        (_rounded(row) for row in rows),
         key=lambda row: (row["namespace"], row["task_name"], row["version"], row["step_name"]),
     )
 
@@ -83,22 +93,42 @@ def _check(caller, http):
         assert len(top) == min(3, len(body["slowest_tasks"])), scope
         patterns = caller.rows("function_based_error_patterns", ns, hours, 50, name, version)
         assert {(p["error_type"], p["frequency"], tuple(sorted(p["affected_steps"])),
-                 tuple(sorted(p["error_classes"]))) for p in patterns} == {
-            (p["error_type"], p["frequency"], tuple(p["affected_steps"]), tuple(p["error_classes"]))
+                 tuple(sorted(p["error_classes"])), _stamp(p["first_seen"]), _stamp(p["last_seen"]),
+                 p["errored_steps"], p["recovered_steps"], _rate(p["retry_success_rate"])) for p in patterns} == {
+            (p["error_type"], p["frequency"], tuple(p["affected_steps"]), tuple(p["error_classes"]),
+             p["first_seen"], p["last_seen"], p["errored_steps"], p["recovered_steps"], p["retry_success_rate"])
             for p in body["error_patterns"]
         }, scope
+        paths = caller.rows("function_based_critical_path", ns, hours, 100000, name, version)
+        dependency = body["dependency_analysis"]
+        assert sum({(r["namespace"], r["task_name"], r["version"]): r["tasks_analyzed"] for r in paths}.values()) == (
+            dependency["tasks_analyzed"]), scope
+        on_path = sorted(
+            ((r["namespace"], r["task_name"], r["version"], r["step_name"], r["on_critical_path"],
+              _ms(r["critical_path_ms"]), _rate(r["critical_path_share"])) for r in paths if r["on_critical_path"] > 0),
+            key=lambda item: (-item[5], item[:4]),
+        )
+        assert on_path[:50] == [tuple(r.values()) for r in dependency["critical_path_steps"]], scope
         advice = caller.rows("function_based_recommendations", ns, hours, 50, name, version)
         assert sorted(
-            (r["recommendation_type"], r["namespace"], r["task_name"], r["version"], r["step"],
-             r["current_timeout"], r["suggested_timeout"], _ms(r["p95_ms"]), _ms(r["p99_ms"]),
-             None if r["retry_rate"] is None else _rate(r["retry_rate"]), r["execution_count"])
+            (r["recommendation_type"], r["pattern"], r["namespace"], r["task_name"], r["version"], r["step"],
+             r["error_type"], _ms(r["estimated_impact_ms_per_day"]), r["current_timeout"], r["suggested_timeout"])
             for r in advice
         ) == sorted(
-            (r["type"], r["namespace"], r["task_name"], r["version"], r["step"], r.get("current_timeout"),
-             r.get("suggested_timeout"), r.get("p95_ms"), r.get("p99_ms"), r.get("retry_rate"),
-             r.get("execution_count"))
+            (r["type"], r.get("pattern"), r["namespace"], r["task_name"], r["version"], r["step"],
+             r.get("error_type"), r["estimated_impact_ms_per_day"], r.get("current_timeout"),
+             r.get("suggested_timeout"))
             for r in body["recommendations"]
         ), scope
+        for served in body["recommendations"]:
+            (row,) = [
+                r for r in advice
+                if (r["recommendation_type"], r["pattern"], r["namespace"], r["task_name"], r["version"], r["step"],
+                    r["error_type"]) == (served["type"], served.get("pattern"), served["namespace"],
+                                         served["task_name"], served["version"], served["step"],
+                                         served.get("error_type"))
+            ]
+            assert {key: _rounded(row)[key] for key in served["evidence"]} == served["evidence"], scope
         assert all(row["rationale"] for row in advice)
     performance = http.get("/tasker/analytics/performance").json()
     (metrics,) = caller.rows("function_based_analytics_metrics", None, 24)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -17,10 +17,14 @@ import msgspec
 from tasker_analytics import queries
 from tasker_analytics.cache import ResponseCache, open_cache
 from tasker_analytics.schemas import (
+    BlockingStep,
     Bottlenecks,
     CacheInfo,
+    CriticalPathStep,
     DataQuality,
+    DependencyAnalysis,
     ErrorPattern,
+    Evidence,
     HealthComponent,
     HistogramBucket,
     Performance,
@@ -31,6 +35,8 @@ from tasker_analytics.schemas import (
     SlowTask,
     TaskStatistics,
     Trend,
+    utc,
+    utc_now,
 )
 from tasker_analytics.settings import Settings
 from tasker_analytics.warehouse import BuildInfo, Snapshot, Warehouse, open_warehouse
@@ -61,8 +67,7 @@ def _int(value: Any) -> int:
 
 
 def _freshness(data_as_of: datetime) -> float:
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return round((now - data_as_of).total_seconds(), 3)
+    return round((utc_now() - utc(data_as_of)).total_seconds(), 3)
 
 
 @dataclass(frozen=True)
@@ -191,8 +196,8 @@ class Analytics:
             namespaces=_int(overview["namespace_count"]),
             task_types=_int(overview["task_type_count"]),
             data_quality=DataQuality(negative_durations=_int(overview["negative_duration_count"])),
-            data_as_of=overview["data_as_of"],
-            built_at=overview["built_at"],
+            data_as_of=utc(overview["data_as_of"]),
+            built_at=utc(overview["built_at"]),
             build_id=overview["build_id"],
         )
 
@@ -234,6 +239,7 @@ class Analytics:
         error_rows = snapshot.query(queries.ERROR_PATTERNS, params)
         summary = snapshot.query(queries.DURATION_SUMMARY, params)[0]
         histogram_rows = snapshot.query(queries.DURATION_HISTOGRAM, params)
+        dependency_rows = snapshot.query(queries.CRITICAL_PATH, params)
         recommendation_rows = snapshot.query(queries.RECOMMENDATIONS, params)
         steps = [self._slow_step(row) for row in step_rows]
         return Bottlenecks(
@@ -244,14 +250,16 @@ class Analytics:
             slowest_steps=_slowest(steps, limit),
             error_patterns=_error_patterns(error_rows)[:limit],
             performance_distribution=_distribution(summary, histogram_rows),
+            dependency_analysis=_dependency_analysis(dependency_rows, limit),
             recommendations=_recommendations(recommendation_rows)[:limit],
-            percentiles="exact",
+            percentiles="approximate",
+            percentile_relative_error=float(summary["percentile_relative_error"]),
             data_quality=DataQuality(
                 negative_durations=sum(_int(row["negative_durations"]) for row in task_rows),
                 negative_step_durations=sum(_int(row["negative_durations"]) for row in step_rows),
             ),
-            data_as_of=as_of,
-            built_at=build.built_at,
+            data_as_of=utc(as_of),
+            built_at=utc(build.built_at),
             build_id=build.build_id,
         )
 
@@ -265,9 +273,8 @@ class Analytics:
             execution_count=settled,
             completed=_int(row["completed"]),
             failed=_int(row["failed"]),
-            avg_duration_ms=_ms(row["avg_duration_ms"]),
-            p95_duration_ms=_ms(row["p95_duration_ms"]),
             failure_rate=_rate(_ratio(_int(row["failed"]), settled)),
+            **_figures(row),
         )
 
     @staticmethod
@@ -282,12 +289,19 @@ class Analytics:
             completed=_int(row["completed"]),
             failed=_int(row["failed"]),
             retried=_int(row["retried"]),
-            avg_duration_ms=_ms(row["avg_duration_ms"]),
-            p95_duration_ms=_ms(row["p95_duration_ms"]),
-            p99_duration_ms=_ms(row["p99_duration_ms"]),
             failure_rate=_rate(_ratio(_int(row["failed"]), settled)),
             retry_rate=_rate(_ratio(_int(row["retried"]), settled)),
+            **_figures(row),
         )
+
+
+def _figures(row: dict[str, Any]) -> dict[str, float | None]:
+    """avg/p50/p95/p99 of duration, queue wait and run time, as the function returns them."""
+    return {
+        f"{stat}_{metric}_ms": _ms(row[f"{stat}_{metric}_ms"])
+        for metric in ("duration", "queue_wait", "run_time")
+        for stat in ("avg", "p50", "p95", "p99")
+    }
 
 
 def _slowest(rows: list, limit: int) -> list:
@@ -310,6 +324,11 @@ def _error_patterns(rows: list[dict[str, Any]]) -> list[ErrorPattern]:
             frequency=_int(row["frequency"]),
             affected_steps=sorted(row["affected_steps"]),
             error_classes=sorted(row["error_classes"]),
+            first_seen=utc(row["first_seen"]),
+            last_seen=utc(row["last_seen"]),
+            errored_steps=_int(row["errored_steps"]),
+            recovered_steps=_int(row["recovered_steps"]),
+            retry_success_rate=_rate(_ratio(_int(row["recovered_steps"]), _int(row["errored_steps"]))),
         )
         for row in rows
     ]
@@ -325,9 +344,9 @@ def _distribution(
         avg_ms=_ms(summary["avg_ms"]),
         min_ms=_ms(summary["min_ms"]),
         max_ms=_ms(summary["max_ms"]),
-        p50=_ms(summary["p50"]),
-        p95=_ms(summary["p95"]),
-        p99=_ms(summary["p99"]),
+        p50=_ms(summary["p50_ms"]),
+        p95=_ms(summary["p95_ms"]),
+        p99=_ms(summary["p99_ms"]),
         histogram=[
             HistogramBucket(
                 lower_ms=round(10 ** (bucket / BUCKETS_PER_DECADE), 1),
@@ -339,44 +358,162 @@ def _distribution(
     )
 
 
+def _names(row: Any) -> tuple[str, str, str, str]:
+    return (row.namespace, row.task_name, row.version, row.step_name)
+
+
+def _dependency_analysis(rows: list[dict[str, Any]], limit: int) -> DependencyAnalysis:
+    """Rows of function_based_critical_path, split into the two lists of docs/API.md."""
+    analyzed = {(row["namespace"], row["task_name"], row["version"]): _int(row["tasks_analyzed"]) for row in rows}
+    on_path = [
+        CriticalPathStep(
+            namespace=row["namespace"],
+            task_name=row["task_name"],
+            version=row["version"],
+            step_name=row["step_name"],
+            on_critical_path=_int(row["on_critical_path"]),
+            critical_path_ms=_ms(row["critical_path_ms"]) or 0.0,
+            share=_rate(row["critical_path_share"]),
+        )
+        for row in rows
+        if _int(row["on_critical_path"]) > 0
+    ]
+    gating = [
+        BlockingStep(
+            namespace=row["namespace"],
+            task_name=row["task_name"],
+            version=row["version"],
+            step_name=row["step_name"],
+            dependents_blocked=_int(row["dependents_blocked"]),
+            blocked_wait_ms=_ms(row["blocked_wait_ms"]) or 0.0,
+        )
+        for row in rows
+        if _int(row["dependents_blocked"]) > 0
+    ]
+    return DependencyAnalysis(
+        tasks_analyzed=sum(analyzed.values()),
+        critical_path_steps=sorted(on_path, key=lambda item: (-item.critical_path_ms, _names(item)))[:limit],
+        blocking_steps=sorted(gating, key=lambda item: (-item.blocked_wait_ms, _names(item)))[:limit],
+    )
+
+
+# The evidence of each recommendation rule (docs/API.md, recommendations), keyed by
+# (type, pattern): the columns of function_based_recommendations it rests on.
+EVIDENCE: dict[tuple[str, str | None], tuple[str, ...]] = {
+    ("timeout_optimization", None): ("p95_ms", "p99_ms", "timeout_ms", "completed", "over_timeout"),
+    ("retry_policy", "futile_retries"): ("errored_steps", "recovered_steps", "retry_success_rate", "avg_duration_ms"),
+    ("retry_policy", "first_attempt_failures"): (
+        "execution_count", "retried", "retry_rate", "retried_completed", "retry_success_rate",
+        "avg_retried_ms", "avg_first_attempt_ms",
+    ),
+    ("capacity", None): ("completed", "avg_queue_wait_ms", "avg_run_time_ms", "p95_queue_wait_ms", "queue_share"),
+    ("critical_path", None): ("tasks_analyzed", "on_critical_path", "critical_path_ms", "share"),
+    ("regression", "baseline"): (
+        "p95_ms", "baseline_p95_ms", "ratio", "completed", "baseline_completed", "avg_ms", "baseline_avg_ms",
+    ),
+    ("regression", "previous_version"): (
+        "p95_ms", "baseline_p95_ms", "ratio", "completed", "baseline_completed", "avg_ms", "baseline_avg_ms",
+        "previous_version",
+    ),
+}
+_RATES = frozenset({"retry_success_rate", "retry_rate", "queue_share", "share", "ratio"})
+_COUNTS = frozenset({
+    "completed", "over_timeout", "errored_steps", "recovered_steps", "execution_count", "retried",
+    "retried_completed", "tasks_analyzed", "on_critical_path", "baseline_completed",
+})
+
+
+def _evidence_value(name: str, value: Any) -> float | int | str | None:
+    if value is None or name == "previous_version":
+        return value
+    if name in _COUNTS:
+        return _int(value)
+    if name in _RATES:
+        return _rate(value)
+    return _ms(value)
+
+
+def _seconds(ms: float | None) -> str:
+    return f"{(ms or 0.0) / 1000:.1f}s"
+
+
+def _percent(rate: float | None) -> str:
+    return f"{100 * (rate or 0.0):.1f}%"
+
+
+def _rationale(kind: str, pattern: str | None, target: dict[str, Any], e: dict[str, Any], timeout: int | None) -> str:
+    """The sentence of a recommendation, worded from its (rounded) evidence so that the
+    numbers it quotes are the evidence fields (docs/API.md, rationale sentences)."""
+    if kind == "timeout_optimization":
+        return (
+            f"p95 {_seconds(e['p95_ms'])} and p99 {_seconds(e['p99_ms'])} against a {timeout}s timeout; "
+            f"{e['over_timeout']} of {e['completed']} completed executions ran longer"
+        )
+    if pattern == "futile_retries":
+        return (
+            f"{e['recovered_steps']} of {e['errored_steps']} steps that failed with {target['error_type']} "
+            f"later completed ({_percent(e['retry_success_rate'])}); retrying rarely helps"
+        )
+    if pattern == "first_attempt_failures":
+        return (
+            f"{e['retried']} of {e['execution_count']} executions ({_percent(e['retry_rate'])}) needed a retry "
+            f"and {e['retried_completed']} of those completed ({_percent(e['retry_success_rate'])}); "
+            "first attempts fail often"
+        )
+    if kind == "capacity":
+        return (
+            f"tasks waited {_seconds(e['avg_queue_wait_ms'])} in queue on average against "
+            f"{_seconds(e['avg_run_time_ms'])} of run time ({_percent(e['queue_share'])} queued) over "
+            f"{e['completed']} completed tasks"
+        )
+    if kind == "critical_path":
+        return (
+            f"{target['step']} makes up {_percent(e['share'])} of critical-path time, on the critical path of "
+            f"{e['on_critical_path']} of {e['tasks_analyzed']} tasks"
+        )
+    if pattern == "baseline":
+        return (
+            f"p95 rose to {_seconds(e['p95_ms'])} from {_seconds(e['baseline_p95_ms'])} over the previous 7 days "
+            f"({e['ratio']:.2f}x) across {e['completed']} completed tasks"
+        )
+    return (
+        f"p95 of version {target['version']} is {_seconds(e['p95_ms'])} against {_seconds(e['baseline_p95_ms'])} "
+        f"for version {e['previous_version']} ({e['ratio']:.2f}x)"
+    )
+
+
 def _recommendations(rows: list[dict[str, Any]]) -> list[Recommendation]:
     """Rows of function_based_recommendations (the rules live in SQL, dbt vars
-    recommendation_*). The rationale is worded here from the same numbers, so every
-    engine serves the same sentence."""
-    found: list[tuple[tuple, Recommendation]] = []
+    recommendation_*), ranked by estimated impact in Python so no collation decides."""
+    found: list[Recommendation] = []
     for row in rows:
-        target = dict(namespace=row["namespace"], task_name=row["task_name"], version=row["version"], step=row["step"])
-        names = tuple(target.values())
-        if row["recommendation_type"] == "timeout_optimization":
-            p95, p99 = float(row["p95_ms"]), float(row["p99_ms"])
-            found.append((
-                ("timeout_optimization", -p95, names),
-                Recommendation(
-                    type="timeout_optimization",
-                    **target,
-                    current_timeout=int(row["current_timeout"]),
-                    suggested_timeout=int(row["suggested_timeout"]),
-                    p95_ms=_ms(p95),
-                    p99_ms=_ms(p99),
-                    rationale=(
-                        f"95th percentile execution time is {p95 / 1000:.1f}s against a "
-                        f"{row['current_timeout']}s timeout (p99 {p99 / 1000:.1f}s)"
-                    ),
-                ),
-            ))
-        else:
-            retry_rate, settled = float(row["retry_rate"]), _int(row["execution_count"])
-            found.append((
-                ("retry_policy", -retry_rate, names),
-                Recommendation(
-                    type="retry_policy",
-                    **target,
-                    retry_rate=_rate(retry_rate),
-                    execution_count=settled,
-                    rationale=(
-                        f"{_int(row['retried'])} of {settled} executions "
-                        f"({retry_rate:.1%}) needed more than one attempt"
-                    ),
-                ),
-            ))
-    return [recommendation for _, recommendation in sorted(found, key=lambda item: item[0])]
+        kind, pattern = row["recommendation_type"], row["pattern"]
+        target = dict(
+            namespace=row["namespace"], task_name=row["task_name"], version=row["version"],
+            step=row["step"], error_type=row["error_type"],
+        )
+        evidence = {name: _evidence_value(name, row[name]) for name in EVIDENCE[(kind, pattern)]}
+        timeout = None if row["current_timeout"] is None else int(row["current_timeout"])
+        extra: dict[str, Any] = {}
+        if kind == "timeout_optimization":
+            extra = dict(
+                current_timeout=timeout, suggested_timeout=int(row["suggested_timeout"]),
+                p95_ms=evidence["p95_ms"], p99_ms=evidence["p99_ms"],
+            )
+        found.append(
+            Recommendation(
+                type=kind,
+                pattern=pattern,
+                **target,
+                evidence=Evidence(**evidence),
+                estimated_impact_ms_per_day=_ms(row["estimated_impact_ms_per_day"]) or 0.0,
+                rationale=_rationale(kind, pattern, target, evidence, timeout),
+                **extra,
+            )
+        )
+
+    def rank(item: Recommendation) -> tuple:
+        names = (item.namespace, item.task_name, item.version, item.step or "", item.error_type or "")
+        return (-item.estimated_impact_ms_per_day, item.type, item.pattern or "", names)
+
+    return sorted(found, key=rank)

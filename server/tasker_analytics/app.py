@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime
+from typing import Annotated
 
 import msgspec
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.params import Parameter
 
 from tasker_analytics.analytics import Analytics, Served
 from tasker_analytics.auth import Authenticator, AuthError
@@ -26,6 +28,8 @@ from tasker_analytics.schemas import (
     Performance,
     ResourceUtilization,
     WarehouseStatus,
+    utc,
+    utc_now,
 )
 from tasker_analytics.settings import Settings
 from tasker_analytics.warehouse import WarehouseUnavailable, open_warehouse
@@ -40,11 +44,11 @@ from tasker_analytics.web import (
 logger = logging.getLogger("tasker_analytics")
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return utc_now()
 
 
 def _http_date(moment: datetime) -> str:
-    return format_datetime(moment.replace(tzinfo=UTC), usegmt=True)
+    return format_datetime(utc(moment), usegmt=True)
 
 
 def _respond(request: Request, served: Served, ttl: int) -> Response:
@@ -82,7 +86,7 @@ def _resources(request: Request) -> ResourceUtilization:
             location=build.location,
             size_bytes=build.size_bytes,
             build_id=build.build_id,
-            built_at=build.built_at,
+            built_at=utc(build.built_at),
             build_duration_seconds=build.build_seconds,
         ),
         cache=CacheStatus(
@@ -117,7 +121,17 @@ def performance(request: Request) -> Response[Performance]:
 
 
 @get(f"{BASE_PATH}/bottlenecks", sync_to_thread=True, responses={**_BAD_INPUT, **_ERRORS})
-def bottlenecks(request: Request) -> Response[Bottlenecks]:
+def bottlenecks(
+    request: Request,
+    # Declared for the OpenAPI schema only; web.bottleneck_query parses and validates them
+    # so that every bad value gets the project's 400 body naming the parameter.
+    namespace: Annotated[str | None, Parameter(description="namespace (exact, 1-64 characters)")] = None,
+    task_name: Annotated[str | None, Parameter(description="task name (exact, 1-64 characters)")] = None,
+    name: Annotated[str | None, Parameter(description="alias of task_name")] = None,
+    version: Annotated[str | None, Parameter(description="task version (exact, 1-16 characters)")] = None,
+    period: Annotated[str | None, Parameter(description="hours, a whole number from 1 to the maximum")] = None,
+    limit: Annotated[str | None, Parameter(description="rows per list, a whole number from 1 to the maximum")] = None,
+) -> Response[Bottlenecks]:
     """Slowest tasks and steps, error patterns, duration distribution and recommendations."""
     analytics = authorized_analytics(request)
     settings = analytics.settings
@@ -135,7 +149,7 @@ def live() -> dict[str, str]:
 def ready(request: Request) -> Response[dict]:
     """Readiness: a complete build is loaded and readable."""
     build = request.app.state.analytics.warehouse.current_build()
-    return Response({"status": "ready", "build_id": build.build_id, "data_as_of": build.data_as_of})
+    return Response({"status": "ready", "build_id": build.build_id, "data_as_of": utc(build.data_as_of)})
 
 
 def _invalid_parameter(_: Request, error: InvalidParameter) -> Response[ErrorBody]:

@@ -28,7 +28,7 @@ KEEP_LOGS = 20
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
 class BackgroundAggregator:

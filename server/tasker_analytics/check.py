@@ -39,6 +39,7 @@ import psycopg
 
 from tasker_analytics.analytics import Analytics, Scope
 from tasker_analytics.cache import open_cache
+from tasker_analytics.schemas import rfc3339
 from tasker_analytics.settings import CONFIGURATION_ERRORS, Settings
 from tasker_analytics.warehouse import WarehouseUnavailable
 from tasker_analytics.web import SCOPE_WIDTHS
@@ -192,7 +193,7 @@ def evaluate(args: argparse.Namespace, analytics: Analytics) -> Result:
         period_hours=period,
         min_health=float(args.min_health),
         max_failure_rate=float(args.max_failure_rate),
-        data_as_of=data_as_of.isoformat(),
+        data_as_of=rfc3339(data_as_of),
         build_id=build_id,
     )
     if result.health < result.min_health:

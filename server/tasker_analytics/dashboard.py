@@ -38,7 +38,7 @@ from litestar.response import Redirect
 
 from tasker_analytics.analytics import Analytics, Scope
 from tasker_analytics.auth import Authenticator, AuthError
-from tasker_analytics.schemas import Bottlenecks, Performance
+from tasker_analytics.schemas import Bottlenecks, Performance, rfc3339
 from tasker_analytics.settings import Settings
 from tasker_analytics.web import BASE_PATH, SESSION_COOKIE, authorized_analytics, bottleneck_query
 
@@ -66,7 +66,7 @@ def _raw(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return value.isoformat()
+        return rfc3339(value)
     return str(value)
 
 
@@ -438,12 +438,13 @@ def _bottleneck_section(bottlenecks: Bottlenecks) -> str:
         if item.type == "timeout_optimization":
             change = f"timeout {item.current_timeout} s → {item.suggested_timeout} s"
         else:
-            change = f"retry rate {_pct(item.retry_rate)} over {_count(item.execution_count)} executions"
+            change = f"up to {_ms(item.estimated_impact_ms_per_day)} a day"
+        step = f" · {_e(item.step)}" if item.step else ""
         recommendation_rows.append(
-            f'<tr data-type="{_e(item.type)}" data-step="{_e(item.step)}">'
+            f'<tr data-type="{_e(item.type)}" data-step="{_e(item.step or "")}">'
             f'<td data-field="type"><span class="badge">{_e(item.type)}</span></td>'
             f'<td class="name">{_e(item.namespace)} / {_e(item.task_name)} '
-            f'<span class="version">{_e(item.version)}</span> · {_e(item.step)}</td>'
+            f'<span class="version">{_e(item.version)}</span>{step}</td>'
             f'<td data-field="change">{_e(change)}</td>'
             f'<td data-field="rationale">{_e(item.rationale)}</td></tr>'
         )

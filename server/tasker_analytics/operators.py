@@ -58,7 +58,7 @@ class GrafanaMetrics(msgspec.Struct):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
 def _reports(analytics: Analytics, period: int) -> tuple[Performance, Bottlenecks]:
@@ -76,7 +76,7 @@ def _headers(settings: Settings, ttl: int, performance: Performance) -> dict[str
     visibility = "private" if settings.auth.required else "public"
     headers = {
         "Cache-Control": f"{visibility}, max-age={ttl}",
-        "Last-Modified": format_datetime(performance.built_at.replace(tzinfo=UTC), usegmt=True),
+        "Last-Modified": format_datetime(performance.built_at.astimezone(UTC), usegmt=True),
         "X-Build-Id": performance.build_id,
     }
     if settings.auth.required:

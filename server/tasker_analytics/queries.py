@@ -1,4 +1,6 @@
-"""Every SQL statement the server runs, against the built marts only.
+"""Every SQL statement the server runs, against the built marts only: the performance
+marts, and for the bottleneck analysis the rollup marts (through the analyst SQL
+functions) — never the per-execution models.
 
 `{schema}` is the schema of the marts; `:name` is a bound parameter. The statements are
 plain SQL that DuckDB and PostgreSQL both accept. Sorting and limits happen in Python
@@ -64,34 +66,24 @@ select * from {schema}.function_based_recommendations(
     cast(:task_name as varchar), cast(:version as varchar))
 """
 
-# The scope filter of the distribution statements: NULL means "all".
-_SCOPE = """
+CRITICAL_PATH = """
+select * from {schema}.function_based_critical_path(
+    cast(:namespace as varchar), cast(:period as integer), cast(null as integer),
+    cast(:task_name as varchar), cast(:version as varchar))
+"""
+
+DURATION_SUMMARY = """
+select * from {schema}.function_based_duration_distribution(
+    cast(:namespace as varchar), cast(:period as integer),
+    cast(:task_name as varchar), cast(:version as varchar))
+"""
+
+DURATION_HISTOGRAM = """
+select duration_bucket, sum(item_count) as bucket_count
+from {schema}.task_duration_histogram
+where hour_index between 1 and :period
     and (cast(:namespace as varchar) is null or namespace_name = :namespace)
     and (cast(:task_name as varchar) is null or task_name = :task_name)
     and (cast(:version as varchar) is null or task_version = :version)
-"""
-
-DURATION_SUMMARY = f"""
-select
-    count(duration_ms) as duration_count,
-    avg(duration_ms) as avg_ms,
-    min(duration_ms) as min_ms,
-    max(duration_ms) as max_ms,
-    percentile_cont(0.5) within group (order by duration_ms) as p50,
-    percentile_cont(0.95) within group (order by duration_ms) as p95,
-    percentile_cont(0.99) within group (order by duration_ms) as p99
-from {{schema}}.int_task_executions
-where settled_at > :window_start and settled_at <= :as_of
-    and final_state = 'complete'
-{_SCOPE}
-"""
-
-DURATION_HISTOGRAM = f"""
-select duration_bucket, count(*) as bucket_count
-from {{schema}}.int_task_executions
-where settled_at > :window_start and settled_at <= :as_of
-    and final_state = 'complete'
-    and duration_bucket is not null
-{_SCOPE}
 group by duration_bucket
 """

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
+
+
+def utc(moment: datetime) -> datetime:
+    """A warehouse timestamp (naive UTC) as an aware UTC datetime, so every timestamp the
+    API serves is RFC 3339 with its offset (`...Z`)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """A timestamp written exactly as the JSON API writes it."""
+    return msgspec.json.encode(utc(moment)).decode()[1:-1]
 
 
 class HealthComponent(msgspec.Struct):
@@ -121,8 +136,18 @@ class SlowTask(msgspec.Struct):
     completed: int
     failed: int
     avg_duration_ms: float | None
+    p50_duration_ms: float | None
     p95_duration_ms: float | None
+    p99_duration_ms: float | None
     failure_rate: float
+    avg_queue_wait_ms: float | None
+    p50_queue_wait_ms: float | None
+    p95_queue_wait_ms: float | None
+    p99_queue_wait_ms: float | None
+    avg_run_time_ms: float | None
+    p50_run_time_ms: float | None
+    p95_run_time_ms: float | None
+    p99_run_time_ms: float | None
 
 
 class SlowStep(msgspec.Struct):
@@ -135,10 +160,19 @@ class SlowStep(msgspec.Struct):
     failed: int
     retried: int
     avg_duration_ms: float | None
+    p50_duration_ms: float | None
     p95_duration_ms: float | None
     p99_duration_ms: float | None
     failure_rate: float
     retry_rate: float
+    avg_queue_wait_ms: float | None
+    p50_queue_wait_ms: float | None
+    p95_queue_wait_ms: float | None
+    p99_queue_wait_ms: float | None
+    avg_run_time_ms: float | None
+    p50_run_time_ms: float | None
+    p95_run_time_ms: float | None
+    p99_run_time_ms: float | None
 
 
 class ErrorPattern(msgspec.Struct):
@@ -146,6 +180,11 @@ class ErrorPattern(msgspec.Struct):
     frequency: int
     affected_steps: list[str]
     error_classes: list[str]
+    first_seen: datetime
+    last_seen: datetime
+    errored_steps: int
+    recovered_steps: int
+    retry_success_rate: float
 
 
 class HistogramBucket(msgspec.Struct):
@@ -165,19 +204,80 @@ class PerformanceDistribution(msgspec.Struct):
     histogram: list[HistogramBucket]
 
 
+class CriticalPathStep(msgspec.Struct):
+    namespace: str
+    task_name: str
+    version: str
+    step_name: str
+    on_critical_path: int
+    critical_path_ms: float
+    share: float
+
+
+class BlockingStep(msgspec.Struct):
+    namespace: str
+    task_name: str
+    version: str
+    step_name: str
+    dependents_blocked: int
+    blocked_wait_ms: float
+
+
+class DependencyAnalysis(msgspec.Struct):
+    tasks_analyzed: int
+    critical_path_steps: list[CriticalPathStep]
+    blocking_steps: list[BlockingStep]
+
+
+class Evidence(msgspec.Struct, omit_defaults=True):
+    """The numbers a recommendation rests on; which ones depends on its rule (docs/API.md)."""
+
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    timeout_ms: float | None = None
+    completed: int | None = None
+    over_timeout: int | None = None
+    errored_steps: int | None = None
+    recovered_steps: int | None = None
+    retry_success_rate: float | None = None
+    avg_duration_ms: float | None = None
+    execution_count: int | None = None
+    retried: int | None = None
+    retry_rate: float | None = None
+    retried_completed: int | None = None
+    avg_retried_ms: float | None = None
+    avg_first_attempt_ms: float | None = None
+    avg_queue_wait_ms: float | None = None
+    avg_run_time_ms: float | None = None
+    p95_queue_wait_ms: float | None = None
+    queue_share: float | None = None
+    tasks_analyzed: int | None = None
+    on_critical_path: int | None = None
+    critical_path_ms: float | None = None
+    share: float | None = None
+    baseline_p95_ms: float | None = None
+    ratio: float | None = None
+    baseline_completed: int | None = None
+    avg_ms: float | None = None
+    baseline_avg_ms: float | None = None
+    previous_version: str | None = None
+
+
 class Recommendation(msgspec.Struct, omit_defaults=True):
     type: str
     namespace: str
     task_name: str
     version: str
-    step: str
+    step: str | None
     rationale: str
+    estimated_impact_ms_per_day: float
+    evidence: Evidence
+    pattern: str | None = None
+    error_type: str | None = None
     current_timeout: int | None = None
     suggested_timeout: int | None = None
     p95_ms: float | None = None
     p99_ms: float | None = None
-    retry_rate: float | None = None
-    execution_count: int | None = None
 
 
 class Bottlenecks(msgspec.Struct):
@@ -188,8 +288,10 @@ class Bottlenecks(msgspec.Struct):
     slowest_steps: list[SlowStep]
     error_patterns: list[ErrorPattern]
     performance_distribution: PerformanceDistribution
+    dependency_analysis: DependencyAnalysis
     recommendations: list[Recommendation]
     percentiles: str
+    percentile_relative_error: float | None
     data_quality: DataQuality
     data_as_of: datetime
     built_at: datetime

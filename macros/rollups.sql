@@ -1,0 +1,91 @@
+{#- Rollups (docs/API.md, "Served from rollups"): hour buckets counted back from as_of
+    and the log-bucket duration sketch that makes percentiles mergeable. -#}
+
+{#- The hour bucket of a timestamp: k when ts falls in (as_of - k h, as_of - (k-1) h],
+    i.e. when as_of - ts lies in [(k-1) h, k h). -#}
+{% macro hour_index(ts) -%}
+    {{ return(adapter.dispatch('hour_index', 'tasker_analytics')(ts)) }}
+{%- endmacro %}
+
+{% macro default__hour_index(ts) -%}
+    cast(floor(extract(epoch from ({{ as_of() }} - {{ ts }})) / 3600) + 1 as integer)
+{%- endmacro %}
+
+{% macro duckdb__hour_index(ts) -%}
+    cast(floor((epoch_us({{ as_of() }}) - epoch_us({{ ts }})) / 3600000000.0) + 1 as integer)
+{%- endmacro %}
+
+{#- How many hour buckets the rollups keep: the longest period plus the regression
+    baseline (var rollup_hours). -#}
+{% macro rollup_hours() -%}
+    {{ var('rollup_hours') | int }}
+{%- endmacro %}
+
+{% macro in_rollup_range(ts) -%}
+    {{ ts }} <= {{ as_of() }} and {{ ts }} > {{ window_start(var('rollup_hours') | int) }}
+{%- endmacro %}
+
+{#- gamma = (1 + alpha) / (1 - alpha) of the sketch (var sketch_relative_accuracy). -#}
+{% macro sketch_gamma() -%}
+    {%- set alpha = var('sketch_relative_accuracy') | float -%}
+    ((1 + {{ alpha }}) / (1 - {{ alpha }}))
+{%- endmacro %}
+
+{#- The bucket of a duration x >= 0: ceil(ln(x) / ln(gamma)); 0 has a bucket of its own. -#}
+{% macro sketch_zero_index() %}-1000000{% endmacro %}
+
+{% macro sketch_index(x) -%}
+    case
+        when {{ x }} > 0 then cast(ceil(ln({{ x }}) / ln({{ sketch_gamma() }})) as integer)
+        when {{ x }} = 0 then {{ sketch_zero_index() }}
+    end
+{%- endmacro %}
+
+{#- The representative value of bucket i: 2 gamma^i / (gamma + 1), within alpha of every
+    value in the bucket. -#}
+{% macro sketch_value(i) -%}
+    case when {{ i }} = {{ sketch_zero_index() }} then cast(0.0 as double precision)
+        else 2 * power({{ sketch_gamma() }}, {{ i }}) / ({{ sketch_gamma() }} + 1)
+    end
+{%- endmacro %}
+
+{#- CTEs `<name>` with one row per (keys..., metric): p50, p95 and p99 of the merged
+    sketch rows of `source` (columns keys..., metric, sketch_index, item_count), as
+    percentile_cont over the buckets' representative values. -#}
+{% macro sketch_percentiles(name, source, keys) -%}
+    {%- set group = (keys + ['metric']) | join(', ') -%}
+    {{ name }}_merged as (
+        select {{ group }}, sketch_index, sum(item_count) as n
+        from {{ source }}
+        group by {{ group }}, sketch_index
+    ),
+    {{ name }}_ranked as (
+        select
+            {{ group }}, sketch_index,
+            sum(n) over (partition by {{ group }} order by sketch_index
+                rows between unbounded preceding and current row) as cumulative,
+            sum(n) over (partition by {{ group }}) as total
+        from {{ name }}_merged
+    ),
+    {{ name }}_ranks as (
+        select
+            {{ group }},
+            {%- for q, label in [(0.5, 'p50'), (0.95, 'p95'), (0.99, 'p99')] %}
+            min(case when cumulative > floor({{ q }} * (total - 1)) then sketch_index end) as {{ label }}_lo,
+            min(case when cumulative > ceil({{ q }} * (total - 1)) then sketch_index end) as {{ label }}_hi,
+            cast(max({{ q }} * (total - 1) - floor({{ q }} * (total - 1))) as double precision) as {{ label }}_fraction{{ "," if not loop.last }}
+            {%- endfor %}
+        from {{ name }}_ranked
+        group by {{ group }}
+    ),
+    {{ name }} as (
+        select
+            {{ group }},
+            {%- for label in ['p50', 'p95', 'p99'] %}
+            cast({{ sketch_value(label ~ '_lo') }} + {{ label }}_fraction
+                * ({{ sketch_value(label ~ '_hi') }} - {{ sketch_value(label ~ '_lo') }}) as double precision)
+                as {{ label }}{{ "," if not loop.last }}
+            {%- endfor %}
+        from {{ name }}_ranks
+    )
+{%- endmacro %}
