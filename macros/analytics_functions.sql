@@ -205,10 +205,12 @@
             sum(duration_sum_ms) as duration_sum_ms,
             min(duration_min_ms) as min_ms,
             max(duration_max_ms) as max_ms,
-            sum(negative_duration_count) as negative_durations
+            sum(negative_duration_count) as negative_durations,
+            sum(completed_count) as completed_tasks
         from rollup
     )
     select
+        cast(coalesce(summary.completed_tasks, 0) as bigint) as completed_tasks,
         cast(coalesce(summary.duration_count, 0) as bigint) as duration_count,
         cast(summary.duration_sum_ms / nullif(summary.duration_count, 0) as double precision) as avg_ms,
         cast(summary.min_ms as double precision) as min_ms,
@@ -231,7 +233,7 @@
     task_totals as (
         select
             namespace_name, task_name, task_version,
-            sum(critical_path_tasks) as tasks_analyzed,
+            sum(completed_count) as tasks_analyzed,
             sum(critical_path_sum_ms) as critical_path_total_ms
         from tasks
         group by namespace_name, task_name, task_version
@@ -716,7 +718,7 @@
 
     create or replace function "{{ schema }}".function_based_duration_distribution(
         in_namespace text, in_hours integer, in_task_name text default null, in_version text default null)
-    returns table (duration_count bigint, avg_ms double precision, min_ms double precision,
+    returns table (completed_tasks bigint, duration_count bigint, avg_ms double precision, min_ms double precision,
         max_ms double precision, p50_ms double precision, p95_ms double precision, p99_ms double precision,
         negative_durations bigint, percentile_relative_error double precision)
     language sql stable as $fn$ {{ _fn_distribution_body() }} $fn$;

@@ -189,6 +189,49 @@ def percentile(values: Sequence[float], p: float, *, is_sorted: bool = False) ->
     return v[lo] + (v[lo + 1] - v[lo]) * (pos - lo)
 
 
+SKETCH_ALPHA = 0.005  # dbt var sketch_relative_accuracy (docs/API.md, "Served from rollups")
+
+
+def sketch_percentile(values: Sequence[float], p: float, *, alpha: float = SKETCH_ALPHA,
+                      is_sorted: bool = False) -> float | None:
+    """The documented sketch percentile: percentile_cont with every value replaced by the
+    representative value of its log bucket (diagnostics only; the exact figure is
+    ``percentile``). Values exactly on a bucket edge may land either side in float."""
+    if not values:
+        return None
+    v = values if is_sorted else sorted(values)
+    return percentile(sketch_values(v, alpha=alpha), p, is_sorted=True)
+
+
+def sketch_values(sorted_values: Sequence[float], *, alpha: float = SKETCH_ALPHA) -> list[float]:
+    """Each value replaced by the representative value of its sketch bucket (order kept)."""
+    gamma = (1 + alpha) / (1 - alpha)
+    log_gamma = math.log(gamma)
+
+    def rep(x: float) -> float:
+        if x <= 0:
+            return 0.0
+        i = math.ceil(math.log(x) / log_gamma)
+        return 2 * gamma**i / (gamma + 1)
+
+    return [rep(x) for x in sorted_values]
+
+
+QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+
+
+def _stats(prefix: str, suffix: str, values: Sequence[float]) -> dict:
+    """avg_<prefix>ms, p50/p95/p99 as ``p50_<prefix>ms`` ... (sorted copy), and the documented
+    sketch's value of each percentile as ``_sketch_p50_<prefix>ms`` ... (diagnostics)."""
+    v = sorted(values)
+    out = {f"avg_{prefix}{suffix}": mean(v)}
+    reps = sketch_values(v)
+    for name, q in QUANTILES:
+        out[f"{name}_{prefix}{suffix}"] = percentile(v, q, is_sorted=True)
+        out[f"_sketch_{name}_{prefix}{suffix}"] = percentile(reps, q, is_sorted=True)
+    return out
+
+
 def mean(values: Sequence[float]) -> float | None:
     return (math.fsum(values) / len(values)) if values else None
 
@@ -255,6 +298,19 @@ class TaskFact(_Settles):
     duration_ms: float | None  # settle - created, for any settled task (may be negative)
     retried: bool = False
 
+    @property
+    def queue_wait_ms(self) -> float | None:
+        """created_at -> first in_progress (None when the task never ran; may be negative)."""
+        if self.first_in_progress is None:
+            return None
+        return duration_ms(self.created_at, self.first_in_progress)
+
+    @property
+    def run_time_ms(self) -> float | None:
+        """first in_progress -> settle time (None when unsettled or never ran; may be negative)."""
+        if self.first_in_progress is None or self.settle_time is None:
+            return None
+        return duration_ms(self.first_in_progress, self.settle_time)
 
 
 @dataclass
@@ -274,6 +330,13 @@ class StepFact(_Settles):
     @property
     def retried(self) -> bool:
         return self.attempts > 1
+
+    @property
+    def queue_wait_ms(self) -> float | None:
+        """The step's wait: created_at -> first in_progress (dependencies plus queue)."""
+        if self.first_in_progress is None:
+            return None
+        return duration_ms(self.created_at, self.first_in_progress)
 
 
 @dataclass
@@ -620,59 +683,93 @@ def bottlenecks(
     errors = [e for e in f.errors if scope(e.task_type) and in_window(e.at, as_of, period)]
 
     # ---- slowest tasks
+    # Interpretation: a task whose duration is negative is left out of *every* duration
+    # figure (its queue wait and run time too); for the others a negative queue wait or run
+    # time (a skewed clock between two transitions) is left out of that figure alone.
     by_type: dict[tuple, list[TaskFact]] = {}
     for t in tasks:
         by_type.setdefault(t.task_type, []).append(t)
     task_rows = []
     for (ns, name, ver), items in by_type.items():
         o = _outcomes(items)
-        d = _durations(items)
+        timed = [t for t in items if t.complete_duration is not None]
+        complete = [t for t in items if t.final_state == "complete"]
         task_rows.append({
             "namespace": ns, "task_name": name, "version": ver,
             "execution_count": o["settled"], "completed": o["completed"], "failed": o["failed"],
-            "avg_duration_ms": mean(d),
-            "p95_duration_ms": percentile(d, 0.95, is_sorted=True),
+            **_stats("duration_", "ms", [t.duration_ms for t in timed]),
             "failure_rate": rate(o["failed"], o["settled"]),
+            **_stats("queue_wait_", "ms", _nonnegative(t.queue_wait_ms for t in timed)),
+            **_stats("run_time_", "ms", _nonnegative(t.run_time_ms for t in timed)),
+            "_alternatives": {
+                "every complete task, negatives kept": {
+                    "avg_queue_wait_ms": mean(_present(t.queue_wait_ms for t in complete)),
+                    "avg_run_time_ms": mean(_present(t.run_time_ms for t in complete)),
+                },
+                "every complete task, negative values dropped": {
+                    "avg_queue_wait_ms": mean(_nonnegative(t.queue_wait_ms for t in complete)),
+                    "avg_run_time_ms": mean(_nonnegative(t.run_time_ms for t in complete)),
+                },
+            },
         })
     task_rows = _sort_desc_nulls_last(task_rows, "avg_duration_ms", ("namespace", "task_name", "version"))
 
     # ---- slowest steps
+    # Interpretation: as for tasks, a step with a negative duration is left out of every
+    # duration figure (its wait too); a negative wait alone is left out of the wait figures.
     by_step: dict[tuple, list[StepFact]] = {}
     for s in steps:
         by_step.setdefault((*s.task_type, s.step_name), []).append(s)
     step_rows = []
     for (ns, name, ver, step_name), items in by_step.items():
         o = _outcomes(items)
-        d = _durations(items)
+        timed = [s for s in items if s.complete_duration is not None]
+        d = sorted(s.duration_ms for s in timed)
         retried = sum(1 for s in items if s.retried)
+        complete = [s for s in items if s.final_state == "complete"]
         step_rows.append({
             "namespace": ns, "task_name": name, "version": ver, "step_name": step_name,
             "execution_count": o["settled"], "completed": o["completed"], "failed": o["failed"],
             "retried": retried,
-            "avg_duration_ms": mean(d),
-            "p95_duration_ms": percentile(d, 0.95, is_sorted=True),
-            "p99_duration_ms": percentile(d, 0.99, is_sorted=True),
+            **_stats("duration_", "ms", d),
             "failure_rate": rate(o["failed"], o["settled"]),
             "retry_rate": rate(retried, o["settled"]),
+            **_stats("queue_wait_", "ms", _nonnegative(s.queue_wait_ms for s in timed)),
+            **_stats("run_time_", "ms", d),
             "_durations_count": len(d),
+            "_alternatives": {
+                "negative waits kept": {
+                    "avg_queue_wait_ms": mean(_present(s.queue_wait_ms for s in timed)),
+                },
+                "every complete step, negatives kept": {
+                    "avg_queue_wait_ms": mean(_present(s.queue_wait_ms for s in complete)),
+                },
+            },
         })
     step_rows = _sort_desc_nulls_last(
         step_rows, "avg_duration_ms", ("namespace", "task_name", "version", "step_name")
     )
 
     # ---- error patterns
+    step_state = {s.step_id: s.final_state for s in f.steps}
     by_error_type: dict[str, list[ErrorEvent]] = {}
     for e in errors:
         by_error_type.setdefault(taxonomy.get(e.error_class, e.error_class), []).append(e)
-    error_rows = [
-        {
+    error_rows = []
+    for et, evs in by_error_type.items():
+        errored = {e.step_id for e in evs}
+        recovered = sum(1 for sid in errored if step_state[sid] == "complete")
+        error_rows.append({
             "error_type": et,
             "frequency": len(evs),
             "affected_steps": sorted({e.step_name for e in evs}),
             "error_classes": sorted({e.error_class for e in evs}),
-        }
-        for et, evs in by_error_type.items()
-    ]
+            "first_seen": min(e.at for e in evs),
+            "last_seen": max(e.at for e in evs),
+            "errored_steps": len(errored),
+            "recovered_steps": recovered,
+            "retry_success_rate": rate(recovered, len(errored)),
+        })
     error_rows.sort(key=lambda r: (-r["frequency"], r["error_type"]))
 
     # ---- performance distribution
@@ -686,7 +783,13 @@ def bottlenecks(
         "p95": percentile(d, 0.95, is_sorted=True),
         "p99": percentile(d, 0.99, is_sorted=True),
         "histogram": histogram(d),
+        **{f"_sketch_{name}": percentile(sketch_values(d), q, is_sorted=True) for name, q in QUANTILES},
     }
+
+    # ---- dependency analysis (critical paths and gating parents of the complete tasks)
+    analyzed = [t for t in tasks if t.final_state == "complete"]
+    dependency = dependency_analysis(raw, as_of, analyzed)
+    dependency_alt = dependency_analysis(raw, as_of, [t for t in analyzed if t.complete_duration is not None])
 
     # ---- recommendations
     timeout_rows, retry_rows, candidates = [], [], []
@@ -735,6 +838,8 @@ def bottlenecks(
     }
     for r in step_rows:
         r.pop("_durations_count", None)
+    for r in task_rows:
+        r.setdefault("_alternatives", {})
     return {
         "analysis_period": f"{period} hours",
         "period_hours": period,
@@ -743,15 +848,31 @@ def bottlenecks(
         "slowest_steps": step_rows[:limit],
         "error_patterns": error_rows[:limit],
         "performance_distribution": distribution,
+        "dependency_analysis": {
+            "tasks_analyzed": dependency["tasks_analyzed"],
+            "critical_path_steps": dependency["critical_path_steps"][:limit],
+            "blocking_steps": dependency["blocking_steps"][:limit],
+        },
         "recommendations": recommendations[:limit],
         "data_quality": {"negative_durations": negative, "negative_step_durations": negative_steps},
         "_all_slowest_tasks": task_rows,
         "_all_slowest_steps": step_rows,
         "_all_error_patterns": error_rows,
         "_all_recommendations": recommendations,
+        "_all_critical_path_steps": dependency["critical_path_steps"],
+        "_all_blocking_steps": dependency["blocking_steps"],
         "_timeout_candidates": candidates,
+        "_contract_recommendations": contract_recommendations(
+            step_rows, steps, dependency, period=period, timeouts=timeouts),
         "_error_class_sources": _count_by(e.class_source for e in errors),
         "_alternatives": {
+            "dependency_analysis": {
+                "tasks with a negative duration left out": {
+                    "tasks_analyzed": dependency_alt["tasks_analyzed"],
+                    "critical_path_steps": dependency_alt["critical_path_steps"],
+                    "blocking_steps": dependency_alt["blocking_steps"],
+                },
+            },
             "data_quality.negative_durations": {
                 "settled_any_state": negative,
                 "settled_complete_only": sum(
@@ -775,3 +896,237 @@ def _count_by(values: Iterable) -> dict:
     for v in values:
         out[v] = out.get(v, 0) + 1
     return out
+
+
+def _present(values: Iterable[float | None]) -> list[float]:
+    return [v for v in values if v is not None]
+
+
+def _nonnegative(values: Iterable[float | None]) -> list[float]:
+    return [v for v in values if v is not None and v >= 0]
+
+
+# --------------------------------------------------------------------------- step DAGs
+
+
+def critical_path(durations: dict[Any, float], edges: Iterable[tuple[Any, Any]]) -> tuple[float, tuple]:
+    """The critical path of one task's step DAG, by enumerating every root -> sink path.
+
+    ``durations[step_id]`` is the duration each step adds (0 for one without a duration);
+    ``edges`` are (parent, dependent) pairs. Roots are steps without a parent, sinks steps
+    without a dependent; the path with the largest sum of durations wins, ties going to
+    the smallest sequence of step ids (compared element by element). Returns
+    ``(length_ms, path)``; an empty DAG gives ``(0.0, ())``.
+    """
+    children: dict[Any, set] = {sid: set() for sid in durations}
+    has_parent: set = set()
+    for parent, child in edges:
+        if parent in children and child in children and parent != child:
+            children[parent].add(child)
+            has_parent.add(child)
+    best: tuple[float, tuple] | None = None
+
+    def walk(node, path: tuple, total: float) -> None:
+        nonlocal best
+        path = (*path, node)
+        total = total + durations[node]
+        kids = sorted(children[node])
+        if not kids:
+            if best is None or total > best[0] or (total == best[0] and path < best[1]):
+                best = (total, path)
+            return
+        for kid in kids:
+            if kid in path:
+                raise ValueError(f"cycle through step {kid}")
+            walk(kid, path, total)
+
+    for root in sorted(sid for sid in durations if sid not in has_parent):
+        walk(root, (), 0.0)
+    return best if best is not None else (0.0, ())
+
+
+@dataclass
+class Gate:
+    gating_step: Any
+    dependent_step: Any
+    wait_ms: float
+
+
+def gates(parents: dict[Any, list], settle: dict[Any, datetime | None], created: dict[Any, datetime]) -> list[Gate]:
+    """The gating parent of each dependent step and the wait it caused.
+
+    ``parents[dependent] = [parent ids]``. The gating parent is the parent that settled last
+    (ties: the smallest step id); the wait is its settle time minus the later of the
+    dependent's created_at and the other parents' settle times, floored at 0.
+    Interpretation: a parent that has not settled cannot gate and is left out (in a task
+    settled complete every step has settled, so this does not arise there).
+    """
+    out = []
+    for dependent in sorted(parents):
+        settled = sorted((p for p in set(parents[dependent]) if settle.get(p) is not None),
+                         key=lambda p: (settle[p], _neg_key(p)))
+        if not settled:
+            continue
+        gate = settled[-1]  # the latest settle time; among equal ones the smallest id sorts last
+        reference = max([created[dependent], *(settle[p] for p in settled[:-1])])
+        out.append(Gate(gate, dependent, max(0.0, duration_ms(reference, settle[gate]))))
+    return out
+
+
+def _neg_key(step_id: Any):
+    """Sort key that puts smaller ids last (step ids are integers)."""
+    return -step_id
+
+
+@dataclass
+class TaskDag:
+    task_id: Any
+    task_type: tuple[str, str, str]
+    length_ms: float
+    path: tuple
+    step_ms: dict[Any, float]
+    step_names: dict[Any, str]
+    gates: list[Gate]
+
+
+def task_dags(raw: Raw, as_of: datetime) -> dict[Any, TaskDag]:
+    """Critical path and gates of every task settled complete at ``as_of`` (cached).
+
+    Interpretation: a step's duration for the critical path is its step duration (first
+    in_progress -> settle) when it has one and it is not negative, else 0; edges are the
+    rows of tasker_workflow_step_edges whose two steps belong to the same task and exist at
+    as_of (an edge row created after as_of is ignored).
+    """
+    key = ("dags", as_of)
+    cached = raw._cache.get(key)
+    if cached is not None:
+        return cached
+    f = facts(raw, as_of)
+    steps_by_task: dict[Any, list[StepFact]] = {}
+    for s in f.steps:
+        steps_by_task.setdefault(s.task_id, []).append(s)
+    step_task = {s.step_id: s.task_id for s in f.steps}
+    edges_by_task: dict[Any, set] = {}
+    for e in raw.workflow_step_edges:
+        if e.get("created_at") is not None and e["created_at"] > as_of:
+            continue
+        a, b = e["from_step_id"], e["to_step_id"]
+        if a in step_task and b in step_task and step_task[a] == step_task[b]:
+            edges_by_task.setdefault(step_task[a], set()).add((a, b))
+    out: dict[Any, TaskDag] = {}
+    for t in f.tasks:
+        if t.final_state != "complete":
+            continue
+        items = steps_by_task.get(t.task_id, [])
+        ms = {s.step_id: (s.duration_ms if s.duration_ms is not None and s.duration_ms >= 0 else 0.0)
+              for s in items}
+        edges = edges_by_task.get(t.task_id, set())
+        length, path = critical_path(ms, edges)
+        parents: dict[Any, list] = {}
+        for a, b in edges:
+            parents.setdefault(b, []).append(a)
+        g = gates(parents, {s.step_id: s.settle_time for s in items}, {s.step_id: s.created_at for s in items})
+        out[t.task_id] = TaskDag(t.task_id, t.task_type, length, path, ms,
+                                 {s.step_id: s.step_name for s in items}, g)
+    raw._cache[key] = out
+    return out
+
+
+def dependency_analysis(raw: Raw, as_of: datetime, analyzed: Sequence[TaskFact]) -> dict:
+    """dependency_analysis over the given tasks (the caller picks: settled complete in the
+    period and scope). Full sorted lists, no limit."""
+    dags = task_dags(raw, as_of)
+    type_total: dict[tuple, float] = {}
+    cp: dict[tuple, dict] = {}
+    blocking: dict[tuple, dict] = {}
+    for t in analyzed:
+        dag = dags[t.task_id]
+        type_total[t.task_type] = type_total.get(t.task_type, 0.0) + dag.length_ms
+        names_on_path = set()
+        for sid in dag.path:
+            name = dag.step_names[sid]
+            row = cp.setdefault((*t.task_type, name), {"tasks": set(), "ms": []})
+            row["tasks"].add(t.task_id)
+            row["ms"].append(dag.step_ms[sid])
+            names_on_path.add(name)
+        for g in dag.gates:
+            row = blocking.setdefault((*t.task_type, dag.step_names[g.gating_step]), {"n": 0, "ms": []})
+            row["n"] += 1
+            row["ms"].append(g.wait_ms)
+    names = ("namespace", "task_name", "version", "step_name")
+    cp_rows = []
+    for k, row in cp.items():
+        total = math.fsum(row["ms"])
+        cp_rows.append({**dict(zip(names, k, strict=True)), "on_critical_path": len(row["tasks"]),
+                        "critical_path_ms": total, "share": rate_float(total, type_total[k[:3]])})
+    cp_rows.sort(key=lambda r: (-r["critical_path_ms"], *(r[n] for n in names)))
+    blocking_rows = [
+        {**dict(zip(names, k, strict=True)), "dependents_blocked": row["n"], "blocked_wait_ms": math.fsum(row["ms"])}
+        for k, row in blocking.items()
+    ]
+    blocking_rows.sort(key=lambda r: (-r["blocked_wait_ms"], *(r[n] for n in names)))
+    per_type: dict[tuple, int] = {}
+    for t in analyzed:
+        per_type[t.task_type] = per_type.get(t.task_type, 0) + 1
+    return {"tasks_analyzed": len(analyzed), "critical_path_steps": cp_rows, "blocking_steps": blocking_rows,
+            "tasks_per_type": per_type}
+
+
+def rate_float(numerator: float, denominator: float) -> float:
+    """A share over a zero total is 0."""
+    return numerator / denominator if denominator else 0.0
+
+
+# --------------------------------------------------------------------------- recommendations (new contract, partial)
+
+MIN_CRITICAL_PATH_TASKS = 20
+CRITICAL_PATH_SHARE = 0.5
+
+
+def contract_recommendations(step_rows: list[dict], steps: list[StepFact], dependency: dict, *, period: int,
+                             timeouts: dict[tuple[str, str, str], float]) -> dict[str, list[dict]]:
+    """The ``timeout_optimization`` and ``critical_path`` recommendations of docs/API.md (the
+    rules whose figures the oracle has), each with ``evidence`` and
+    ``estimated_impact_ms_per_day``, unsorted. ``borderline`` marks a row whose rule sits
+    within the percentile approximation of its threshold (the API may decide either way)."""
+    per_day = 24 / period
+    durations: dict[tuple, list[float]] = {}
+    for s in steps:
+        if s.complete_duration is not None:
+            durations.setdefault((*s.task_type, s.step_name), []).append(s.complete_duration)
+    timeout_rows = []
+    for r in step_rows:
+        timeout = timeouts.get((r["namespace"], r["task_name"], r["step_name"]))
+        p95 = r["p95_duration_ms"]
+        if timeout is None or r["completed"] < MIN_TIMEOUT_EXECUTIONS or p95 is None:
+            continue
+        threshold = TIMEOUT_P95_SHARE * timeout * 1000
+        borderline = abs(p95 - threshold) <= APPROX_REL_TOL * p95 + DURATION_ABS_TOL
+        if p95 < threshold and not borderline:
+            continue
+        key = (r["namespace"], r["task_name"], r["version"], r["step_name"])
+        over = sum(1 for d in durations.get(key, []) if d > timeout * 1000)
+        timeout_rows.append({
+            "type": "timeout_optimization", "namespace": key[0], "task_name": key[1], "version": key[2],
+            "step": key[3], "current_timeout": timeout, "suggested_timeout": suggested_timeout(r["p99_duration_ms"]),
+            "p95_ms": p95, "p99_ms": r["p99_duration_ms"],
+            "evidence": {"p95_ms": p95, "p99_ms": r["p99_duration_ms"], "timeout_ms": timeout * 1000,
+                         "completed": r["completed"], "over_timeout": over},
+            "estimated_impact_ms_per_day": over * per_day * timeout * 1000,
+            "borderline": borderline,
+        })
+    cp_rows = []
+    for r in dependency["critical_path_steps"]:
+        ttype = (r["namespace"], r["task_name"], r["version"])
+        analyzed = dependency["tasks_per_type"].get(ttype, 0)
+        if analyzed < MIN_CRITICAL_PATH_TASKS or r["share"] < CRITICAL_PATH_SHARE - 1e-9:
+            continue
+        cp_rows.append({
+            "type": "critical_path", "namespace": ttype[0], "task_name": ttype[1], "version": ttype[2],
+            "step": r["step_name"],
+            "evidence": {"tasks_analyzed": analyzed, "on_critical_path": r["on_critical_path"],
+                         "critical_path_ms": r["critical_path_ms"], "share": r["share"]},
+            "estimated_impact_ms_per_day": r["critical_path_ms"] * per_day,
+            "borderline": abs(r["share"] - CRITICAL_PATH_SHARE) <= 1e-9,
+        })
+    return {"timeout_optimization": timeout_rows, "critical_path": cp_rows}

@@ -37,7 +37,6 @@ from oracle import (
     HEALTH_COMPONENTS,
     RATE_ABS_TOL,
     SCORE_ABS_TOL,
-    TIMEOUT_P95_SHARE,
     Raw,
     bottlenecks,
     facts,
@@ -45,7 +44,6 @@ from oracle import (
     load_raw,
     load_seeds,
     performance,
-    suggested_timeout,
 )
 
 PERFORMANCE_URL = "/tasker/analytics/performance"
@@ -639,73 +637,94 @@ def test_bottleneck_performance_distribution(api, dataset, bottleneck_case, scen
 
 
 @pytest.mark.parametrize("scenario", SCENARIO_IDS)
+def test_bottleneck_full_contract(api, dataset, bottleneck_case, scenario):
+    """Every figure of the rollup-served contract (waits, run times, p50/p99, error-pattern
+    recovery, dependency_analysis) -- see tests/bottleneck_compare.py."""
+    from bottleneck_compare import compare_body, dependency_hint
+
+    params, oracle, body = _both(api, dataset, bottleneck_case, scenario)
+    diff = Diff(f"bottlenecks[{scenario}] {params} full contract")
+    compare_body(diff, oracle, body, limit=params.get("limit", API_DEFAULT_LIMIT))
+    diff.check(dependency_hint(oracle))
+
+
+@pytest.mark.parametrize("scenario", SCENARIO_IDS)
 def test_bottleneck_recommendations(api, dataset, bottleneck_case, scenario):
+    """The ``timeout_optimization`` and ``critical_path`` recommendations (the rules whose
+    figures the oracle recomputes; tests/test_recommendations.py covers every rule on a
+    hand-built workload): every such row the API serves is one the oracle expects, with the
+    same evidence and impact; every one the oracle expects is served unless the list is full
+    of rows with a larger impact; the list is sorted by impact, then type and names."""
     params, oracle, body = _both(api, dataset, bottleneck_case, scenario)
     approx = _approximate(body)
+    limit = params.get("limit", API_DEFAULT_LIMIT)
     diff = Diff(f"bottlenecks[{scenario}] {params} recommendations")
+    recs = body.get("recommendations")
+    if not isinstance(recs, list):
+        diff.add("recommendations", f"expected a list, API gave {recs!r}")
+        diff.check()
+    if len(recs) > limit:
+        diff.add("recommendations", f"{len(recs)} rows for limit {limit}")
 
-    optional: set = set()
-    if approx:
-        # p95 within 1 % of the 80 % threshold: the API may decide either way
-        for c in oracle["_timeout_candidates"]:
-            threshold = TIMEOUT_P95_SHARE * c["current_timeout"] * 1000
-            if c["p95_ms"] is not None and abs(c["p95_ms"] - threshold) <= APPROX_REL_TOL * c["p95_ms"]:
-                optional.add(("timeout_optimization", c["namespace"], c["task_name"], c["version"], c["step"]))
-        extra = [
-            {"type": "timeout_optimization", **{k: c[k] for k in ("namespace", "task_name", "version", "step",
-                                                                  "current_timeout", "p95_ms", "p99_ms")}}
-            for c in oracle["_timeout_candidates"]
-            if ("timeout_optimization", c["namespace"], c["task_name"], c["version"], c["step"]) in optional
-        ]
-    else:
-        extra = []
-    all_recs = list(oracle["_all_recommendations"])
-    known = {(r["type"], r["namespace"], r["task_name"], r["version"], r["step"]) for r in all_recs}
-    for e in extra:
-        if (e["type"], e["namespace"], e["task_name"], e["version"], e["step"]) not in known:
-            all_recs.append({**e, "suggested_timeout": suggested_timeout(e["p99_ms"])})
-    all_recs.sort(key=lambda r: (r["type"], -(r.get("p95_ms") if r["type"] == "timeout_optimization"
-                                              else r["retry_rate"])))
+    ident = ("type", "namespace", "task_name", "version", "step")
+    expected = {tuple(r[k] for k in ident): r for rows in oracle["_contract_recommendations"].values() for r in rows}
+    # the served list: impact descending, then type, namespace, task name, version, step
+    for i in range(len(recs) - 1):
+        a, b = recs[i], recs[i + 1]
+        ia, ib = a.get("estimated_impact_ms_per_day"), b.get("estimated_impact_ms_per_day")
+        if not (_is_num(ia) and _is_num(ib)):
+            diff.add(f"recommendations[{i}]", f"estimated_impact_ms_per_day {ia!r} / {ib!r} not numbers")
+            continue
+        ka = tuple("" if a.get(k) is None else a.get(k) for k in ident)
+        kb = tuple("" if b.get(k) is None else b.get(k) for k in ident)
+        if ia < ib - DURATION_ABS_TOL or (abs(ia - ib) <= 1e-9 and ka > kb):
+            diff.add("recommendations", f"order: {ka} (impact {ia}) before {kb} (impact {ib})")
 
-    def compare(d: Diff, path: str, o: dict, a: dict) -> None:
+    seen = set()
+    for i, a in enumerate(recs):
+        if a.get("type") not in oracle["_contract_recommendations"]:
+            continue
+        k = tuple(a.get(x) for x in ident)
+        seen.add(k)
+        o = expected.get(k)
+        path = f"recommendations[{i}]{k}"
+        if o is None:
+            diff.add(path, "not expected by the oracle")
+            continue
         if not isinstance(a.get("rationale"), str) or not a["rationale"]:
-            d.add(f"{path}.rationale", "missing or empty")
+            diff.add(f"{path}.rationale", "missing or empty")
+        ev, oev = a.get("evidence") or {}, o["evidence"]
         if o["type"] == "timeout_optimization":
             if not _is_num(a.get("current_timeout")) or abs(a["current_timeout"] - o["current_timeout"]) > 1e-9:
-                d.add(f"{path}.current_timeout", f"oracle {o['current_timeout']} != API {a.get('current_timeout')!r}")
-            d.duration(f"{path}.p95_ms", o["p95_ms"], a.get("p95_ms"), approximate=approx)
-            d.duration(f"{path}.p99_ms", o["p99_ms"], a.get("p99_ms"), approximate=approx)
+                diff.add(f"{path}.current_timeout",
+                         f"oracle {o['current_timeout']} != API {a.get('current_timeout')!r}")
+            for name in ("p95_ms", "p99_ms"):
+                diff.duration(f"{path}.{name}", o[name], a.get(name), approximate=approx)
+                diff.duration(f"{path}.evidence.{name}", oev[name], ev.get(name), approximate=approx)
             allowed = _suggested_timeouts(o["p99_ms"], approx)
             if a.get("suggested_timeout") not in allowed:
-                d.add(f"{path}.suggested_timeout", f"oracle {sorted(allowed)} (p99 {o['p99_ms']:.1f} ms x 1.5, "
-                                                   f"up to a multiple of 5 s) != API {a.get('suggested_timeout')!r}")
+                diff.add(f"{path}.suggested_timeout", f"oracle {sorted(allowed)} (p99 {o['p99_ms']:.1f} ms x 1.5, "
+                                                      f"up to a multiple of 5 s) != API {a.get('suggested_timeout')!r}")
+            diff.duration(f"{path}.evidence.timeout_ms", oev["timeout_ms"], ev.get("timeout_ms"))
+            diff.count(f"{path}.evidence.completed", oev["completed"], ev.get("completed"))
+            diff.count(f"{path}.evidence.over_timeout", oev["over_timeout"], ev.get("over_timeout"))
         else:
-            d.rate(f"{path}.retry_rate", o["retry_rate"], a.get("retry_rate"))
-            if "execution_count" in a:
-                d.count(f"{path}.execution_count", o["execution_count"], a.get("execution_count"))
+            diff.count(f"{path}.evidence.tasks_analyzed", oev["tasks_analyzed"], ev.get("tasks_analyzed"))
+            diff.count(f"{path}.evidence.on_critical_path", oev["on_critical_path"], ev.get("on_critical_path"))
+            diff.duration(f"{path}.evidence.critical_path_ms", oev["critical_path_ms"], ev.get("critical_path_ms"))
+            diff.rate(f"{path}.evidence.share", oev["share"], ev.get("share"))
+        diff.duration(f"{path}.estimated_impact_ms_per_day", o["estimated_impact_ms_per_day"],
+                      a.get("estimated_impact_ms_per_day"))
 
-    def sort_value(r: dict) -> float:
-        # type first: the rank between types is never a tie
-        base = 0.0 if r["type"] == "retry_policy" else 1e12
-        return base - (r["retry_rate"] * 1e6 if r["type"] == "retry_policy" else r["p95_ms"])
-
-    tie_tol = DURATION_ABS_TOL + (max((r.get("p95_ms") or 0) for r in all_recs) * 2 * APPROX_REL_TOL
-                                  if approx and all_recs else 0)
-    compare_ranked(
-        diff, "recommendations", all_recs, body.get("recommendations"),
-        limit=params.get("limit", API_DEFAULT_LIMIT),
-        key=lambda r: (r["type"], r["namespace"], r["task_name"], r["version"], r["step"]),
-        sort_value=sort_value, tie_tol=tie_tol, compare_row=compare, optional=frozenset(optional),
-    )
-    near = sorted(
-        (c for c in oracle["_timeout_candidates"]
-         if c["p95_ms"] is not None and c["p95_ms"] >= 0.5 * c["current_timeout"] * 1000),
-        key=lambda c: -c["p95_ms"] / c["current_timeout"],
-    )[:10]
-    diff.check("(oracle timeout candidates with p95 >= 50 % of the timeout: "
-               + "; ".join(f"{c['namespace']}/{c['task_name']}/{c['version']}/{c['step']} p95 {c['p95_ms']:.1f} "
-                           f"p99 {c['p99_ms']:.1f} timeout {c['current_timeout']:g}s completed {c['completed']} "
-                           f"timed {c['durations_count']}" for c in near) + ")")
+    impacts = [r.get("estimated_impact_ms_per_day") for r in recs if _is_num(r.get("estimated_impact_ms_per_day"))]
+    floor = min(impacts) if len(recs) >= limit and impacts else None
+    for k, o in expected.items():
+        if k in seen or o["borderline"]:
+            continue
+        if floor is not None and o["estimated_impact_ms_per_day"] <= floor + DURATION_ABS_TOL:
+            continue  # the list is full of rows at least as heavy
+        diff.add("recommendations", f"oracle row {k} (impact {o['estimated_impact_ms_per_day']:.1f}) missing")
+    diff.check()
 
 
 def _suggested_timeouts(p99_ms: float, approximate: bool) -> set[int]:

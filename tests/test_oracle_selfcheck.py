@@ -375,13 +375,45 @@ def test_bottleneck_default(raw):
     assert b["slowest_steps"][2]["avg_duration_ms"] is None
 
     assert b["error_patterns"] == [
+        # S1 errored at 11:00:00.500 and ended complete: recovered
         {"error_type": "NetworkTimeoutError", "frequency": 1, "affected_steps": ["payment"],
-         "error_classes": ["Net::ReadTimeout"]},
+         "error_classes": ["Net::ReadTimeout"], "first_seen": at("11:00:00.500"), "last_seen": at("11:00:00.500"),
+         "errored_steps": 1, "recovered_steps": 1, "retry_success_rate": 1.0},
+        # S3 errored at 11:29:59 and stays in error
         {"error_type": "PG::ConnectionBad", "frequency": 1, "affected_steps": ["payment"],
-         "error_classes": ["PG::ConnectionBad"]},  # unmapped class passes through
+         "error_classes": ["PG::ConnectionBad"],  # unmapped class passes through
+         "first_seen": at("11:29:59"), "last_seen": at("11:29:59"),
+         "errored_steps": 1, "recovered_steps": 0, "retry_success_rate": 0.0},
+        # S5 errored at 11:50:00.400 and was resolved manually: not recovered
         {"error_type": "UnknownError", "frequency": 1, "affected_steps": ["charge"],
-         "error_classes": ["UnknownError"]},
+         "error_classes": ["UnknownError"], "first_seen": at("11:50:00.400"), "last_seen": at("11:50:00.400"),
+         "errored_steps": 1, "recovered_steps": 0, "retry_success_rate": 0.0},
     ]
+
+    # queue wait (created -> first ip) and run time (first ip -> settle) of complete tasks;
+    # C: T3 is negative (left out), T11 100 + 500, T12 500 + 119500
+    c = b["slowest_tasks"][0]
+    assert close(c["avg_queue_wait_ms"], 300) and close(c["p50_queue_wait_ms"], 300)
+    assert close(c["p95_queue_wait_ms"], 100 + 400 * 0.95)
+    assert close(c["avg_run_time_ms"], 60000) and close(c["p99_run_time_ms"], 500 + 119000 * 0.99)
+    assert close(c["p50_duration_ms"], 60300)
+    # A: only T1 is complete: queue 250, run 1250
+    a = b["slowest_tasks"][2]
+    assert (a["avg_queue_wait_ms"], a["avg_run_time_ms"], a["p99_duration_ms"]) == (250, 1250, 1500)
+    # steps: payment S1 waited 11:00:00 -> 11:00:00.300 (S3 failed: not timed); ship S2 1000 ms
+    assert close(pay["avg_queue_wait_ms"], 300) and pay["avg_run_time_ms"] == pay["avg_duration_ms"]
+    assert close(b["slowest_steps"][1]["p95_queue_wait_ms"], 1000)
+    assert b["slowest_steps"][2]["avg_queue_wait_ms"] is None  # S5 resolved_manually
+
+    # dependency analysis: complete tasks T1, T3, T9, T11, T12 (no edges: every step is a path of
+    # its own). T1: payment 1100 > ship 200 -> payment; T3 charge (resolved_manually,
+    # a settled step that ran has a duration: .200 -> .500 = 300 ms); T9, T11, T12 have no steps -> empty paths.
+    dep = b["dependency_analysis"]
+    assert dep["tasks_analyzed"] == 5
+    assert [(r["task_name"], r["step_name"], r["on_critical_path"], r["critical_path_ms"], r["share"])
+            for r in dep["critical_path_steps"]] == [
+        ("process_order", "payment", 1, 1100, 1.0), ("invoice", "charge", 1, 300, 1.0)]
+    assert dep["blocking_steps"] == []
 
     d = b["performance_distribution"]
     assert (d["count"], d["min_ms"], d["max_ms"]) == (4, 600, 120000)

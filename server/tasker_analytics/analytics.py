@@ -70,6 +70,13 @@ def _freshness(data_as_of: datetime) -> float:
     return round((utc_now() - utc(data_as_of)).total_seconds(), 3)
 
 
+# Built once, here: msgspec builds a struct's type information on first use, and doing
+# that from several request threads at once has crashed a worker.
+_DECODERS: dict[type, msgspec.msgpack.Decoder] = {
+    kind: msgspec.msgpack.Decoder(kind) for kind in (Performance, Bottlenecks)
+}
+
+
 @dataclass(frozen=True)
 class Served(Generic[Body]):
     """A response body with what the HTTP layer needs: the cache outcome and an ETag."""
@@ -125,7 +132,7 @@ class Analytics:
                 return msgspec.msgpack.encode(compute(snapshot))
 
         raw, hit = self.cache.get_or_compute(key, ttl, fresh)
-        body = msgspec.msgpack.decode(raw, type=kind)
+        body = _DECODERS[kind].decode(raw)
         info = CacheInfo(status="hit" if hit else "miss", key=key, ttl_seconds=ttl)
         body = msgspec.structs.replace(body, freshness_seconds=_freshness(body.data_as_of), cache_info=info)
         digest = hashlib.sha256(f"{endpoint}|{body.build_id}|{canonical}".encode()).hexdigest()[:32]
@@ -250,7 +257,7 @@ class Analytics:
             slowest_steps=_slowest(steps, limit),
             error_patterns=_error_patterns(error_rows)[:limit],
             performance_distribution=_distribution(summary, histogram_rows),
-            dependency_analysis=_dependency_analysis(dependency_rows, limit),
+            dependency_analysis=_dependency_analysis(dependency_rows, _int(summary["completed_tasks"]), limit),
             recommendations=_recommendations(recommendation_rows)[:limit],
             percentiles="approximate",
             percentile_relative_error=float(summary["percentile_relative_error"]),
@@ -362,9 +369,9 @@ def _names(row: Any) -> tuple[str, str, str, str]:
     return (row.namespace, row.task_name, row.version, row.step_name)
 
 
-def _dependency_analysis(rows: list[dict[str, Any]], limit: int) -> DependencyAnalysis:
-    """Rows of function_based_critical_path, split into the two lists of docs/API.md."""
-    analyzed = {(row["namespace"], row["task_name"], row["version"]): _int(row["tasks_analyzed"]) for row in rows}
+def _dependency_analysis(rows: list[dict[str, Any]], completed: int, limit: int) -> DependencyAnalysis:
+    """Rows of function_based_critical_path, split into the two lists of docs/API.md;
+    `completed` (tasks settled complete in the scope and period) is tasks_analyzed."""
     on_path = [
         CriticalPathStep(
             namespace=row["namespace"],
@@ -391,7 +398,7 @@ def _dependency_analysis(rows: list[dict[str, Any]], limit: int) -> DependencyAn
         if _int(row["dependents_blocked"]) > 0
     ]
     return DependencyAnalysis(
-        tasks_analyzed=sum(analyzed.values()),
+        tasks_analyzed=completed,
         critical_path_steps=sorted(on_path, key=lambda item: (-item.critical_path_ms, _names(item)))[:limit],
         blocking_steps=sorted(gating, key=lambda item: (-item.blocked_wait_ms, _names(item)))[:limit],
     )
@@ -514,6 +521,6 @@ def _recommendations(rows: list[dict[str, Any]]) -> list[Recommendation]:
 
     def rank(item: Recommendation) -> tuple:
         names = (item.namespace, item.task_name, item.version, item.step or "", item.error_type or "")
-        return (-item.estimated_impact_ms_per_day, item.type, item.pattern or "", names)
+        return (-item.estimated_impact_ms_per_day, item.type, names, item.pattern or "")
 
     return sorted(found, key=rank)

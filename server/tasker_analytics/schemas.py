@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 
 def utc(moment: datetime) -> datetime:
@@ -230,37 +231,38 @@ class DependencyAnalysis(msgspec.Struct):
 
 
 class Evidence(msgspec.Struct, omit_defaults=True):
-    """The numbers a recommendation rests on; which ones depends on its rule (docs/API.md)."""
+    """The numbers a recommendation rests on; which ones depends on its rule (docs/API.md).
+    A rule's fields are always present (null when there is no figure); others are absent."""
 
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    timeout_ms: float | None = None
-    completed: int | None = None
-    over_timeout: int | None = None
-    errored_steps: int | None = None
-    recovered_steps: int | None = None
-    retry_success_rate: float | None = None
-    avg_duration_ms: float | None = None
-    execution_count: int | None = None
-    retried: int | None = None
-    retry_rate: float | None = None
-    retried_completed: int | None = None
-    avg_retried_ms: float | None = None
-    avg_first_attempt_ms: float | None = None
-    avg_queue_wait_ms: float | None = None
-    avg_run_time_ms: float | None = None
-    p95_queue_wait_ms: float | None = None
-    queue_share: float | None = None
-    tasks_analyzed: int | None = None
-    on_critical_path: int | None = None
-    critical_path_ms: float | None = None
-    share: float | None = None
-    baseline_p95_ms: float | None = None
-    ratio: float | None = None
-    baseline_completed: int | None = None
-    avg_ms: float | None = None
-    baseline_avg_ms: float | None = None
-    previous_version: str | None = None
+    p95_ms: float | None | UnsetType = UNSET
+    p99_ms: float | None | UnsetType = UNSET
+    timeout_ms: float | None | UnsetType = UNSET
+    completed: int | None | UnsetType = UNSET
+    over_timeout: int | None | UnsetType = UNSET
+    errored_steps: int | None | UnsetType = UNSET
+    recovered_steps: int | None | UnsetType = UNSET
+    retry_success_rate: float | None | UnsetType = UNSET
+    avg_duration_ms: float | None | UnsetType = UNSET
+    execution_count: int | None | UnsetType = UNSET
+    retried: int | None | UnsetType = UNSET
+    retry_rate: float | None | UnsetType = UNSET
+    retried_completed: int | None | UnsetType = UNSET
+    avg_retried_ms: float | None | UnsetType = UNSET
+    avg_first_attempt_ms: float | None | UnsetType = UNSET
+    avg_queue_wait_ms: float | None | UnsetType = UNSET
+    avg_run_time_ms: float | None | UnsetType = UNSET
+    p95_queue_wait_ms: float | None | UnsetType = UNSET
+    queue_share: float | None | UnsetType = UNSET
+    tasks_analyzed: int | None | UnsetType = UNSET
+    on_critical_path: int | None | UnsetType = UNSET
+    critical_path_ms: float | None | UnsetType = UNSET
+    share: float | None | UnsetType = UNSET
+    baseline_p95_ms: float | None | UnsetType = UNSET
+    ratio: float | None | UnsetType = UNSET
+    baseline_completed: int | None | UnsetType = UNSET
+    avg_ms: float | None | UnsetType = UNSET
+    baseline_avg_ms: float | None | UnsetType = UNSET
+    previous_version: str | None | UnsetType = UNSET
 
 
 class Recommendation(msgspec.Struct, omit_defaults=True):

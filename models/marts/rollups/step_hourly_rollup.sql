@@ -28,8 +28,10 @@ grouped as (
             as retried_completed_count,
         count(case when steps.final_state = 'complete' then steps.duration_ms end) as duration_count,
         sum(case when steps.final_state = 'complete' then steps.duration_ms end) as duration_sum_ms,
-        count(case when steps.final_state = 'complete' then steps.wait_ms end) as wait_count,
-        sum(case when steps.final_state = 'complete' then steps.wait_ms end) as wait_sum_ms,
+        count(case when steps.final_state = 'complete' and not steps.has_negative_duration then steps.wait_ms end)
+            as wait_count,
+        sum(case when steps.final_state = 'complete' and not steps.has_negative_duration then steps.wait_ms end)
+            as wait_sum_ms,
         count(case when steps.final_state = 'complete' and steps.is_retried then steps.duration_ms end)
             as retried_duration_count,
         sum(case when steps.final_state = 'complete' and steps.is_retried then steps.duration_ms end)

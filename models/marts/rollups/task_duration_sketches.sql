@@ -6,6 +6,7 @@ with tasks as (
         {{ hour_index('settled_at') }} as hour_index
     from {{ ref('int_task_executions') }}
     where final_state = 'complete'
+        and not has_negative_duration  -- left out of every duration figure
         and {{ in_rollup_range('settled_at') }}
 ),
 

@@ -30,10 +30,14 @@ grouped as (
         sum(case when tasks.final_state = 'complete' then tasks.duration_ms end) as duration_sum_ms,
         min(case when tasks.final_state = 'complete' then tasks.duration_ms end) as duration_min_ms,
         max(case when tasks.final_state = 'complete' then tasks.duration_ms end) as duration_max_ms,
-        count(case when tasks.final_state = 'complete' then tasks.queue_wait_ms end) as queue_wait_count,
-        sum(case when tasks.final_state = 'complete' then tasks.queue_wait_ms end) as queue_wait_sum_ms,
-        count(case when tasks.final_state = 'complete' then tasks.run_time_ms end) as run_time_count,
-        sum(case when tasks.final_state = 'complete' then tasks.run_time_ms end) as run_time_sum_ms,
+        count(case when tasks.final_state = 'complete' and not tasks.has_negative_duration then tasks.queue_wait_ms end)
+            as queue_wait_count,
+        sum(case when tasks.final_state = 'complete' and not tasks.has_negative_duration then tasks.queue_wait_ms end)
+            as queue_wait_sum_ms,
+        count(case when tasks.final_state = 'complete' and not tasks.has_negative_duration then tasks.run_time_ms end)
+            as run_time_count,
+        sum(case when tasks.final_state = 'complete' and not tasks.has_negative_duration then tasks.run_time_ms end)
+            as run_time_sum_ms,
         sum(case when tasks.has_negative_duration then 1 else 0 end) as negative_duration_count,
         count(critical_paths.critical_path_ms) as critical_path_tasks,
         sum(critical_paths.critical_path_ms) as critical_path_sum_ms
