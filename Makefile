@@ -6,7 +6,7 @@ TASKS ?= 20000
 SEED ?= 42
 
 .DEFAULT_GOAL := help
-.PHONY: help install run generate build serve test fuzz lint clean
+.PHONY: help install run generate build serve test fuzz load lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,8 +37,11 @@ test: install ## command 2: run every test (dbt builds, unit and data tests, API
 fuzz: install ## schemathesis against the served OpenAPI schema, 1,000 requests per operation
 	TASKER_ANALYTICS_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q tests/test_fuzz.py
 
+load: install ## 60 s of wrk at 64 connections while three rebuilds run (bench/results/rebuild_load.json)
+	$(BIN)/python bench/rebuild_load.py --seconds 60 --connections 64
+
 lint: install ## ruff over the Python code
-	$(BIN)/ruff check server tests
+	$(BIN)/ruff check server tests bench
 
 clean: ## remove the generated data, dbt artifacts and the environment
 	rm -rf data target logs $(VENV)

@@ -23,6 +23,8 @@ import msgspec
 from tasker_analytics.schemas import BackgroundStatus
 from tasker_analytics.settings import Settings
 
+_STATUS_DECODER = msgspec.json.Decoder(BackgroundStatus)  # built once (see analytics._DECODERS)
+
 logger = logging.getLogger("tasker_analytics.background")
 KEEP_LOGS = 20
 
@@ -44,7 +46,7 @@ class BackgroundAggregator:
     def status(self) -> BackgroundStatus:
         if self.status_file.exists():
             try:
-                return msgspec.json.decode(self.status_file.read_bytes(), type=BackgroundStatus)
+                return _STATUS_DECODER.decode(self.status_file.read_bytes())
             except (msgspec.DecodeError, OSError):
                 pass
         return BackgroundStatus(

@@ -106,6 +106,10 @@ class DuckDBWarehouse:
         self._identity: tuple[str, int, int] | None = None
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._build: BuildInfo | None = None
+        # Snapshots in flight per open connection (by id), and the connections of earlier
+        # builds that stay open until their last snapshot ends.
+        self._readers: dict[int, int] = {}
+        self._retired: dict[int, duckdb.DuckDBPyConnection] = {}
 
     def _target(self) -> tuple[str, int, int]:
         real = os.path.realpath(self.path)
@@ -117,12 +121,21 @@ class DuckDBWarehouse:
             ) from None
         return (real, stat.st_ino, stat.st_mtime_ns)
 
+    def _retire(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """Close a previous build's connection once no snapshot reads it (under the lock)."""
+        if self._readers.get(id(connection), 0) > 0:
+            self._retired[id(connection)] = connection
+        else:
+            self._readers.pop(id(connection), None)
+            connection.close()
+
     def _open(self, identity: tuple[str, int, int]) -> None:
         real = identity[0]
-        if self._connection is not None:
-            # In-flight cursors keep the previous build open until they finish. A file
-            # replaced in place keeps its name, and DuckDB hands back an open database of
-            # the same name, so that one must be closed before it is opened again.
+        if self._connection is not None and self._identity is not None and self._identity[0] == real:
+            # A file replaced in place keeps its name, and DuckDB hands back an open
+            # database of the same name, so that one must be closed before it is opened
+            # again. Builds published by `tasker-analytics build` never take this path:
+            # each has a file name of its own, and the new one opens before the old closes.
             self._connection.close()
             self._connection = None
         try:
@@ -144,6 +157,8 @@ class DuckDBWarehouse:
                 build_seconds = float(json.loads(sidecar.read_text())["build_seconds"])
             except (ValueError, KeyError, OSError):
                 build_seconds = None
+        if self._connection is not None:
+            self._retire(self._connection)
         self._connection = connection
         self._identity = identity
         self._build = BuildInfo(
@@ -155,33 +170,47 @@ class DuckDBWarehouse:
             build_seconds=build_seconds,
         )
 
-    def _current(self) -> tuple[duckdb.DuckDBPyConnection, BuildInfo]:
+    def _current(self) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection, BuildInfo]:
         identity = self._target()
         with self._lock:
             if self._connection is None or identity != self._identity:
                 self._open(identity)
             assert self._connection is not None and self._build is not None
-            return self._connection.cursor(), self._build
+            connection = self._connection
+            self._readers[id(connection)] = self._readers.get(id(connection), 0) + 1
+            return connection, connection.cursor(), self._build
+
+    def _release(self, connection: duckdb.DuckDBPyConnection, cursor: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            cursor.close()
+            self._readers[id(connection)] -= 1
+            if id(connection) in self._retired and self._readers[id(connection)] == 0:
+                del self._retired[id(connection)]
+                self._readers.pop(id(connection), None)
+                connection.close()
 
     def current_build(self) -> BuildInfo:
-        cursor, build = self._current()
-        cursor.close()
+        connection, cursor, build = self._current()
+        self._release(connection, cursor)
         return build
 
     @contextmanager
     def snapshot(self) -> Iterator[_DuckDBSnapshot]:
-        cursor, build = self._current()
+        connection, cursor, build = self._current()
         try:
             yield _DuckDBSnapshot(cursor, build)
         finally:
-            cursor.close()
+            self._release(connection, cursor)
 
     def close(self) -> None:
         with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-                self._identity = None
+            for connection in [self._connection, *self._retired.values()]:
+                if connection is not None:
+                    connection.close()
+            self._retired.clear()
+            self._readers.clear()
+            self._connection = None
+            self._identity = None
 
 
 class _PostgresSnapshot:
