@@ -32,7 +32,7 @@ serve: install ## serve the API from the last build
 	$(BIN)/tasker-analytics serve
 
 test: install ## command 2: run every test (dbt builds, unit and data tests, API, oracle, Postgres)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 fuzz: install ## schemathesis against the served OpenAPI schema, 1,000 requests per operation
 	TASKER_ANALYTICS_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q tests/test_fuzz.py

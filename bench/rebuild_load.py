@@ -1,6 +1,6 @@
 """Load while rebuilding: wrk holds N connections on loopback against the served API
-(granian, 2 workers) for at least D seconds, and until three rebuilds have run and been
-swapped in. `builds` counts the distinct builds seen per wrk round, summed over rounds;
+(granian, 2 workers) for at least D seconds, and until three rebuilds (--rebuilds) have
+run and been swapped in. `builds` counts the distinct builds seen per wrk round, summed over rounds;
 p50_us/p99_us are the worst round's. Every
 response must be a 200 whose body's build_id equals its X-Build-Id header (no response
 mixes builds), with no socket errors. Writes bench/results/rebuild_load.json and exits 1
@@ -53,7 +53,7 @@ def _wait_ready(base: str, server: subprocess.Popen) -> None:
     raise SystemExit("the server did not become ready")
 
 
-def run(seconds: int, connections: int, tasks: int, output: Path) -> dict:
+def run(seconds: int, connections: int, tasks: int, output: Path, rebuilds_wanted: int = 3) -> dict:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     folder = Path(tempfile.mkdtemp(prefix="tasker_rebuild_load_"))
@@ -77,7 +77,7 @@ def run(seconds: int, connections: int, tasks: int, output: Path) -> dict:
         try:
             _wait_ready(base, server)
             def rebuild_three() -> None:
-                for as_of in AS_OFS[1:]:
+                for as_of in AS_OFS[1:1 + rebuilds_wanted]:
                     started = time.monotonic()
                     build(settings, source_duckdb=str(source), as_of=as_of, quiet=True, extra_env=extra)
                     rebuilds.append({"as_of": as_of, "seconds": round(time.monotonic() - started, 1),
@@ -123,7 +123,7 @@ def run(seconds: int, connections: int, tasks: int, output: Path) -> dict:
         figures["requests"] > 0 and figures["checked"] == figures["requests"]
         and all(figures[key] == 0 for key in ("errors_connect", "errors_read", "errors_write", "errors_timeout",
                                               "non_2xx", "bad_status", "mixed"))
-        and len(rebuilds) == 3
+        and len(rebuilds) == rebuilds_wanted
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")
@@ -141,9 +141,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--tasks", type=int, default=4000)
+    parser.add_argument("--rebuilds", type=int, default=3, choices=(1, 2, 3))
     parser.add_argument("--output", type=Path, default=HERE / "results" / "rebuild_load.json")
     args = parser.parse_args()
-    result = run(args.seconds, args.connections, args.tasks, args.output)
+    result = run(args.seconds, args.connections, args.tasks, args.output, args.rebuilds)
     print(json.dumps(result, indent=2))
     sys.exit(0 if result["ok"] else 1)
 
