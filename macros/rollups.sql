@@ -25,6 +25,18 @@
     {{ ts }} <= {{ as_of() }} and {{ ts }} > {{ window_start(var('rollup_hours') | int) }}
 {%- endmacro %}
 
+{#- The rows of a task or step execution model settled within the rollup hours, with their
+    hour bucket: all settled ones, or (timed) those settled complete with a duration that
+    is not negative (negative ones are left out of every duration figure). -#}
+{% macro rollup_rows(relation, timed=false) -%}
+    select
+        *,
+        {{ hour_index('settled_at') }} as hour_index
+    from {{ relation }}
+    where {% if timed %}final_state = 'complete' and not has_negative_duration{% else %}is_settled{% endif %}
+        and {{ in_rollup_range('settled_at') }}
+{%- endmacro %}
+
 {#- gamma = (1 + alpha) / (1 - alpha) of the sketch (var sketch_relative_accuracy). -#}
 {% macro sketch_gamma() -%}
     {%- set alpha = var('sketch_relative_accuracy') | float -%}

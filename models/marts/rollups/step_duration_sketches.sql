@@ -1,13 +1,7 @@
 {#- The log-bucket sketch of the durations (run time) and waits (queue wait) of the steps
     settled `complete` in each hour bucket, per (task type, step name) (docs/API.md). -#}
 with steps as (
-    select
-        *,
-        {{ hour_index('settled_at') }} as hour_index
-    from {{ ref('int_step_executions') }}
-    where final_state = 'complete'
-        and not has_negative_duration  -- left out of every duration figure
-        and {{ in_rollup_range('settled_at') }}
+    {{ rollup_rows(ref('int_step_executions'), timed=true) }}
 ),
 
 measures as (

@@ -1,12 +1,7 @@
 {#- Additive figures of the steps settled in each hour bucket counted back from as_of,
     per (task type, step name) (docs/API.md, "Served from rollups"). -#}
 with steps as (
-    select
-        *,
-        {{ hour_index('settled_at') }} as hour_index
-    from {{ ref('int_step_executions') }}
-    where is_settled
-        and {{ in_rollup_range('settled_at') }}
+    {{ rollup_rows(ref('int_step_executions')) }}
 ),
 
 timeouts as (

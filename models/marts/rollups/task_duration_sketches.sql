@@ -1,13 +1,7 @@
 {#- The log-bucket sketch of the durations, queue waits and run times of the tasks
     settled `complete` in each hour bucket, per task type (docs/API.md). -#}
 with tasks as (
-    select
-        *,
-        {{ hour_index('settled_at') }} as hour_index
-    from {{ ref('int_task_executions') }}
-    where final_state = 'complete'
-        and not has_negative_duration  -- left out of every duration figure
-        and {{ in_rollup_range('settled_at') }}
+    {{ rollup_rows(ref('int_task_executions'), timed=true) }}
 ),
 
 measures as (

@@ -1,12 +1,7 @@
 {#- Additive figures of the tasks settled in each hour bucket counted back from as_of,
     per task type (docs/API.md, "Served from rollups"). -#}
 with tasks as (
-    select
-        *,
-        {{ hour_index('settled_at') }} as hour_index
-    from {{ ref('int_task_executions') }}
-    where is_settled
-        and {{ in_rollup_range('settled_at') }}
+    {{ rollup_rows(ref('int_task_executions')) }}
 ),
 
 critical_paths as (
