@@ -35,7 +35,7 @@ test: install ## command 2: run every test (dbt builds, unit and data tests, API
 	$(BIN)/pytest -q --durations=15
 
 fuzz: install ## schemathesis against the served OpenAPI schema, 1,000 requests per operation
-	TASKER_ANALYTICS_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q tests/test_fuzz.py
+	TASKER_ANALYTICS_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q -s tests/test_fuzz.py
 
 load: install ## 60 s of wrk at 64 connections while three rebuilds run (bench/results/rebuild_load.json)
 	$(BIN)/python bench/rebuild_load.py --seconds 60 --connections 64

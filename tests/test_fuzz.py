@@ -48,4 +48,6 @@ def test_no_server_error_and_schema_conformance(fuzz_schema):
             case.validate_response(response, checks=CHECKS)
 
         check()
+    statuses = {status: calls.count(status) for status in sorted(set(calls))}
+    print(f"\n{len(operations)} operations, {len(calls)} requests, statuses {statuses}")  # shown with -s
     assert len(calls) >= len(operations) * min(EXAMPLES, 20)
