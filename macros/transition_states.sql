@@ -4,12 +4,16 @@
     first_started_at first transition into in_progress
     started_count    number of transitions into in_progress
     transition_count number of transitions
-    `most_recent` describes the present, so it is not used: as_of may lie in the past. -#}
-{% macro transition_states(transitions_relation, entity_id) %}
+    `most_recent` describes the present, so it is not used: as_of may lie in the past.
+    `entities`, when given, is a query of the entity ids to describe (the others are left out). -#}
+{% macro transition_states(transitions_relation, entity_id, entities=none) %}
 with transitions as (
     select *
     from {{ transitions_relation }}
     where created_at <= {{ as_of() }}
+    {%- if entities is not none %}
+        and {{ entity_id }} in ({{ entities }})
+    {%- endif %}
 ),
 
 ranked as (

@@ -1,6 +1,14 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='task_id',
+    on_schema_change='fail',
+    post_hook="{{ keep_tasks_in(retained_source_tasks()) }}"
+) }}
 {#- One row per step transition into `error` up to as_of, with its error class
     (transition metadata, else the step's results, else UnknownError) and the error type
     the taxonomy seed maps it to (unmapped classes pass through). -#}
+-- depends_on: {{ ref('int_touched_tasks') }}
 with transitions as (
     select * from {{ ref('stg_tasker__workflow_step_transitions') }}
     where to_state = 'error'
@@ -13,6 +21,8 @@ steps as (
 
 step_executions as (
     select * from {{ ref('int_step_executions') }}
+    where true
+        {{- touched_tasks_only() }}
 ),
 
 taxonomy as (
@@ -45,7 +55,7 @@ final as (
         step_executions.step_name,
         classified.occurred_at,
         classified.error_class,
-        coalesce(taxonomy.error_type, classified.error_class) as error_type
+        cast(coalesce(taxonomy.error_type, classified.error_class) as text) as error_type
     from classified
     inner join step_executions
         on classified.workflow_step_id = step_executions.workflow_step_id

@@ -1,14 +1,24 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='task_id',
+    on_schema_change='fail',
+    post_hook="{{ keep_tasks_in(retained_source_tasks()) }}"
+) }}
 {#- One row per workflow step of a task created by as_of: its type, its state at as_of,
     attempts, duration and wait (DESIGN.md section 3). -#}
+-- depends_on: {{ ref('int_touched_tasks') }}, {{ ref('stg_tasker__workflow_step_transitions') }}
 with steps as (
     select * from {{ ref('stg_tasker__workflow_steps') }}
     where created_at <= {{ as_of() }}
+        {{- touched_tasks_only() }}
 ),
 
 tasks as (
     select * from {{ ref('stg_tasker__tasks') }}
     where created_at <= {{ as_of() }}
         and created_at > {{ retention_start() }}
+        {{- touched_tasks_only() }}
 ),
 
 task_types as (
@@ -20,7 +30,13 @@ named_steps as (
 ),
 
 step_states as (
+    {%- if is_incremental() %}
+    {{ transition_states(
+        ref('stg_tasker__workflow_step_transitions'), 'workflow_step_id',
+        'select workflow_step_id from steps') }}
+    {%- else %}
     select * from {{ ref('int_step_states') }}
+    {%- endif %}
 ),
 
 joined as (

@@ -1,13 +1,22 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='task_id',
+    on_schema_change='fail',
+    post_hook="{{ keep_tasks_in(complete_tasks_in_rollup_range()) }}"
+) }}
 {#- The step DAG of every task settled `complete` within the rollup hours (docs/API.md,
     dependency_analysis): one row per step, saying whether it lies on the task's
     critical path (the root-to-sink path with the largest sum of step durations; ties
     to the smallest sequence of workflow step ids) and how long it kept its dependents
     waiting as their gating parent (the parent that settled last). -#}
+-- depends_on: {{ ref('int_touched_tasks') }}
 with recursive tasks as (
     select task_id, namespace_name, task_name, task_version, settled_at
     from {{ ref('int_task_executions') }}
     where final_state = 'complete'
         and {{ in_rollup_range('settled_at') }}
+        {{- touched_tasks_only() }}
 ),
 
 steps as (
@@ -26,6 +35,8 @@ steps as (
 
 edges as (
     select * from {{ ref('int_task_dag_edges') }}
+    where true
+        {{- touched_tasks_only() }}
 ),
 
 roots as (

@@ -1,14 +1,21 @@
 {{ config(
-    indexes=[{'columns': ['parent_step_id']}, {'columns': ['child_step_id']}] if target.type == 'postgres' else []
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='task_id',
+    on_schema_change='fail',
+    indexes=[{'columns': ['parent_step_id']}, {'columns': ['child_step_id']}] if target.type == 'postgres' else [],
+    post_hook="{{ keep_tasks_in(complete_tasks_in_rollup_range()) }}"
 ) }}
 {#- The step edges of the tasks settled `complete` within the rollup hours, each with
     its dependent's duration (its weight on a path) and id key: what the critical-path
     search walks (int_task_critical_paths). -#}
+-- depends_on: {{ ref('int_touched_tasks') }}
 with tasks as (
     select task_id
     from {{ ref('int_task_executions') }}
     where final_state = 'complete'
         and {{ in_rollup_range('settled_at') }}
+        {{- touched_tasks_only() }}
 ),
 
 steps as (

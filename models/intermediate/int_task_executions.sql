@@ -1,9 +1,18 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='task_id',
+    on_schema_change='fail',
+    post_hook="{{ keep_tasks_in(retained_source_tasks()) }}"
+) }}
 {#- One row per task created by as_of: its type, its state at as_of, whether it was
     retried, its duration split into queue wait and run time (DESIGN.md section 3). -#}
+-- depends_on: {{ ref('int_touched_tasks') }}, {{ ref('stg_tasker__task_transitions') }}
 with tasks as (
     select * from {{ ref('stg_tasker__tasks') }}
     where created_at <= {{ as_of() }}
         and created_at > {{ retention_start() }}
+        {{- touched_tasks_only() }}
 ),
 
 task_types as (
@@ -11,7 +20,11 @@ task_types as (
 ),
 
 task_states as (
+    {%- if is_incremental() %}
+    {{ transition_states(ref('stg_tasker__task_transitions'), 'task_id', 'select task_id from tasks') }}
+    {%- else %}
     select * from {{ ref('int_task_states') }}
+    {%- endif %}
 ),
 
 step_executions as (

@@ -10,11 +10,18 @@
   never sees two builds; the oldest build schemas beyond TASKER_ANALYTICS_KEEP_BUILDS go.
 One build runs at a time per warehouse (a lock file beside the served path or in the
 project's data folder).
+
+Incremental builds: the new build starts from a copy of the served build's incremental
+models (the DuckDB file, or those tables copied into the new schema), and dbt recomputes
+only the tasks touched since (macros/incremental.sql). It starts empty (a full refresh)
+when asked to, when there is no served build, when the served build came from other
+project files, settings or source (the state key), or when as_of would go back in time.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -30,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import duckdb
 import psycopg
 
 from tasker_analytics.settings import PROJECT_DIR, Settings, default_source_duckdb
@@ -46,6 +54,48 @@ class BuildResult:
     seconds: float
     output: str
     location: str
+    incremental: bool = False
+
+
+# The incremental models (materialized='incremental'), copied from the served build into
+# a new one so that dbt updates them in place of rebuilding them.
+INCREMENTAL_RELATIONS = (
+    "int_build_watermarks",
+    "int_task_executions",
+    "int_step_executions",
+    "int_error_events",
+    "int_task_dag_edges",
+    "int_task_critical_paths",
+)
+# Environment the models read that changes what the incremental tables hold.
+_STATE_ENVIRONMENT = ("TASKER_ANALYTICS_RETENTION_DAYS", "TASKER_SOURCE_SCHEMA")
+
+
+def state_key(env: dict[str, str], source: str) -> str:
+    """What a build's incremental tables depend on besides the source rows: the project's
+    models, macros, seeds and settings, the environment they read and the source's
+    location. A build continues the served one only when the keys are equal."""
+    digest = hashlib.sha256()
+    for folder in ("models", "macros", "seeds"):
+        for path in sorted((PROJECT_DIR / folder).rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(PROJECT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update((PROJECT_DIR / "dbt_project.yml").read_bytes())
+    for name in _STATE_ENVIRONMENT:
+        digest.update(f"{name}={env.get(name, '')}\0".encode())
+    digest.update(source.encode())
+    return digest.hexdigest()[:32]
+
+
+def _continues(previous: tuple | None, key: str, as_of: str | None) -> bool:
+    """Whether a build with `key` and `as_of` may continue the build whose last watermark
+    row is `previous` (its state key and as_of)."""
+    if previous is None or previous[0] != key:
+        return False
+    return as_of is None or datetime.fromisoformat(as_of) >= previous[1]
+
+
+_LAST_WATERMARK = "select state_key, as_of from {relation} order by build_seq desc limit 1"
 
 
 def _dbt_executable() -> str:
@@ -80,6 +130,7 @@ def run_dbt(
     *,
     as_of: str | None = None,
     quiet: bool = False,
+    variables: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="tasker-analytics-profiles-") as profiles_dir:
         profiles = env.get("DBT_PROFILES_DIR")
@@ -87,8 +138,9 @@ def run_dbt(
             shutil.copy(PROJECT_DIR / "profiles.example.yml", Path(profiles_dir) / "profiles.yml")
             profiles = profiles_dir
         command = [_dbt_executable(), *arguments, "--project-dir", str(PROJECT_DIR), "--profiles-dir", profiles]
-        if as_of:
-            command += ["--vars", json.dumps({"as_of": as_of})]
+        variables = {**(variables or {}), **({"as_of": as_of} if as_of else {})}
+        if variables:
+            command += ["--vars", json.dumps(variables)]
         return subprocess.run(
             command,
             cwd=PROJECT_DIR,
@@ -207,26 +259,83 @@ def _base_env(extra_env: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-def _build_postgres(settings: Settings, env: dict[str, str], as_of: str | None, quiet: bool) -> BuildResult:
+def _seed_postgres(database_url: str, schema: str, build_schema: str, key: str, as_of: str | None) -> bool:
+    """Copy the served build's incremental tables into `build_schema` when the new build may
+    continue it; returns whether it did."""
+    with psycopg.connect(database_url, connect_timeout=5) as connection:
+        try:
+            with connection.transaction():
+                served = connection.execute(f'select build_schema from "{schema}".build_pointer').fetchone()
+                previous = served and connection.execute(
+                    _LAST_WATERMARK.format(relation=f'"{served[0]}".int_build_watermarks')
+                ).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return False
+        if not _continues(previous, key, as_of):
+            return False
+        try:
+            with connection.transaction():
+                connection.execute(f'create schema "{build_schema}"')
+                for relation in INCREMENTAL_RELATIONS:
+                    connection.execute(
+                        f'create table "{build_schema}"."{relation}" (like "{served[0]}"."{relation}" including all)'
+                    )
+                    connection.execute(
+                        f'insert into "{build_schema}"."{relation}" select * from "{served[0]}"."{relation}"'
+                    )
+        except psycopg.errors.UndefinedTable:
+            return False
+    return True
+
+
+def _build_postgres(
+    settings: Settings, env: dict[str, str], as_of: str | None, quiet: bool, full_refresh: bool
+) -> BuildResult:
     started = time.monotonic()
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
     build_schema = f"{settings.database_schema}__b{stamp}"
     env.update(postgres_environment(settings.database_url))
     env["TASKER_ANALYTICS_TARGET"] = "postgres"
     env["TASKER_ANALYTICS_PG_SCHEMA"] = build_schema
+    key = state_key(env, f"postgres:{env.get('TASKER_SOURCE_SCHEMA', '')}")
     lock = PROJECT_DIR / "data" / f".build-postgres-{settings.database_schema}.lock"
     with build_lock(lock):
-        completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet)
+        incremental = not full_refresh and _seed_postgres(
+            settings.database_url, settings.database_schema, build_schema, key, as_of
+        )
+        completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet, variables={"state_key": key})
         if completed.returncode != 0:
             with psycopg.connect(settings.database_url, connect_timeout=5, autocommit=True) as connection:
                 connection.execute(f'drop schema if exists "{build_schema}" cascade')
             raise BuildError(f"dbt build failed on postgres (exit {completed.returncode})\n{completed.stdout or ''}")
         publish_postgres(settings.database_url, settings.database_schema, build_schema, settings.keep_builds)
-    return BuildResult("postgres", time.monotonic() - started, completed.stdout or "", build_schema)
+    return BuildResult("postgres", time.monotonic() - started, completed.stdout or "", build_schema, incremental)
+
+
+def _seed_duckdb(served: Path, build_file: Path, key: str, as_of: str | None) -> bool:
+    """Start `build_file` as a copy of the served build when the new build may continue it;
+    returns whether it did."""
+    if not served.exists():
+        return False
+    previous_file = served.resolve()
+    try:
+        with duckdb.connect(str(previous_file), read_only=True) as connection:
+            previous = connection.execute(_LAST_WATERMARK.format(relation="int_build_watermarks")).fetchone()
+    except duckdb.Error:
+        return False
+    if not _continues(previous, key, as_of):
+        return False
+    shutil.copyfile(previous_file, build_file)
+    return True
 
 
 def _build_duckdb(
-    settings: Settings, env: dict[str, str], source_duckdb: str | None, as_of: str | None, quiet: bool
+    settings: Settings,
+    env: dict[str, str],
+    source_duckdb: str | None,
+    as_of: str | None,
+    quiet: bool,
+    full_refresh: bool,
 ) -> BuildResult:
     started = time.monotonic()
     served = Path(os.path.abspath(settings.duckdb_path))
@@ -239,19 +348,23 @@ def _build_duckdb(
     env["TASKER_ANALYTICS_TARGET"] = "duckdb"
     env["TASKER_ANALYTICS_DUCKDB_PATH"] = str(build_file)
     env["TASKER_SOURCE_DUCKDB_PATH"] = str(source)
+    key = state_key(env, f"duckdb:{source}")
     with build_lock(served.with_name(f".{served.name}.lock")):
         try:
-            completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet)
+            incremental = not full_refresh and _seed_duckdb(served, build_file, key, as_of)
+            completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet, variables={"state_key": key})
             if completed.returncode != 0:
                 raise BuildError(f"dbt build failed on duckdb (exit {completed.returncode})\n{completed.stdout or ''}")
             seconds = time.monotonic() - started
-            build_sidecar(build_file).write_text(json.dumps({"build_seconds": round(seconds, 3)}))
+            build_sidecar(build_file).write_text(
+                json.dumps({"build_seconds": round(seconds, 3), "incremental": incremental})
+            )
             publish_duckdb(served, build_file, settings.keep_builds)
         except BaseException:
             for leftover in (build_file, build_file.with_name(build_file.name + ".wal"), build_sidecar(build_file)):
                 leftover.unlink(missing_ok=True)
             raise
-    return BuildResult("duckdb", time.monotonic() - started, completed.stdout or "", str(build_file))
+    return BuildResult("duckdb", time.monotonic() - started, completed.stdout or "", str(build_file), incremental)
 
 
 def build(
@@ -261,9 +374,11 @@ def build(
     as_of: str | None = None,
     quiet: bool = False,
     extra_env: dict[str, str] | None = None,
+    full_refresh: bool = False,
 ) -> BuildResult:
-    """`dbt build` for the configured warehouse, then publish; raises BuildError on failure."""
+    """`dbt build` for the configured warehouse, then publish; raises BuildError on failure.
+    Continues the served build incrementally when it can, unless `full_refresh`."""
     env = _base_env(extra_env)
     if settings.warehouse == "postgres":
-        return _build_postgres(settings, env, as_of, quiet)
-    return _build_duckdb(settings, env, source_duckdb, as_of, quiet)
+        return _build_postgres(settings, env, as_of, quiet, full_refresh)
+    return _build_duckdb(settings, env, source_duckdb, as_of, quiet, full_refresh)

@@ -28,10 +28,16 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     from tasker_analytics.build import BuildError, build
 
     try:
-        result = build(settings, source_duckdb=args.source_duckdb, as_of=_check_as_of(args.as_of))
+        result = build(
+            settings,
+            source_duckdb=args.source_duckdb,
+            as_of=_check_as_of(args.as_of),
+            full_refresh=getattr(args, "full_refresh", False),
+        )
     except (BuildError, argparse.ArgumentTypeError) as error:
         return _fail(str(error), 1)
-    print(f"built {result.target} in {result.seconds:.1f}s", file=sys.stderr)
+    mode = "incrementally" if result.incremental else "in full"
+    print(f"built {result.target} {mode} in {result.seconds:.1f}s", file=sys.stderr)
     return 0
 
 
@@ -85,6 +91,11 @@ def parser() -> argparse.ArgumentParser:
     build_parser = commands.add_parser("build", help="run dbt build (TASKER_ANALYTICS_WAREHOUSE picks the target)")
     build_parser.add_argument("--source-duckdb", help="DuckDB file holding the Tasker tables")
     build_parser.add_argument("--as-of", help="analysis reference time (naive UTC ISO timestamp); default: now")
+    build_parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every model from the source instead of continuing the served build",
+    )
 
     serve_parser = commands.add_parser("serve", help="serve the HTTP API")
     up_parser = commands.add_parser("up", help="generate (when missing), build and serve on DuckDB")

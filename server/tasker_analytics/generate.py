@@ -1320,14 +1320,56 @@ def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: flo
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
+# The tables whose rows arrive over time (the others describe task and step types).
+_ACTIVITY_TABLES = ("tasker_tasks", "tasker_workflow_steps", "tasker_workflow_step_edges",
+                    "tasker_task_transitions", "tasker_workflow_step_transitions")
+_TRANSITION_TABLES = ("tasker_task_transitions", "tasker_workflow_step_transitions")
+
+
+def split_at(tables: dict[str, pa.Table], cutoff: datetime, *, late_share: float = 0.05,
+             late_window_hours: tuple[float, float] = (6.0, 2.0), seed: int = 0
+             ) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
+    """A workload as the source held it at `cutoff`, and the rows that arrive after it.
+
+    Arrivals are every row created after `cutoff` (new tasks, steps, edges and the later
+    transitions of tasks already running) plus late ones: `late_share` of the transitions
+    created between `late_window_hours` (6 and 2 by default) hours before `cutoff`, held
+    back and given ids beyond every existing one, as rows committed late are. Appending
+    the arrivals to the first part gives the whole workload, late rows re-numbered.
+    """
+    rng = np.random.default_rng(seed)
+    cutoff_ms, (early_h, late_h) = _to_ms(cutoff), late_window_hours
+    before, arrivals = {}, {}
+    for name, table in tables.items():
+        if name not in _ACTIVITY_TABLES:
+            before[name] = table
+            arrivals[name] = table.slice(0, 0)
+            continue
+        created = table.column("created_at").cast(pa.int64()).to_numpy(zero_copy_only=False)
+        later = created > cutoff_ms
+        late = np.zeros(len(created), dtype=bool)
+        if name in _TRANSITION_TABLES and late_share > 0:
+            window = (created > cutoff_ms - early_h * _MS_PER_HOUR) & (created <= cutoff_ms - late_h * _MS_PER_HOUR)
+            late = window & (rng.random(len(created)) < late_share)
+        before[name] = table.filter(pa.array(~later & ~late))
+        held = table.filter(pa.array(late))
+        if held.num_rows:
+            first = int(pc.max(table.column(0)).as_py()) + 1
+            ids = pa.array(np.arange(first, first + held.num_rows, dtype=np.int64))
+            held = held.set_column(0, table.schema.field(0), ids.cast(table.schema.field(0).type))
+        arrivals[name] = pa.concat_tables([table.filter(pa.array(later)), held])
+    return before, arrivals
+
+
 def _check_schema(schema: str) -> None:
     if not _IDENT.match(schema):
         raise ValueError(f"invalid schema name {schema!r} (letters, digits and _ only)")
 
 
 def write_duckdb(tables: dict[str, pa.Table], path: str, schema: str = "public",
-                 progress: bool = False) -> None:
-    """Replace the nine tables in `schema` of the DuckDB file at `path` (one transaction)."""
+                 progress: bool = False, append: bool = False) -> None:
+    """Replace the nine tables in `schema` of the DuckDB file at `path` (one transaction);
+    with `append`, add the rows to the tables there instead."""
     import duckdb
     from tqdm import tqdm
 
@@ -1344,8 +1386,11 @@ def write_duckdb(tables: dict[str, pa.Table], path: str, schema: str = "public",
             select = ", ".join(f'CAST("{c}" AS {_col_types(t)[1]}) AS "{c}"'
                                for c, t in COLUMNS[name])
             con.register("_tasker_source", table)
-            con.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
-            con.execute(f'CREATE TABLE "{schema}"."{name}" AS SELECT {select} FROM _tasker_source')
+            if append:
+                con.execute(f'INSERT INTO "{schema}"."{name}" SELECT {select} FROM _tasker_source')
+            else:
+                con.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
+                con.execute(f'CREATE TABLE "{schema}"."{name}" AS SELECT {select} FROM _tasker_source')
             con.unregister("_tasker_source")
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
@@ -1358,9 +1403,10 @@ def write_duckdb(tables: dict[str, pa.Table], path: str, schema: str = "public",
 
 
 def write_postgres(tables: dict[str, pa.Table], dsn: str, schema: str = "public",
-                   progress: bool = False) -> None:
+                   progress: bool = False, append: bool = False) -> None:
     """Replace the nine tables in `schema` of the Postgres database at `dsn` (one transaction,
-    COPY in CSV). Dependent views are dropped with the tables (CASCADE)."""
+    COPY in CSV). Dependent views are dropped with the tables (CASCADE). With `append`, add
+    the rows to the tables there instead."""
     import psycopg
     import pyarrow.csv as pacsv
     from tqdm import tqdm
@@ -1369,7 +1415,7 @@ def write_postgres(tables: dict[str, pa.Table], dsn: str, schema: str = "public"
     write_options = pacsv.WriteOptions(include_header=False)
     with psycopg.connect(dsn, connect_timeout=10) as conn, conn.cursor() as cur:
         cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        for name in reversed(TABLE_NAMES):
+        for name in reversed(TABLE_NAMES if not append else ()):
             cur.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}" CASCADE')
         bar = tqdm(total=sum(t.num_rows for t in tables.values()), desc="postgres",
                    unit="row", unit_scale=True, file=sys.stderr, disable=not progress,
@@ -1377,7 +1423,8 @@ def write_postgres(tables: dict[str, pa.Table], dsn: str, schema: str = "public"
         for name in TABLE_NAMES:
             cols = COLUMNS[name]
             ddl = ", ".join(f'"{c}" {_col_types(t)[0]}' for c, t in cols)
-            cur.execute(f'CREATE TABLE "{schema}"."{name}" ({ddl})')
+            if not append:
+                cur.execute(f'CREATE TABLE "{schema}"."{name}" ({ddl})')
             names = ", ".join(f'"{c}"' for c, _ in cols)
             with cur.copy(f'COPY "{schema}"."{name}" ({names}) FROM STDIN (FORMAT csv)') as copy:
                 for batch in tables[name].to_batches(max_chunksize=100_000):
@@ -1385,6 +1432,8 @@ def write_postgres(tables: dict[str, pa.Table], dsn: str, schema: str = "public"
                     pacsv.write_csv(batch, buf, write_options=write_options)
                     copy.write(buf.getbuffer())
                     bar.update(batch.num_rows)
+            if append:
+                continue
             cur.execute(f'ALTER TABLE "{schema}"."{name}" ADD PRIMARY KEY ("{cols[0][0]}")')
             for i, index_cols in enumerate(_PG_INDEXES.get(name, [])):
                 quoted = ", ".join(f'"{c.strip()}"' for c in index_cols.split(","))

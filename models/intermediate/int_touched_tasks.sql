@@ -1,0 +1,134 @@
+{#- The tasks an incremental build recomputes: those with a task, step, transition or edge
+    row beyond the previous build's watermarks (a larger id, or created after its as_of
+    less incremental_lookback_hours). When the rows the previous build saw are no longer
+    all there unchanged (the source was rewritten or purged), every task. With no previous
+    build, every task. (macros/incremental.sql) -#}
+with marks as (
+    select * from {{ ref('int_build_watermarks') }}
+),
+
+previous_rows as (
+    select * from marks
+    where build_seq = (select max(build_seq) - 1 from marks)
+),
+
+-- One row, the previous build's marks or nulls when there is none.
+previous as (
+    select
+        max(task_max_id) as task_max_id,
+        max(task_rows) as task_rows,
+        max(task_min_created_at) as task_min_created_at,
+        max(task_max_created_at) as task_max_created_at,
+        max(task_transition_max_id) as task_transition_max_id,
+        max(task_transition_rows) as task_transition_rows,
+        max(task_transition_min_created_at) as task_transition_min_created_at,
+        max(task_transition_max_created_at) as task_transition_max_created_at,
+        max(step_max_id) as step_max_id,
+        max(step_rows) as step_rows,
+        max(step_min_created_at) as step_min_created_at,
+        max(step_max_created_at) as step_max_created_at,
+        max(step_transition_max_id) as step_transition_max_id,
+        max(step_transition_rows) as step_transition_rows,
+        max(step_transition_min_created_at) as step_transition_min_created_at,
+        max(step_transition_max_created_at) as step_transition_max_created_at,
+        max(edge_max_id) as edge_max_id,
+        max(edge_rows) as edge_rows,
+        max({{ dbt.dateadd('hour', -1 * (incremental_lookback_hours() | int), 'as_of') }}) as since
+    from previous_rows
+),
+
+seen_task as (
+    {{ source_marks_seen(ref('stg_tasker__tasks'), 'task_id', 'task') }}
+),
+
+seen_task_transition as (
+    {{ source_marks_seen(ref('stg_tasker__task_transitions'), 'transition_id', 'task_transition') }}
+),
+
+seen_step as (
+    {{ source_marks_seen(ref('stg_tasker__workflow_steps'), 'workflow_step_id', 'step') }}
+),
+
+seen_step_transition as (
+    {{ source_marks_seen(ref('stg_tasker__workflow_step_transitions'), 'transition_id', 'step_transition') }}
+),
+
+seen_edge as (
+    {{ source_marks_seen(ref('stg_tasker__workflow_step_edges'), 'edge_id', 'edge', timed=false) }}
+),
+
+-- Whether everything the previous build saw is still there: then only what lies beyond
+-- its watermarks needs a look; otherwise (or with no previous build) every task does.
+bounds as (
+    select
+        coalesce(
+            {{ source_marks_equal('task') }}
+            and {{ source_marks_equal('task_transition') }}
+            and {{ source_marks_equal('step') }}
+            and {{ source_marks_equal('step_transition') }}
+            and {{ source_marks_equal('edge', timed=false) }},
+            false
+        ) as is_extended,
+        coalesce(previous.task_max_id, 0) as task_max_id,
+        coalesce(previous.task_transition_max_id, 0) as task_transition_max_id,
+        coalesce(previous.step_max_id, 0) as step_max_id,
+        coalesce(previous.step_transition_max_id, 0) as step_transition_max_id,
+        coalesce(previous.edge_max_id, 0) as edge_max_id,
+        previous.since
+    from previous
+    cross join seen_task
+    cross join seen_task_transition
+    cross join seen_step
+    cross join seen_step_transition
+    cross join seen_edge
+),
+
+steps as (
+    select * from {{ ref('stg_tasker__workflow_steps') }}
+),
+
+touched as (
+    select tasks.task_id
+    from {{ ref('stg_tasker__tasks') }} as tasks
+    cross join bounds
+    where not bounds.is_extended
+        or tasks.task_id > bounds.task_max_id
+        or tasks.created_at > bounds.since
+
+    union
+
+    select transitions.task_id
+    from {{ ref('stg_tasker__task_transitions') }} as transitions
+    cross join bounds
+    where transitions.transition_id > bounds.task_transition_max_id
+        or transitions.created_at > bounds.since
+
+    union
+
+    select steps.task_id
+    from steps
+    cross join bounds
+    where steps.workflow_step_id > bounds.step_max_id
+        or steps.created_at > bounds.since
+
+    union
+
+    select steps.task_id
+    from {{ ref('stg_tasker__workflow_step_transitions') }} as transitions
+    inner join steps
+        on transitions.workflow_step_id = steps.workflow_step_id
+    cross join bounds
+    where transitions.transition_id > bounds.step_transition_max_id
+        or transitions.created_at > bounds.since
+
+    union
+
+    select steps.task_id
+    from {{ ref('stg_tasker__workflow_step_edges') }} as edges
+    inner join steps
+        on edges.child_step_id = steps.workflow_step_id
+    cross join bounds
+    where edges.edge_id > bounds.edge_max_id
+)
+
+select task_id from touched
