@@ -6,7 +6,7 @@ TASKS ?= 20000
 SEED ?= 42
 
 .DEFAULT_GOAL := help
-.PHONY: help install run generate build serve test fuzz load lint clean
+.PHONY: help install run generate build serve test fuzz load bench bench-quick lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ fuzz: install ## schemathesis against the served OpenAPI schema, 1,000 requests 
 
 load: install ## 60 s of wrk at 64 connections while three rebuilds run (bench/results/rebuild_load.json)
 	$(BIN)/python bench/rebuild_load.py --seconds 60 --connections 64
+
+bench: install ## benchmarks at 10k, 100k and 1M tasks (about an hour; bench/results/, docs/BENCHMARKS.md)
+	$(BIN)/python bench/run.py
+
+bench-quick: install ## the same benchmarks at 10k tasks (a few minutes)
+	$(BIN)/python bench/run.py --quick
 
 lint: install ## ruff over the Python code
 	$(BIN)/ruff check server tests bench

@@ -51,3 +51,31 @@
 {% macro duckdb__format_decimal(expression, places) -%}
     printf('%.{{ places }}f', {{ expression }})
 {%- endmacro %}
+
+{#- A path through a task's step DAG: the ids of its steps in order, as a list (DuckDB) or
+    an array (Postgres), which order element by element (a prefix first), so the smallest
+    sequence of ids wins ties. path_of: the path of one step; path_append: one more step;
+    path_steps: its steps, one row each (in a select list). -#}
+{% macro path_of(step_id) -%}
+    {{ return(adapter.dispatch('path_of', 'tasker_analytics')(step_id)) }}
+{%- endmacro %}
+
+{% macro default__path_of(step_id) -%}
+    array[{{ step_id }}]
+{%- endmacro %}
+
+{% macro path_append(path, step_id) -%}
+    {{ return(adapter.dispatch('path_append', 'tasker_analytics')(path, step_id)) }}
+{%- endmacro %}
+
+{% macro default__path_append(path, step_id) -%}
+    array_append({{ path }}, {{ step_id }})
+{%- endmacro %}
+
+{% macro path_steps(path) -%}
+    {{ return(adapter.dispatch('path_steps', 'tasker_analytics')(path)) }}
+{%- endmacro %}
+
+{% macro default__path_steps(path) -%}
+    unnest({{ path }})
+{%- endmacro %}

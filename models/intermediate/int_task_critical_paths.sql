@@ -26,8 +26,7 @@ steps as (
         step_executions.step_name,
         step_executions.created_at,
         step_executions.settled_at,
-        coalesce(step_executions.duration_ms, 0) as weight_ms,
-        lpad(cast(step_executions.workflow_step_id as {{ dbt.type_string() }}), 20, '0') as step_key
+        coalesce(step_executions.duration_ms, 0) as weight_ms
     from {{ ref('int_step_executions') }} as step_executions
     inner join tasks
         on step_executions.task_id = tasks.task_id
@@ -48,11 +47,11 @@ roots as (
 -- Every path from a root, one row per (path prefix, its last step). The depth bound
 -- only guards against a cyclic edge table; Tasker's step graphs are acyclic.
 paths (task_id, workflow_step_id, path_ms, path_key, depth) as (
-    select task_id, workflow_step_id, weight_ms, step_key, 1
+    select task_id, workflow_step_id, weight_ms, {{ path_of('workflow_step_id') }}, 1
     from roots
     union all
     select paths.task_id, dag.child_step_id, paths.path_ms + dag.child_weight_ms,
-        paths.path_key || dag.child_step_key, paths.depth + 1
+        {{ path_append('paths.path_key', 'dag.child_step_id') }}, paths.depth + 1
     from paths
     inner join {{ ref('int_task_dag_edges') }} as dag
         on paths.workflow_step_id = dag.parent_step_id
@@ -76,13 +75,9 @@ critical as (
     where path_rank = 1
 ),
 
--- The steps of the critical path: the path prefixes the chosen path starts with.
 on_critical_path as (
-    select distinct paths.workflow_step_id
-    from paths
-    inner join critical
-        on paths.task_id = critical.task_id
-        and left(critical.path_key, length(paths.path_key)) = paths.path_key
+    select distinct {{ path_steps('path_key') }} as workflow_step_id
+    from critical
 ),
 
 parents_ranked as (

@@ -7,8 +7,8 @@
     post_hook="{{ keep_tasks_in(complete_tasks_in_rollup_range()) }}"
 ) }}
 {#- The step edges of the tasks settled `complete` within the rollup hours, each with
-    its dependent's duration (its weight on a path) and id key: what the critical-path
-    search walks (int_task_critical_paths). -#}
+    its dependent's duration (its weight on a path): what the critical-path search walks
+    (int_task_critical_paths). -#}
 -- depends_on: {{ ref('int_touched_tasks') }}
 with tasks as (
     select task_id
@@ -19,18 +19,16 @@ with tasks as (
 ),
 
 steps as (
-    select step_executions.*
-    from {{ ref('int_step_executions') }} as step_executions
-    inner join tasks
-        on step_executions.task_id = tasks.task_id
+    select workflow_step_id, task_id, duration_ms
+    from {{ ref('int_step_executions') }}
+    where task_id in (select task_id from tasks)
 )
 
 select distinct
     children.task_id,
     edges.parent_step_id,
     edges.child_step_id,
-    coalesce(children.duration_ms, 0) as child_weight_ms,
-    lpad(cast(children.workflow_step_id as {{ dbt.type_string() }}), 20, '0') as child_step_key
+    coalesce(children.duration_ms, 0) as child_weight_ms
 from {{ ref('stg_tasker__workflow_step_edges') }} as edges
 inner join steps as parents
     on edges.parent_step_id = parents.workflow_step_id
