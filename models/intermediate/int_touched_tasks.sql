@@ -2,7 +2,7 @@
     row beyond the previous build's watermarks (a larger id, or created after its as_of
     less incremental_lookback_hours). When the rows the previous build saw are no longer
     all there unchanged (the source was rewritten or purged), every task. With no previous
-    build, every task. (macros/incremental.sql) -#}
+    build, none: that build computes every task without the list (macros/incremental.sql). -#}
 with marks as (
     select * from {{ ref('int_build_watermarks') }}
 ),
@@ -87,48 +87,52 @@ steps as (
     select * from {{ ref('stg_tasker__workflow_steps') }}
 ),
 
+-- The bounds are single values (scalar subqueries), so each scan filters before it joins.
 touched as (
-    select tasks.task_id
-    from {{ ref('stg_tasker__tasks') }} as tasks
-    cross join bounds
-    where not bounds.is_extended
-        or tasks.task_id > bounds.task_max_id
-        or tasks.created_at > bounds.since
+    select task_id
+    from {{ ref('stg_tasker__tasks') }}
+    where not (select is_extended from bounds)
+        or task_id > (select task_max_id from bounds)
+        or created_at > (select since from bounds)
 
     union
 
-    select transitions.task_id
-    from {{ ref('stg_tasker__task_transitions') }} as transitions
-    cross join bounds
-    where transitions.transition_id > bounds.task_transition_max_id
-        or transitions.created_at > bounds.since
+    select task_id
+    from {{ ref('stg_tasker__task_transitions') }}
+    where transition_id > (select task_transition_max_id from bounds)
+        or created_at > (select since from bounds)
 
     union
 
-    select steps.task_id
+    select task_id
     from steps
-    cross join bounds
-    where steps.workflow_step_id > bounds.step_max_id
-        or steps.created_at > bounds.since
+    where workflow_step_id > (select step_max_id from bounds)
+        or created_at > (select since from bounds)
 
     union
 
     select steps.task_id
-    from {{ ref('stg_tasker__workflow_step_transitions') }} as transitions
+    from (
+        select workflow_step_id
+        from {{ ref('stg_tasker__workflow_step_transitions') }}
+        where transition_id > (select step_transition_max_id from bounds)
+            or created_at > (select since from bounds)
+    ) as transitions
     inner join steps
         on transitions.workflow_step_id = steps.workflow_step_id
-    cross join bounds
-    where transitions.transition_id > bounds.step_transition_max_id
-        or transitions.created_at > bounds.since
 
     union
 
     select steps.task_id
-    from {{ ref('stg_tasker__workflow_step_edges') }} as edges
+    from (
+        select child_step_id
+        from {{ ref('stg_tasker__workflow_step_edges') }}
+        where edge_id > (select edge_max_id from bounds)
+    ) as edges
     inner join steps
         on edges.child_step_id = steps.workflow_step_id
-    cross join bounds
-    where edges.edge_id > bounds.edge_max_id
 )
 
+-- A build with no previous one computes every task: it needs no list.
 select task_id from touched
+where exists (select 1 from previous_rows)

@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -85,6 +85,24 @@ def state_key(env: dict[str, str], source: str) -> str:
         digest.update(f"{name}={env.get(name, '')}\0".encode())
     digest.update(source.encode())
     return digest.hexdigest()[:32]
+
+
+def _lookback_hours() -> int:
+    """The project's var incremental_lookback_hours (dbt_project.yml)."""
+    match = re.search(r"^\s+incremental_lookback_hours:\s*(\d+)", (PROJECT_DIR / "dbt_project.yml").read_text(), re.M)
+    return int(match.group(1)) if match else 1
+
+
+def _variables(key: str, previous: datetime | None) -> dict[str, str]:
+    """The dbt vars of a build: its state key and, when it continues a build, the `where`
+    of the source checks (the data tests on the Tasker tables and their staging models):
+    the rows created since that build's as_of less the lookback, the rows the models look
+    at again. A full build checks every row."""
+    variables = {"state_key": key}
+    if previous is not None:
+        since = previous - timedelta(hours=_lookback_hours())
+        variables["checks_where"] = f"created_at > cast('{since.isoformat(sep=' ')}' as timestamp)"
+    return variables
 
 
 def _continues(previous: tuple | None, key: str, as_of: str | None) -> bool:
@@ -259,9 +277,11 @@ def _base_env(extra_env: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-def _seed_postgres(database_url: str, schema: str, build_schema: str, key: str, as_of: str | None) -> bool:
+def _seed_postgres(
+    database_url: str, schema: str, build_schema: str, key: str, as_of: str | None
+) -> datetime | None:
     """Copy the served build's incremental tables into `build_schema` when the new build may
-    continue it; returns whether it did."""
+    continue it; returns the as_of of the build it continues, or None."""
     with psycopg.connect(database_url, connect_timeout=5) as connection:
         try:
             with connection.transaction():
@@ -270,9 +290,9 @@ def _seed_postgres(database_url: str, schema: str, build_schema: str, key: str, 
                     _LAST_WATERMARK.format(relation=f'"{served[0]}".int_build_watermarks')
                 ).fetchone()
         except psycopg.errors.UndefinedTable:
-            return False
+            return None
         if not _continues(previous, key, as_of):
-            return False
+            return None
         try:
             with connection.transaction():
                 connection.execute(f'create schema "{build_schema}"')
@@ -284,8 +304,8 @@ def _seed_postgres(database_url: str, schema: str, build_schema: str, key: str, 
                         f'insert into "{build_schema}"."{relation}" select * from "{served[0]}"."{relation}"'
                     )
         except psycopg.errors.UndefinedTable:
-            return False
-    return True
+            return None
+    return previous[1]
 
 
 def _build_postgres(
@@ -300,10 +320,11 @@ def _build_postgres(
     key = state_key(env, f"postgres:{env.get('TASKER_SOURCE_SCHEMA', '')}")
     lock = PROJECT_DIR / "data" / f".build-postgres-{settings.database_schema}.lock"
     with build_lock(lock):
-        incremental = not full_refresh and _seed_postgres(
+        previous = None if full_refresh else _seed_postgres(
             settings.database_url, settings.database_schema, build_schema, key, as_of
         )
-        completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet, variables={"state_key": key})
+        incremental = previous is not None
+        completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet, variables=_variables(key, previous))
         if completed.returncode != 0:
             with psycopg.connect(settings.database_url, connect_timeout=5, autocommit=True) as connection:
                 connection.execute(f'drop schema if exists "{build_schema}" cascade')
@@ -312,21 +333,21 @@ def _build_postgres(
     return BuildResult("postgres", time.monotonic() - started, completed.stdout or "", build_schema, incremental)
 
 
-def _seed_duckdb(served: Path, build_file: Path, key: str, as_of: str | None) -> bool:
+def _seed_duckdb(served: Path, build_file: Path, key: str, as_of: str | None) -> datetime | None:
     """Start `build_file` as a copy of the served build when the new build may continue it;
-    returns whether it did."""
+    returns the as_of of the build it continues, or None."""
     if not served.exists():
-        return False
+        return None
     previous_file = served.resolve()
     try:
         with duckdb.connect(str(previous_file), read_only=True) as connection:
             previous = connection.execute(_LAST_WATERMARK.format(relation="int_build_watermarks")).fetchone()
     except duckdb.Error:
-        return False
+        return None
     if not _continues(previous, key, as_of):
-        return False
+        return None
     shutil.copyfile(previous_file, build_file)
-    return True
+    return previous[1]
 
 
 def _build_duckdb(
@@ -351,8 +372,9 @@ def _build_duckdb(
     key = state_key(env, f"duckdb:{source}")
     with build_lock(served.with_name(f".{served.name}.lock")):
         try:
-            incremental = not full_refresh and _seed_duckdb(served, build_file, key, as_of)
-            completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet, variables={"state_key": key})
+            previous = None if full_refresh else _seed_duckdb(served, build_file, key, as_of)
+            incremental = previous is not None
+            completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet, variables=_variables(key, previous))
             if completed.returncode != 0:
                 raise BuildError(f"dbt build failed on duckdb (exit {completed.returncode})\n{completed.stdout or ''}")
             seconds = time.monotonic() - started

@@ -7,7 +7,8 @@ renamed as (
         cast(id as bigint) as edge_id,
         cast(from_step_id as bigint) as parent_step_id,
         cast(to_step_id as bigint) as child_step_id,
-        cast(name as {{ dbt.type_string() }}) as edge_name
+        cast(name as {{ dbt.type_string() }}) as edge_name,
+        cast(created_at as timestamp) as created_at
     from source
 )
 
