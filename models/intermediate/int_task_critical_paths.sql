@@ -128,7 +128,7 @@ final as (
         on_critical_path.workflow_step_id is not null as is_on_critical_path,
         critical.path_ms as critical_path_ms,
         cast(coalesce(blocking.dependents_blocked, 0) as bigint) as dependents_blocked,
-        cast(coalesce(blocking.blocked_wait_ms, 0) as double precision) as blocked_wait_ms
+        cast(coalesce(blocking.blocked_wait_ms, 0) as {{ type_double() }}) as blocked_wait_ms
     from steps
     inner join tasks
         on steps.task_id = tasks.task_id

@@ -1,6 +1,4 @@
-{{ config(
-    indexes=[{'columns': ['parent_step_id']}, {'columns': ['child_step_id']}] if target.type == 'postgres' else []
-) }}
+{{ config(indexes=table_indexes([['parent_step_id'], ['child_step_id']])) }}
 {#- The step edges of the tasks settled `complete` within the rollup hours, each with
     its dependent's duration (its weight on a path) and id key: what the critical-path
     search walks (int_task_critical_paths). -#}
