@@ -28,7 +28,12 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     from tasker_analytics.build import BuildError, build
 
     try:
-        result = build(settings, source_duckdb=args.source_duckdb, as_of=_check_as_of(args.as_of))
+        result = build(
+            settings,
+            source_duckdb=args.source_duckdb,
+            source_parquet=getattr(args, "source_parquet", None),
+            as_of=_check_as_of(args.as_of),
+        )
     except (BuildError, argparse.ArgumentTypeError) as error:
         return _fail(str(error), 1)
     print(f"built {result.target} in {result.seconds:.1f}s", file=sys.stderr)
@@ -82,8 +87,13 @@ def parser() -> argparse.ArgumentParser:
     generate_parser = commands.add_parser("generate", help="write a synthetic Tasker workload")
     generate.add_arguments(generate_parser)
 
-    build_parser = commands.add_parser("build", help="run dbt build (TASKER_ANALYTICS_WAREHOUSE picks the target)")
+    build_parser = commands.add_parser(
+        "build", help="run dbt build (TASKER_ANALYTICS_WAREHOUSE picks the target: duckdb, postgres or spark)"
+    )
     build_parser.add_argument("--source-duckdb", help="DuckDB file holding the Tasker tables")
+    build_parser.add_argument(
+        "--source-parquet", help="folder of Parquet Tasker tables (TASKER_ANALYTICS_WAREHOUSE=spark)"
+    )
     build_parser.add_argument("--as-of", help="analysis reference time (naive UTC ISO timestamp); default: now")
 
     serve_parser = commands.add_parser("serve", help="serve the HTTP API")
