@@ -21,10 +21,10 @@
         {%- for table in tables %}
             {%- set relation = '`' ~ schema ~ '`.`' ~ table.identifier ~ '`' -%}
             {%- set location = folder.rstrip('/') ~ '/' ~ table.identifier -%}
-            {#- An external table: dropping or re-pointing it never touches the files. -#}
+            {#- An external table: dropping or re-pointing it never touches the files. Each dbt
+                run is a new Spark session, so no stale file listing needs a refresh. -#}
             {% do run_query('create table if not exists ' ~ relation ~ " using parquet location '" ~ location ~ "'") %}
             {% do run_query('alter table ' ~ relation ~ " set location '" ~ location ~ "'") %}
-            {% do run_query('refresh table ' ~ relation) %}
         {%- endfor %}
     {%- endif -%}
 {% endmacro %}
