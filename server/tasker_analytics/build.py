@@ -247,10 +247,16 @@ def export_spark_marts(settings: Settings, build_file: Path) -> None:
     try:
         for relation in SERVED_RELATIONS:
             folder = spark_table_folder(settings, relation)
-            files = sorted(str(path) for path in folder.glob("*.parquet"))
+            # Data files, also in partition folders (`<column>=<value>/`, whose values the
+            # scan turns back into columns); Spark's hidden and marker files are skipped.
+            files = sorted(
+                str(path)
+                for path in folder.rglob("*.parquet")
+                if not any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+            )
             if not files:
                 raise BuildError(f"the Spark build left no Parquet files for {relation} in {folder}")
-            scan = "read_parquet([" + ", ".join(_sql_text(path) for path in files) + "])"
+            scan = "read_parquet([" + ", ".join(_sql_text(path) for path in files) + "], hive_partitioning = true)"
             columns = connection.execute(f"describe select * from {scan}").fetchall()
             select = ", ".join(
                 f"timezone('UTC', \"{name}\") as \"{name}\"" if kind == "TIMESTAMP WITH TIME ZONE" else f'"{name}"'
