@@ -154,7 +154,19 @@ def test_spark_build_has_real_figures(spark_build):
 def test_a_spark_build_without_its_source_folder_says_how_to_make_one(tmp_path):
     from tasker_analytics.build import BuildError
 
+    _require_spark()  # without the extra, the build says so first
     settings = Settings(warehouse="spark", duckdb_path=tmp_path / "a.duckdb", spark_dir=tmp_path / "spark")
     with pytest.raises(BuildError, match="generate --parquet"):
         build(settings, source_parquet=str(tmp_path / "missing"))
     assert not Path(tmp_path / "a.duckdb").exists()
+
+
+def test_generate_takes_one_target(tmp_path, capsys):
+    from tasker_analytics.cli import main
+
+    code = main(["generate", "--tasks", "5", "--duckdb", str(tmp_path / "a.duckdb"), "--parquet", str(tmp_path / "p")])
+    assert code == 2
+    assert "mutually exclusive" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+    assert main(["generate", "--tasks", "5", "--no-progress", "--parquet", str(tmp_path / "p")]) == 0
+    assert sorted(path.name for path in (tmp_path / "p").iterdir()) == sorted(TABLE_NAMES)

@@ -19,6 +19,7 @@ project's data folder).
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 import re
@@ -295,6 +296,10 @@ def _build_spark(
     settings: Settings, env: dict[str, str], source_parquet: str | None, as_of: str | None, quiet: bool
 ) -> BuildResult:
     started = time.monotonic()
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
+        raise BuildError("the spark warehouse needs the spark extra: pip install -e '.[spark]' (docs/SCALING.md)")
+    if not env.get("JAVA_HOME") and shutil.which("java") is None:
+        raise BuildError("the spark warehouse needs Java 17: no `java` on the PATH and JAVA_HOME is not set")
     served = Path(os.path.abspath(settings.duckdb_path))
     source = Path(source_parquet).resolve() if source_parquet else default_source_parquet(env)
     if not source.is_dir():
