@@ -12,8 +12,27 @@
     NULL arguments mean "all"; a period of `hours` ends at the build's as_of, except for
     analytics_metrics whose window starts at start_date (NULL: as_of - hours). -#}
 
+{#- How a function body names a relation or another function of the build: unqualified
+    in a DuckDB macro (it resolves in the build's database), schema-qualified in a
+    Postgres function (whose search_path is the caller's). -#}
 {% macro _fn_relation(name) -%}
-    {%- if target.type == 'postgres' -%}"{{ target.schema }}"."{{ name }}"{%- else -%}{{ name }}{%- endif -%}
+    {{ return(adapter.dispatch('fn_qualified', 'tasker_analytics')(name, true)) }}
+{%- endmacro %}
+
+{% macro _fn_function(name) -%}
+    {{ return(adapter.dispatch('fn_qualified', 'tasker_analytics')(name, false)) }}
+{%- endmacro %}
+
+{% macro default__fn_qualified(name, is_relation) -%}
+    {{ return(name) }}
+{%- endmacro %}
+
+{% macro postgres__fn_qualified(name, is_relation) -%}
+    {%- if is_relation -%}
+        {{ return('"' ~ target.schema ~ '"."' ~ name ~ '"') }}
+    {%- else -%}
+        {{ return('"' ~ target.schema ~ '".' ~ name) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro _fn_scope(alias) -%}
@@ -330,9 +349,6 @@
     cross join bounds
 {% endmacro %}
 
-{% macro _fn_function(name) -%}
-    {%- if target.type == 'postgres' -%}"{{ target.schema }}".{{ name }}{%- else -%}{{ name }}{%- endif -%}
-{%- endmacro %}
 
 {#- The columns of function_based_recommendations: the target, every rule's evidence
     (NULL where a rule has none), the impact and the rationale. -#}
@@ -671,6 +687,16 @@
     ) as table {{ _fn_recommendations_body() }};
     {% endset %}
     {% do run_query(statements) %}
+{% endmacro %}
+
+{#- Spark: not created. Spark 4 has SQL table functions, but their bodies cannot take a
+    LIMIT from a parameter and they would serve no one here: a Spark build is served from
+    a DuckDB copy of its marts (tasker_analytics.build), where these functions are created
+    as DuckDB macros. docs/SCALING.md. -#}
+{% macro spark__create_analytics_functions() %}
+    {% if execute %}
+        {% do log("analyst SQL functions are not created on spark (docs/SCALING.md); the served DuckDB copy has them", info=true) %}
+    {% endif %}
 {% endmacro %}
 
 {#- Postgres: the columns of a returns table (...) clause. -#}

@@ -24,8 +24,8 @@
 
 {#- A rate in [0, 1]: numerator / denominator, 0 over zero items (DESIGN.md section 3). -#}
 {% macro safe_ratio(numerator, denominator) -%}
-    case when coalesce({{ denominator }}, 0) = 0 then cast(0.0 as double precision)
-        else cast({{ numerator }} as double precision) / {{ denominator }}
+    case when coalesce({{ denominator }}, 0) = 0 then cast(0.0 as {{ type_double() }})
+        else cast({{ numerator }} as {{ type_double() }}) / {{ denominator }}
     end
 {%- endmacro %}
 

@@ -5,6 +5,21 @@
     post-hook drops the rows whose task has left the model (retention, rollup hours,
     deleted from the source). The result equals a full refresh. -#}
 
+{#- How the per-execution models replace a touched task's rows: delete+insert on task_id.
+    Spark's Parquet tables have no delete; a Spark build always starts empty, so there the
+    strategy only needs to be a valid one. -#}
+{% macro per_task_strategy() -%}
+    {{ return(adapter.dispatch('per_task_strategy', 'tasker_analytics')()) }}
+{%- endmacro %}
+
+{% macro default__per_task_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro spark__per_task_strategy() -%}
+    {{ return('append') }}
+{%- endmacro %}
+
 {#- Hours before the previous build's as_of whose source rows are looked at again, for
     rows committed out of id order (var incremental_lookback_hours). -#}
 {% macro incremental_lookback_hours() -%}
@@ -43,6 +58,11 @@
     from {{ ref('int_task_executions') }}
     where final_state = 'complete'
         and {{ in_rollup_range('settled_at') }}
+{%- endmacro %}
+
+{#- An id beyond every real one (the largest bigint). -#}
+{% macro no_id() -%}
+    cast(9223372036854775807 as bigint)
 {%- endmacro %}
 
 {#- The watermark columns of one source table: its largest id, row count and (when it has

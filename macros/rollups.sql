@@ -15,6 +15,10 @@
     cast(floor((epoch_us({{ as_of() }}) - epoch_us({{ ts }})) / 3600000000.0) + 1 as integer)
 {%- endmacro %}
 
+{% macro spark__hour_index(ts) -%}
+    cast(floor((unix_micros({{ as_of() }}) - unix_micros({{ ts }})) / 3600000000.0) + 1 as integer)
+{%- endmacro %}
+
 {#- How many hour buckets the rollups keep: the longest period plus the regression
     baseline (var rollup_hours). -#}
 {% macro rollup_hours() -%}
@@ -56,7 +60,7 @@
 {#- The representative value of bucket i: 2 gamma^i / (gamma + 1), within alpha of every
     value in the bucket. -#}
 {% macro sketch_value(i) -%}
-    case when {{ i }} = {{ sketch_zero_index() }} then cast(0.0 as double precision)
+    case when {{ i }} = {{ sketch_zero_index() }} then cast(0.0 as {{ type_double() }})
         else 2 * power({{ sketch_gamma() }}, {{ i }}) / ({{ sketch_gamma() }} + 1)
     end
 {%- endmacro %}
@@ -85,7 +89,7 @@
             {%- for q, label in [(0.5, 'p50'), (0.95, 'p95'), (0.99, 'p99')] %}
             min(case when cumulative > floor({{ q }} * (total - 1)) then sketch_index end) as {{ label }}_lo,
             min(case when cumulative > ceil({{ q }} * (total - 1)) then sketch_index end) as {{ label }}_hi,
-            cast(max({{ q }} * (total - 1) - floor({{ q }} * (total - 1))) as double precision) as {{ label }}_fraction{{ "," if not loop.last }}
+            cast(max({{ q }} * (total - 1) - floor({{ q }} * (total - 1))) as {{ type_double() }}) as {{ label }}_fraction{{ "," if not loop.last }}
             {%- endfor %}
         from {{ name }}_ranked
         group by {{ group }}
@@ -95,7 +99,7 @@
             {{ group }},
             {%- for label in ['p50', 'p95', 'p99'] %}
             cast({{ sketch_value(label ~ '_lo') }} + {{ label }}_fraction
-                * ({{ sketch_value(label ~ '_hi') }} - {{ sketch_value(label ~ '_lo') }}) as double precision)
+                * ({{ sketch_value(label ~ '_hi') }} - {{ sketch_value(label ~ '_lo') }}) as {{ type_double() }})
                 as {{ label }}{{ "," if not loop.last }}
             {%- endfor %}
         from {{ name }}_ranks

@@ -1,6 +1,6 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=per_task_strategy(),
     unique_key='task_id',
     on_schema_change='fail',
     post_hook="{{ keep_tasks_in(retained_source_tasks()) }}"
@@ -55,7 +55,7 @@ final as (
         step_executions.step_name,
         classified.occurred_at,
         classified.error_class,
-        cast(coalesce(taxonomy.error_type, classified.error_class) as text) as error_type
+        {{ dbt.cast('coalesce(taxonomy.error_type, classified.error_class)', 'text') }} as error_type
     from classified
     inner join step_executions
         on classified.workflow_step_id = step_executions.workflow_step_id

@@ -1,6 +1,6 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=per_task_strategy(),
     unique_key='task_id',
     on_schema_change='fail',
     post_hook="{{ keep_tasks_in(complete_tasks_in_rollup_range()) }}"
@@ -53,7 +53,9 @@ paths (task_id, workflow_step_id, path_ms, path_key, depth) as (
     select paths.task_id, dag.child_step_id, paths.path_ms + dag.child_weight_ms,
         {{ path_append('paths.path_key', 'dag.child_step_id') }}, paths.depth + 1
     from paths
-    inner join {{ ref('int_task_dag_edges') }} as dag
+    -- The whole table in a full build (Postgres walks it by its parent_step_id index), the
+    -- touched tasks' edges in an incremental one.
+    inner join {% if is_incremental() %}edges{% else %}{{ ref('int_task_dag_edges') }}{% endif %} as dag
         on paths.workflow_step_id = dag.parent_step_id
     where paths.depth < 1000
 ),
@@ -134,7 +136,7 @@ final as (
         on_critical_path.workflow_step_id is not null as is_on_critical_path,
         critical.path_ms as critical_path_ms,
         cast(coalesce(blocking.dependents_blocked, 0) as bigint) as dependents_blocked,
-        cast(coalesce(blocking.blocked_wait_ms, 0) as double precision) as blocked_wait_ms
+        cast(coalesce(blocking.blocked_wait_ms, 0) as {{ type_double() }}) as blocked_wait_ms
     from steps
     inner join tasks
         on steps.task_id = tasks.task_id

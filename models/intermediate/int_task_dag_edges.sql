@@ -1,9 +1,9 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=per_task_strategy(),
     unique_key='task_id',
     on_schema_change='fail',
-    indexes=[{'columns': ['parent_step_id']}, {'columns': ['child_step_id']}] if target.type == 'postgres' else [],
+    indexes=table_indexes([['parent_step_id'], ['child_step_id']]),
     post_hook="{{ keep_tasks_in(complete_tasks_in_rollup_range()) }}"
 ) }}
 {#- The step edges of the tasks settled `complete` within the rollup hours, each with

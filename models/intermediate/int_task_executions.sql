@@ -1,6 +1,6 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=per_task_strategy(),
     unique_key='task_id',
     on_schema_change='fail',
     post_hook="{{ keep_tasks_in(retained_source_tasks()) }}"

@@ -58,10 +58,11 @@ seen_edge as (
 ),
 
 -- Whether everything the previous build saw is still there: then only what lies beyond
--- its watermarks needs a look; otherwise (or with no previous build) every task does.
+-- its watermarks needs a look; otherwise every task does.
 bounds as (
     select
-        coalesce(
+        previous.task_rows is null
+        or coalesce(
             {{ source_marks_equal('task') }}
             and {{ source_marks_equal('task_transition') }}
             and {{ source_marks_equal('step') }}
@@ -69,12 +70,12 @@ bounds as (
             and {{ source_marks_equal('edge', timed=false) }},
             false
         ) as is_extended,
-        coalesce(previous.task_max_id, 0) as task_max_id,
-        coalesce(previous.task_transition_max_id, 0) as task_transition_max_id,
-        coalesce(previous.step_max_id, 0) as step_max_id,
-        coalesce(previous.step_transition_max_id, 0) as step_transition_max_id,
-        coalesce(previous.edge_max_id, 0) as edge_max_id,
-        previous.since
+        coalesce(previous.task_max_id, {{ no_id() }}) as task_max_id,
+        coalesce(previous.task_transition_max_id, {{ no_id() }}) as task_transition_max_id,
+        coalesce(previous.step_max_id, {{ no_id() }}) as step_max_id,
+        coalesce(previous.step_transition_max_id, {{ no_id() }}) as step_transition_max_id,
+        coalesce(previous.edge_max_id, {{ no_id() }}) as edge_max_id,
+        coalesce(previous.since, {{ dbt.dateadd('year', 1000, as_of()) }}) as since
     from previous
     cross join seen_task
     cross join seen_task_transition
@@ -133,6 +134,6 @@ touched as (
         on edges.child_step_id = steps.workflow_step_id
 )
 
--- A build with no previous one computes every task: it needs no list.
+-- A build with no previous one computes every task: it needs no list (its bounds above
+-- select nothing: no id beyond the largest, no row created a millennium after as_of).
 select task_id from touched
-where exists (select 1 from previous_rows)

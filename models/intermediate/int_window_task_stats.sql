@@ -82,10 +82,10 @@ final as (
         cast(coalesce(retried_count, 0) as bigint) as retried_count,
         cast(coalesce(negative_duration_count, 0) as bigint) as negative_duration_count,
         cast(duration_count as bigint) as duration_count,
-        cast(avg_duration_ms as double precision) as avg_duration_ms,
-        cast(p50_duration_ms as double precision) as p50_duration_ms,
-        cast(p95_duration_ms as double precision) as p95_duration_ms,
-        cast(p99_duration_ms as double precision) as p99_duration_ms,
+        cast(avg_duration_ms as {{ type_double() }}) as avg_duration_ms,
+        cast(p50_duration_ms as {{ type_double() }}) as p50_duration_ms,
+        cast(p95_duration_ms as {{ type_double() }}) as p95_duration_ms,
+        cast(p99_duration_ms as {{ type_double() }}) as p99_duration_ms,
         cast(namespace_count as bigint) as namespace_count,
         cast(task_type_count as bigint) as task_type_count
     from aggregated

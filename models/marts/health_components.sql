@@ -73,8 +73,8 @@ unioned as (
 final as (
     select
         cast(component as {{ dbt.type_string() }}) as component,
-        cast(component_value as double precision) as component_value,
-        cast(weight as double precision) as weight,
+        cast(component_value as {{ type_double() }}) as component_value,
+        cast(weight as {{ type_double() }}) as weight,
         cast({{ window_hours }} as integer) as window_hours,
         cast(item_count as bigint) as item_count,
         cast(description as {{ dbt.type_string() }}) as description

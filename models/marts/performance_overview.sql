@@ -33,7 +33,7 @@ final as (
         cast('{{ invocation_id }}' as {{ dbt.type_string() }}) as build_id,
         {{ as_of() }} as data_as_of,
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as built_at,
-        cast(health.system_health_score as double precision) as system_health_score,
+        cast(health.system_health_score as {{ type_double() }}) as system_health_score,
         cast({{ statistics_hours }} as integer) as statistics_window_hours,
         window_stats.created_count as total_tasks,
         window_stats.settled_count,

@@ -3,6 +3,10 @@
 - DuckDB: every build writes a new file `builds/<stamp>.duckdb` beside the served path;
   when it succeeds, the served path (a symlink) is replaced by one pointing at it, in
   one atomic rename. A failed build leaves the previous build serving.
+- Spark: `dbt build` on the spark target writes the models as Parquet tables in the Spark
+  warehouse; the served relations are then copied from those Parquet files into a new
+  DuckDB build file (with the analyst SQL functions as DuckDB macros), published exactly
+  like a DuckDB build. The server never needs a Spark session.
 - PostgreSQL: every build gets its own schema `<schema>__b<stamp>`; when it succeeds,
   one transaction points `<schema>.build_pointer` at it and recreates the views in
   `<schema>` (the stable names analysts query) over its marts. The server reads the
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -40,7 +45,7 @@ from urllib.parse import unquote, urlparse
 import duckdb
 import psycopg
 
-from tasker_analytics.settings import PROJECT_DIR, Settings, default_source_duckdb
+from tasker_analytics.settings import PROJECT_DIR, Settings, default_source_duckdb, default_source_parquet
 from tasker_analytics.warehouse import build_sidecar
 
 
@@ -350,6 +355,111 @@ def _seed_duckdb(served: Path, build_file: Path, key: str, as_of: str | None) ->
     return previous[1]
 
 
+def spark_table_folder(settings: Settings, relation: str) -> Path:
+    """Where Spark keeps a managed table of the build schema (its Parquet files)."""
+    return Path(os.path.abspath(settings.spark_dir)) / "warehouse" / f"{settings.spark_schema}.db" / relation
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def export_spark_marts(settings: Settings, build_file: Path) -> None:
+    """Copy the served relations from the Spark warehouse's Parquet files into a new DuckDB
+    file. Timestamps are naive UTC on every engine: one that arrives with a time zone is
+    converted to UTC, whatever the local zone."""
+    connection = duckdb.connect(str(build_file))
+    try:
+        for relation in SERVED_RELATIONS:
+            folder = spark_table_folder(settings, relation)
+            # Data files, also in partition folders (`<column>=<value>/`, whose values the
+            # scan turns back into columns); Spark's hidden and marker files are skipped.
+            files = sorted(
+                str(path)
+                for path in folder.rglob("*.parquet")
+                if not any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+            )
+            if not files:
+                raise BuildError(f"the Spark build left no Parquet files for {relation} in {folder}")
+            scan = "read_parquet([" + ", ".join(_sql_text(path) for path in files) + "], hive_partitioning = true)"
+            columns = connection.execute(f"describe select * from {scan}").fetchall()
+            select = ", ".join(
+                f"timezone('UTC', \"{name}\") as \"{name}\"" if kind == "TIMESTAMP WITH TIME ZONE" else f'"{name}"'
+                for name, kind, *_ in columns
+            )
+            connection.execute(f'create table "{relation}" as select {select} from {scan}')
+        connection.execute("checkpoint")
+    finally:
+        connection.close()
+
+
+def create_duckdb_functions(build_file: Path, env: dict[str, str], quiet: bool) -> None:
+    """Create the analyst SQL functions (DuckDB macros) in a DuckDB file holding the marts,
+    with the project's own macro (dbt run-operation on a profile naming that file)."""
+    with tempfile.TemporaryDirectory(prefix="tasker-analytics-serving-") as profiles_dir:
+        profile = {
+            "tasker_analytics": {
+                "target": "serving",
+                "outputs": {"serving": {"type": "duckdb", "path": str(build_file), "threads": 1}},
+            }
+        }
+        (Path(profiles_dir) / "profiles.yml").write_text(json.dumps(profile))
+        serving_env = {**env, "DBT_PROFILES_DIR": profiles_dir}
+        target_path = env.get("DBT_TARGET_PATH")
+        if target_path:  # its own parse state, so the Spark build's is not invalidated
+            serving_env["DBT_TARGET_PATH"] = str(Path(target_path) / "serving")
+        completed = run_dbt(["run-operation", "create_analytics_functions"], serving_env, quiet=quiet)
+        if completed.returncode != 0:
+            raise BuildError(
+                f"creating the SQL functions in the served DuckDB copy failed (exit {completed.returncode})\n"
+                f"{completed.stdout or ''}"
+            )
+
+
+def _build_spark(
+    settings: Settings, env: dict[str, str], source_parquet: str | None, as_of: str | None, quiet: bool
+) -> BuildResult:
+    started = time.monotonic()
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
+        raise BuildError("the spark warehouse needs the spark extra: pip install -e '.[spark]' (docs/SCALING.md)")
+    if not env.get("JAVA_HOME") and shutil.which("java") is None:
+        raise BuildError("the spark warehouse needs Java 17: no `java` on the PATH and JAVA_HOME is not set")
+    served = Path(os.path.abspath(settings.duckdb_path))
+    source = Path(source_parquet).resolve() if source_parquet else default_source_parquet(env)
+    if not source.is_dir():
+        raise BuildError(
+            f"Tasker source folder {source} does not exist: run `tasker-analytics generate --parquet {source}` first"
+        )
+    spark_dir = Path(os.path.abspath(settings.spark_dir))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    build_file = builds_folder(served) / f"{stamp}-{os.getpid()}.duckdb"
+    build_file.parent.mkdir(parents=True, exist_ok=True)
+    spark_dir.mkdir(parents=True, exist_ok=True)
+    env["TASKER_ANALYTICS_TARGET"] = "spark"
+    env["TASKER_ANALYTICS_SPARK_DIR"] = str(spark_dir)
+    env["TASKER_ANALYTICS_SPARK_SCHEMA"] = settings.spark_schema
+    env["TASKER_SOURCE_PARQUET_DIR"] = str(source)
+    with build_lock(served.with_name(f".{served.name}.lock")):
+        try:
+            # The Derby metastore admits one Spark process at a time.
+            with build_lock(spark_dir / ".spark.lock"):
+                completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet)
+                if completed.returncode != 0:
+                    raise BuildError(
+                        f"dbt build failed on spark (exit {completed.returncode})\n{completed.stdout or ''}"
+                    )
+                export_spark_marts(settings, build_file)
+            create_duckdb_functions(build_file, env, quiet)
+            seconds = time.monotonic() - started
+            build_sidecar(build_file).write_text(json.dumps({"build_seconds": round(seconds, 3)}))
+            publish_duckdb(served, build_file, settings.keep_builds)
+        except BaseException:
+            for leftover in (build_file, build_file.with_name(build_file.name + ".wal"), build_sidecar(build_file)):
+                leftover.unlink(missing_ok=True)
+            raise
+    return BuildResult("spark", time.monotonic() - started, completed.stdout or "", str(build_file))
+
+
 def _build_duckdb(
     settings: Settings,
     env: dict[str, str],
@@ -393,6 +503,7 @@ def build(
     settings: Settings,
     *,
     source_duckdb: str | None = None,
+    source_parquet: str | None = None,
     as_of: str | None = None,
     quiet: bool = False,
     extra_env: dict[str, str] | None = None,
@@ -403,4 +514,6 @@ def build(
     env = _base_env(extra_env)
     if settings.warehouse == "postgres":
         return _build_postgres(settings, env, as_of, quiet, full_refresh)
+    if settings.warehouse == "spark":
+        return _build_spark(settings, env, source_parquet, as_of, quiet)
     return _build_duckdb(settings, env, source_duckdb, as_of, quiet, full_refresh)

@@ -31,6 +31,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         result = build(
             settings,
             source_duckdb=args.source_duckdb,
+            source_parquet=getattr(args, "source_parquet", None),
             as_of=_check_as_of(args.as_of),
             full_refresh=getattr(args, "full_refresh", False),
         )
@@ -88,8 +89,13 @@ def parser() -> argparse.ArgumentParser:
     generate_parser = commands.add_parser("generate", help="write a synthetic Tasker workload")
     generate.add_arguments(generate_parser)
 
-    build_parser = commands.add_parser("build", help="run dbt build (TASKER_ANALYTICS_WAREHOUSE picks the target)")
+    build_parser = commands.add_parser(
+        "build", help="run dbt build (TASKER_ANALYTICS_WAREHOUSE picks the target: duckdb, postgres or spark)"
+    )
     build_parser.add_argument("--source-duckdb", help="DuckDB file holding the Tasker tables")
+    build_parser.add_argument(
+        "--source-parquet", help="folder of Parquet Tasker tables (TASKER_ANALYTICS_WAREHOUSE=spark)"
+    )
     build_parser.add_argument("--as-of", help="analysis reference time (naive UTC ISO timestamp); default: now")
     build_parser.add_argument(
         "--full-refresh",

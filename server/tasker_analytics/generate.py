@@ -1445,6 +1445,32 @@ def write_postgres(tables: dict[str, pa.Table], dsn: str, schema: str = "public"
         conn.commit()
 
 
+def write_parquet(tables: dict[str, pa.Table], folder: str, progress: bool = False) -> None:
+    """Write the nine tables as Parquet, one folder per table (`<folder>/<table>/`), the
+    layout a Spark (or any lakehouse) table location has. Each table's folder is replaced
+    whole: the new one is written beside it and renamed into place."""
+    import shutil
+
+    import pyarrow.parquet as pq
+    from tqdm import tqdm
+
+    root = os.path.abspath(folder)
+    os.makedirs(root, exist_ok=True)
+    for name in tqdm(TABLE_NAMES, desc="parquet", unit="table", file=sys.stderr,
+                     disable=not progress, leave=False):
+        final = os.path.join(root, name)
+        staged = os.path.join(root, f".{name}.new-{os.getpid()}")
+        retired = os.path.join(root, f".{name}.old-{os.getpid()}")
+        shutil.rmtree(staged, ignore_errors=True)
+        os.makedirs(staged)
+        pq.write_table(tables[name], os.path.join(staged, "part-00000.parquet"),
+                       row_group_size=1_000_000)
+        if os.path.exists(final):
+            os.replace(final, retired)
+        os.replace(staged, final)
+        shutil.rmtree(retired, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------
@@ -1471,6 +1497,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--postgres", default=None, metavar="DSN",
                         help="write to PostgreSQL instead, e.g. "
                              "postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--parquet", default=None, metavar="DIR",
+                        help="write Parquet files instead, one folder per table under DIR "
+                             "(the source of the spark target, docs/SCALING.md)")
     parser.add_argument("--schema", default="public", metavar="NAME",
                         help="schema that receives the nine tables (default public)")
     parser.add_argument("--no-progress", dest="no_progress", action="store_true",
@@ -1507,8 +1536,8 @@ def _parse_options(args: argparse.Namespace) -> dict:
         raise _UsageError(f"--history-hours: not a number: {args.history_hours!r}") from None
     if not (math.isfinite(hours) and hours * _MS_PER_HOUR >= 1):
         raise _UsageError(f"--history-hours must be positive, got {args.history_hours!r}")
-    if args.duckdb and args.postgres:
-        raise _UsageError("--duckdb and --postgres are mutually exclusive")
+    if sum(1 for target in (args.duckdb, args.postgres, getattr(args, "parquet", None)) if target) > 1:
+        raise _UsageError("--duckdb, --postgres and --parquet are mutually exclusive")
     if not _IDENT.match(args.schema or ""):
         raise _UsageError(f"--schema: invalid name {args.schema!r} (letters, digits and _ only)")
     return {"tasks": integer("tasks", args.tasks, 0), "seed": integer("seed", args.seed, 0),
@@ -1531,11 +1560,14 @@ def run(args: argparse.Namespace) -> int:
     except _UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
-    target = args.postgres or args.duckdb or DEFAULT_DUCKDB_PATH
+    parquet = getattr(args, "parquet", None)
+    target = args.postgres or parquet or args.duckdb or DEFAULT_DUCKDB_PATH
     # Reach the target before spending minutes on a large workload.
     try:
         if args.postgres:
             psycopg.connect(args.postgres, connect_timeout=10).close()
+        elif parquet:
+            os.makedirs(os.path.abspath(parquet), exist_ok=True)
         else:
             os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
             duckdb.connect(target).close()
@@ -1547,14 +1579,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.postgres:
             write_postgres(tables, args.postgres, args.schema, progress=progress)
+        elif parquet:
+            write_parquet(tables, parquet, progress=progress)
         else:
             write_duckdb(tables, target, args.schema, progress=progress)
     except (psycopg.Error, duckdb.Error, OSError) as exc:
         print(f"{prog}: error: writing failed: {_one_line(exc)}", file=sys.stderr)
         return 2
     where = "PostgreSQL" if args.postgres else target
+    place = f"Parquet folders under {os.path.abspath(parquet)}" if parquet else f"{where} schema {args.schema}"
     print(f"generated {opts['tasks']} tasks ({tables['tasker_workflow_steps'].num_rows} steps, "
           f"{tables['tasker_workflow_step_transitions'].num_rows} step transitions) as of "
-          f"{opts['as_of'].isoformat(timespec='milliseconds')} into {where} "
-          f"schema {args.schema}")
+          f"{opts['as_of'].isoformat(timespec='milliseconds')} into {place}")
     return 0

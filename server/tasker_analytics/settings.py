@@ -20,6 +20,14 @@ def default_source_duckdb(env: Mapping[str, str] | None = None) -> Path:
     return path if path.is_absolute() else PROJECT_DIR / path
 
 
+def default_source_parquet(env: Mapping[str, str] | None = None) -> Path:
+    """The folder of Parquet Tasker tables a Spark build reads: TASKER_SOURCE_PARQUET_DIR
+    (relative to the project), else data/tasker_source_parquet in the project."""
+    env = os.environ if env is None else env
+    path = Path(env.get("TASKER_SOURCE_PARQUET_DIR") or "data/tasker_source_parquet")
+    return path if path.is_absolute() else PROJECT_DIR / path
+
+
 class SettingsError(ValueError):
     """A configuration value that cannot be used; the message names the variable."""
 
@@ -58,10 +66,13 @@ class Settings:
     """Everything the server and the Python API need; see the README's configuration table."""
 
     enabled: bool = True
+    # duckdb, postgres, or spark: built on Spark, served from a DuckDB copy of its marts.
     warehouse: str = "duckdb"
     duckdb_path: Path = field(default_factory=lambda: PROJECT_DIR / "data" / "tasker_analytics.duckdb")
     database_url: str = "postgresql://postgres@127.0.0.1:5432/tasker"
     database_schema: str = "tasker_analytics"
+    spark_dir: Path = field(default_factory=lambda: PROJECT_DIR / "data" / "spark")
+    spark_schema: str = "tasker_analytics"
     performance_cache_ttl: int = 90
     bottlenecks_cache_ttl: int = 120
     max_period_hours: int = 168
@@ -83,9 +94,9 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         warehouse = _text(env, "TASKER_ANALYTICS_WAREHOUSE", "duckdb").lower()
-        if warehouse not in {"duckdb", "postgres"}:
+        if warehouse not in {"duckdb", "postgres", "spark"}:
             raise SettingsError(
-                f"TASKER_ANALYTICS_WAREHOUSE must be duckdb or postgres, got {warehouse!r}"
+                f"TASKER_ANALYTICS_WAREHOUSE must be duckdb, postgres or spark, got {warehouse!r}"
             )
         performance_ttl = _int(env, "TASKER_ANALYTICS_CACHE_TTL", 90, minimum=0)
         settings = cls(
@@ -96,6 +107,8 @@ class Settings:
             ),
             database_url=_text(env, "TASKER_ANALYTICS_DATABASE_URL", cls.database_url),
             database_schema=_text(env, "TASKER_ANALYTICS_PG_SCHEMA", cls.database_schema),
+            spark_dir=Path(_text(env, "TASKER_ANALYTICS_SPARK_DIR", str(cls().spark_dir))),
+            spark_schema=_text(env, "TASKER_ANALYTICS_SPARK_SCHEMA", cls.spark_schema),
             performance_cache_ttl=_int(
                 env, "TASKER_ANALYTICS_PERFORMANCE_CACHE_TTL", performance_ttl, minimum=0
             ),

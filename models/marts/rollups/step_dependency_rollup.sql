@@ -8,8 +8,8 @@ select
     task_version,
     step_name,
     cast(sum(case when is_on_critical_path then 1 else 0 end) as bigint) as on_critical_path,
-    cast(sum(case when is_on_critical_path then duration_ms else 0 end) as double precision) as critical_path_ms,
+    cast(sum(case when is_on_critical_path then duration_ms else 0 end) as {{ type_double() }}) as critical_path_ms,
     cast(sum(dependents_blocked) as bigint) as dependents_blocked,
-    cast(sum(blocked_wait_ms) as double precision) as blocked_wait_ms
+    cast(sum(blocked_wait_ms) as {{ type_double() }}) as blocked_wait_ms
 from {{ ref('int_task_critical_paths') }}
 group by {{ hour_index('task_settled_at') }}, namespace_name, task_name, task_version, step_name

@@ -60,13 +60,13 @@ select
     cast(retried_count as bigint) as retried_count,
     cast(retried_completed_count as bigint) as retried_completed_count,
     cast(duration_count as bigint) as duration_count,
-    cast(duration_sum_ms as double precision) as duration_sum_ms,
+    cast(duration_sum_ms as {{ type_double() }}) as duration_sum_ms,
     cast(wait_count as bigint) as wait_count,
-    cast(wait_sum_ms as double precision) as wait_sum_ms,
+    cast(wait_sum_ms as {{ type_double() }}) as wait_sum_ms,
     cast(retried_duration_count as bigint) as retried_duration_count,
-    cast(retried_duration_sum_ms as double precision) as retried_duration_sum_ms,
+    cast(retried_duration_sum_ms as {{ type_double() }}) as retried_duration_sum_ms,
     cast(first_attempt_duration_count as bigint) as first_attempt_duration_count,
-    cast(first_attempt_duration_sum_ms as double precision) as first_attempt_duration_sum_ms,
+    cast(first_attempt_duration_sum_ms as {{ type_double() }}) as first_attempt_duration_sum_ms,
     cast(over_timeout_count as bigint) as over_timeout_count,
     cast(negative_duration_count as bigint) as negative_duration_count
 from grouped

@@ -54,14 +54,14 @@ select
     cast(resolved_manually_count as bigint) as resolved_manually_count,
     cast(retried_count as bigint) as retried_count,
     cast(duration_count as bigint) as duration_count,
-    cast(duration_sum_ms as double precision) as duration_sum_ms,
-    cast(duration_min_ms as double precision) as duration_min_ms,
-    cast(duration_max_ms as double precision) as duration_max_ms,
+    cast(duration_sum_ms as {{ type_double() }}) as duration_sum_ms,
+    cast(duration_min_ms as {{ type_double() }}) as duration_min_ms,
+    cast(duration_max_ms as {{ type_double() }}) as duration_max_ms,
     cast(queue_wait_count as bigint) as queue_wait_count,
-    cast(queue_wait_sum_ms as double precision) as queue_wait_sum_ms,
+    cast(queue_wait_sum_ms as {{ type_double() }}) as queue_wait_sum_ms,
     cast(run_time_count as bigint) as run_time_count,
-    cast(run_time_sum_ms as double precision) as run_time_sum_ms,
+    cast(run_time_sum_ms as {{ type_double() }}) as run_time_sum_ms,
     cast(negative_duration_count as bigint) as negative_duration_count,
     cast(critical_path_tasks as bigint) as critical_path_tasks,
-    cast(coalesce(critical_path_sum_ms, 0) as double precision) as critical_path_sum_ms
+    cast(coalesce(critical_path_sum_ms, 0) as {{ type_double() }}) as critical_path_sum_ms
 from grouped
