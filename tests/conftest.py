@@ -30,6 +30,12 @@ GENERATED_AS_OF = datetime(2026, 11, 28, 12, 0, 0)
 BUILD_AS_OF = GENERATED_AS_OF - timedelta(minutes=30)
 POSTGRES_DSN = os.environ.get("TASKER_ANALYTICS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
+# dbt's own data and unit tests run in the session builds on DuckDB and Postgres (test_dbt_build
+# checks them), in the incremental builds and (unit tests) on Spark. The suite's other builds
+# exist to be served and rebuilt, so they leave them out (a third of a small build's time).
+os.environ.setdefault("DBT_EXCLUDE_RESOURCE_TYPES", "test unit_test")
+WITH_DBT_TESTS = {"DBT_EXCLUDE_RESOURCE_TYPES": ""}
+
 
 @dataclass
 class Workload:
@@ -46,7 +52,9 @@ class Workload:
         return Settings(duckdb_path=self.warehouse_path, **overrides)
 
 
-def build_duckdb_workload(directory: Path, *, tasks: int, seed: int, as_of: datetime = BUILD_AS_OF) -> Workload:
+def build_duckdb_workload(
+    directory: Path, *, tasks: int, seed: int, as_of: datetime = BUILD_AS_OF, dbt_tests: bool = False
+) -> Workload:
     source = directory / "tasker_source.duckdb"
     warehouse = directory / "tasker_analytics.duckdb"
     write_duckdb(generate_workload(tasks=tasks, seed=seed, as_of=GENERATED_AS_OF), str(source))
@@ -55,7 +63,11 @@ def build_duckdb_workload(directory: Path, *, tasks: int, seed: int, as_of: date
         source_duckdb=str(source),
         as_of=as_of.isoformat(sep=" "),
         quiet=True,
-        extra_env={"DBT_TARGET_PATH": str(directory / "target"), "DBT_LOG_PATH": str(directory / "logs")},
+        extra_env={
+            "DBT_TARGET_PATH": str(directory / "target"),
+            "DBT_LOG_PATH": str(directory / "logs"),
+            **(WITH_DBT_TESTS if dbt_tests else {}),
+        },
     )
     return Workload(source, warehouse, as_of, GENERATED_AS_OF, seed, tasks, result.output)
 
@@ -69,7 +81,9 @@ def service_missing(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def workload(tmp_path_factory) -> Workload:
-    return build_duckdb_workload(tmp_path_factory.mktemp("workload"), tasks=WORKLOAD_TASKS, seed=WORKLOAD_SEED)
+    return build_duckdb_workload(
+        tmp_path_factory.mktemp("workload"), tasks=WORKLOAD_TASKS, seed=WORKLOAD_SEED, dbt_tests=True
+    )
 
 
 @pytest.fixture
@@ -99,7 +113,9 @@ class PostgresBuild:
         return Settings(warehouse="postgres", database_url=self.dsn, database_schema=self.schema)
 
 
-def build_postgres_workload(dsn: str, *, tasks: int, seed: int, target_dir: Path) -> PostgresBuild:
+def build_postgres_workload(
+    dsn: str, *, tasks: int, seed: int, target_dir: Path, dbt_tests: bool = False
+) -> PostgresBuild:
     suffix = uuid.uuid4().hex[:8]
     result = PostgresBuild(dsn, f"test_tasker_{suffix}", f"test_analytics_{suffix}")
     write_postgres(generate_workload(tasks=tasks, seed=seed, as_of=GENERATED_AS_OF), dsn, schema=result.source_schema)
@@ -111,6 +127,7 @@ def build_postgres_workload(dsn: str, *, tasks: int, seed: int, target_dir: Path
             "TASKER_SOURCE_SCHEMA": result.source_schema,
             "DBT_TARGET_PATH": str(target_dir / "target"),
             "DBT_LOG_PATH": str(target_dir / "logs"),
+            **(WITH_DBT_TESTS if dbt_tests else {}),
         },
     ).output
     return result
@@ -128,7 +145,8 @@ def drop_schemas(dsn: str, *schemas: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_workload(postgres_dsn, tmp_path_factory):
     built = build_postgres_workload(
-        postgres_dsn, tasks=WORKLOAD_TASKS, seed=WORKLOAD_SEED, target_dir=tmp_path_factory.mktemp("pg")
+        postgres_dsn, tasks=WORKLOAD_TASKS, seed=WORKLOAD_SEED, target_dir=tmp_path_factory.mktemp("pg"),
+        dbt_tests=True,
     )
     yield built
     drop_schemas(postgres_dsn, built.source_schema, built.schema)

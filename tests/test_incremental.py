@@ -20,7 +20,7 @@ import duckdb
 import psycopg
 import pytest
 
-from conftest import drop_schemas
+from conftest import WITH_DBT_TESTS, drop_schemas
 from tasker_analytics.build import INCREMENTAL_RELATIONS, build
 from tasker_analytics.generate import generate_workload, split_at, write_duckdb, write_postgres
 from tasker_analytics.settings import Settings
@@ -60,6 +60,7 @@ def _env(target_dir: Path, **extra: str) -> dict[str, str]:
         "TASKER_ANALYTICS_RETENTION_DAYS": str(RETENTION_DAYS),
         "DBT_TARGET_PATH": str(target_dir / "target"),
         "DBT_LOG_PATH": str(target_dir / "logs"),
+        **WITH_DBT_TESTS,
         **extra,
     }
 
