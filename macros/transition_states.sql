@@ -7,13 +7,40 @@
     `most_recent` describes the present, so it is not used: as_of may lie in the past.
     `entities`, when given, is a query of the entity ids to describe (the others are left out). -#}
 {% macro transition_states(transitions_relation, entity_id, entities=none) %}
-with transitions as (
+    {{- return(adapter.dispatch('transition_states', 'tasker_analytics')(transitions_relation, entity_id, entities)) -}}
+{% endmacro %}
+
+{#- The transitions of the entities up to as_of. -#}
+{% macro _state_transitions(transitions_relation, entity_id, entities) %}
     select *
     from {{ transitions_relation }}
     where created_at <= {{ as_of() }}
     {%- if entities is not none %}
         and {{ entity_id }} in ({{ entities }})
     {%- endif %}
+{% endmacro %}
+
+{#- DuckDB: one aggregation, the latest transition by arg_max over (sort_key, transition_id). -#}
+{% macro duckdb__transition_states(transitions_relation, entity_id, entities) %}
+with transitions as (
+    {{ _state_transitions(transitions_relation, entity_id, entities) }}
+)
+
+select
+    {{ entity_id }},
+    arg_max(to_state, (sort_key, transition_id)) as final_state,
+    arg_max(created_at, (sort_key, transition_id)) as last_transition_at,
+    min(case when to_state = 'in_progress' then created_at end) as first_started_at,
+    cast(sum(case when to_state = 'in_progress' then 1 else 0 end) as integer) as started_count,
+    cast(count(*) as integer) as transition_count
+from transitions
+group by {{ entity_id }}
+{% endmacro %}
+
+{#- Elsewhere: the latest transition by row_number over (sort_key, transition_id) desc. -#}
+{% macro default__transition_states(transitions_relation, entity_id, entities) %}
+with transitions as (
+    {{ _state_transitions(transitions_relation, entity_id, entities) }}
 ),
 
 ranked as (
