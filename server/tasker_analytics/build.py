@@ -308,6 +308,8 @@ def _seed_postgres(
                     connection.execute(
                         f'insert into "{build_schema}"."{relation}" select * from "{served[0]}"."{relation}"'
                     )
+                    # Statistics for the planner: dbt's incremental run joins and deletes on it.
+                    connection.execute(f'analyze "{build_schema}"."{relation}"')
         except psycopg.errors.UndefinedTable:
             return None
     return previous[1]
