@@ -115,3 +115,18 @@ def test_a_corrupt_duckdb_file_is_a_503_with_a_clear_message(tmp_path, content):
             assert body["error"] == "warehouse_unavailable" and body["timestamp"]
             assert str(path.name) in body["detail"] or "DuckDB" in body["detail"], body["detail"]
     assert path.read_bytes() == content  # never rewritten
+
+
+def test_duckdb_out_of_memory_is_unavailable_not_a_crash():
+    """A query that exceeds DuckDB's memory limit is a WarehouseUnavailable (a 503 with
+    its reason, as for a corrupt file above), never an unexpected error (a 500)."""
+    from tasker_analytics.warehouse import WarehouseUnavailable, _DuckDBSnapshot
+
+    connection = duckdb.connect()
+    connection.execute("set memory_limit = '8MB'")
+    snapshot = _DuckDBSnapshot(connection.cursor(), build=None)
+    with pytest.raises(WarehouseUnavailable, match="out of memory"):
+        snapshot.query(
+            "select count(*) from (select i::varchar || 'x' as s, count(*) from range(3000000) as t(i) group by 1)"
+        )
+    assert snapshot.query("select 1 as one") == [{"one": 1}]

@@ -93,6 +93,8 @@ class _DuckDBSnapshot:
             raise WarehouseUnavailable(f"analytics marts are not built: {error}") from None
         except duckdb.IOException as error:
             raise WarehouseUnavailable(f"analytics database cannot be read: {error}") from None
+        except duckdb.OutOfMemoryException as error:
+            raise WarehouseUnavailable(f"analytics database is out of memory: {error}") from None
 
 
 class DuckDBWarehouse:
