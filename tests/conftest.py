@@ -158,6 +158,24 @@ def postgres_client(postgres_workload):
         yield test_client
 
 
+# The endpoint bodies that must be identical between engines (test_engines, test_spark),
+# and the fields that differ between any two builds or requests.
+_VOLATILE = {"freshness_seconds", "build_id", "built_at", "cache_info", "resource_utilization"}
+ENGINE_QUERIES = [
+    ("/tasker/analytics/performance", {}),
+    ("/tasker/analytics/bottlenecks", {}),
+    ("/tasker/analytics/bottlenecks", {"period": 1}),
+    ("/tasker/analytics/bottlenecks", {"period": 168, "limit": 50}),
+    ("/tasker/analytics/bottlenecks", {"namespace": "ecommerce", "period": 72}),
+    ("/tasker/analytics/bottlenecks", {"namespace": "payments", "period": 168}),
+    ("/tasker/analytics/bottlenecks", {"namespace": "no_such_namespace"}),
+]
+
+
+def stable_body(body: dict) -> dict:
+    return {key: value for key, value in body.items() if key not in _VOLATILE}
+
+
 def closed_schema(schema):
     """An OpenAPI schema with additionalProperties: false on every object that lists its
     properties, so a response with an extra key fails validation (schemas match exactly)."""

@@ -20,7 +20,14 @@ import duckdb
 import pytest
 from litestar.testing import TestClient
 
-from conftest import BUILD_AS_OF, GENERATED_AS_OF, build_duckdb_workload, service_missing
+from conftest import (
+    BUILD_AS_OF,
+    ENGINE_QUERIES,
+    GENERATED_AS_OF,
+    build_duckdb_workload,
+    service_missing,
+    stable_body,
+)
 from tasker_analytics.app import create_app
 from tasker_analytics.build import SERVED_RELATIONS, build
 from tasker_analytics.generate import TABLE_NAMES, generate_workload, write_parquet
@@ -29,20 +36,6 @@ from tasker_analytics.warehouse import build_sidecar
 
 SPARK_TASKS = 300
 SPARK_SEED = 11
-VOLATILE = {"freshness_seconds", "build_id", "built_at", "cache_info", "resource_utilization"}
-QUERIES = [
-    ("/tasker/analytics/performance", {}),
-    ("/tasker/analytics/bottlenecks", {}),
-    ("/tasker/analytics/bottlenecks", {"period": 1}),
-    ("/tasker/analytics/bottlenecks", {"period": 168, "limit": 50}),
-    ("/tasker/analytics/bottlenecks", {"namespace": "ecommerce", "period": 72}),
-    ("/tasker/analytics/bottlenecks", {"namespace": "payments", "period": 168}),
-    ("/tasker/analytics/bottlenecks", {"namespace": "no_such_namespace"}),
-]
-
-
-def _stable(body: dict) -> dict:
-    return {key: value for key, value in body.items() if key not in VOLATILE}
 
 
 def _require_spark() -> None:
@@ -136,7 +129,7 @@ def test_spark_build_is_served_from_a_duckdb_file_with_every_served_relation(spa
     assert as_of == BUILD_AS_OF
 
 
-@pytest.mark.parametrize(("path", "params"), QUERIES)
+@pytest.mark.parametrize(("path", "params"), ENGINE_QUERIES)
 def test_spark_and_duckdb_bodies_are_identical(spark_build, path, params):
     with TestClient(create_app(spark_build.duckdb_settings)) as duckdb_client:
         expected = duckdb_client.get(path, params=params)
@@ -144,7 +137,7 @@ def test_spark_and_duckdb_bodies_are_identical(spark_build, path, params):
         got = spark_client.get(path, params=params)
     assert expected.status_code == got.status_code == 200
     assert got.headers["x-build-id"] != expected.headers["x-build-id"]
-    assert _stable(got.json()) == _stable(expected.json())
+    assert stable_body(got.json()) == stable_body(expected.json())
 
 
 def test_spark_build_has_real_figures(spark_build):
