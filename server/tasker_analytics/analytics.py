@@ -7,8 +7,11 @@ DESIGN.md section 3 and docs/API.md.
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -98,6 +101,88 @@ class Scope:
         return {key: value for key, value in self.__dict__.items() if value is not None}
 
 
+def bottleneck_parameters(scope: Scope, period: int, limit: int) -> dict[str, Any]:
+    """What a bottleneck body depends on besides the build: its cache key's parameters."""
+    return {**scope.as_dict(), "period": period, "limit": limit}
+
+
+# A freshness no body holds: an encoded body is split where it stands.
+_FRESHNESS_MARK = -1.2345678901234567e-300
+_JSON = msgspec.json.Encoder()
+_NULL_RESOURCES = b'"resource_utilization":null}'
+
+
+@dataclass
+class Encoded:
+    """A body encoded as JSON once, with the one field that changes per request,
+    freshness_seconds, left open: `head + freshness + tail`."""
+
+    head: bytes
+    tail: bytes
+    data_as_of: float  # epoch seconds
+    etag: str
+    build_id: str
+    built_at: datetime
+    status: str  # the cache outcome it carries: hit or miss
+    # Encoded response headers per (ttl, private), made once by the HTTP layer.
+    headers: dict[tuple[int, bool], list[tuple[bytes, bytes]]] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, body: Body, info: CacheInfo, etag: str) -> Encoded:
+        marked = msgspec.structs.replace(body, freshness_seconds=_FRESHNESS_MARK, cache_info=info)
+        head, mark, tail = _JSON.encode(marked).partition(_JSON.encode(_FRESHNESS_MARK))
+        assert mark, "the freshness mark is in the encoded body"
+        as_of = utc(body.data_as_of)
+        return cls(head, tail, as_of.timestamp(), etag, body.build_id, utc(body.built_at), info.status)
+
+    def json(self, resource_utilization: bytes | None = None) -> bytes:
+        """The body at this moment; a performance body gets its resource_utilization."""
+        freshness = _JSON.encode(round(time.time() - self.data_as_of, 3))
+        tail = self.tail
+        if resource_utilization is not None and tail.endswith(_NULL_RESOURCES):
+            tail = tail[: -len(_NULL_RESOURCES)] + b'"resource_utilization":' + resource_utilization + b"}"
+        return self.head + freshness + tail
+
+
+class EncodedBodies:
+    """The hit form of recently served bodies, per cache key, in this process: a key holds
+    the build id, so an entry never goes stale within its TTL. Bounded by total bytes."""
+
+    def __init__(self, max_bytes: int = 16 * 1024 * 1024):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, tuple[float, Encoded]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _size(encoded: Encoded) -> int:
+        return len(encoded.head) + len(encoded.tail)
+
+    def get(self, key: str) -> Encoded | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if item[0] <= time.monotonic():
+                self._bytes -= self._size(self._items.pop(key)[1])
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: str, encoded: Encoded, ttl: int) -> None:
+        with self._lock:
+            previous = self._items.pop(key, None)
+            if previous is not None:
+                self._bytes -= self._size(previous[1])
+            self._items[key] = (time.monotonic() + ttl, encoded)
+            self._bytes += self._size(encoded)
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                self._bytes -= self._size(self._items.popitem(last=False)[1][1])
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class Analytics:
     """Reads the marts of one warehouse, shapes the endpoint bodies and caches them.
 
@@ -114,18 +199,23 @@ class Analytics:
         self.settings = settings or Settings.from_env()
         self.warehouse = warehouse or open_warehouse(self.settings)
         self.cache = cache or open_cache(self.settings.redis_url, self.settings.cache_max_entries)
+        self.encoded = EncodedBodies()
 
     def close(self) -> None:
         self.warehouse.close()
 
-    def _serve(
-        self, endpoint: str, parameters: dict[str, Any], ttl: int, kind: type[Body], compute: Callable[[Snapshot], Body]
-    ) -> Served[Body]:
-        build = self.warehouse.current_build()
+    def _key(self, endpoint: str, parameters: dict[str, Any], build_id: str) -> tuple[str, str]:
+        """(cache key, canonical parameters): the endpoint, every parameter and the build."""
         canonical = "&".join(
             f"{name}={parameters[name]}" for name in sorted(parameters) if parameters[name] is not None
         )
-        key = f"{endpoint}|{build.build_id}|{canonical}"
+        return f"{endpoint}|{build_id}|{canonical}", canonical
+
+    def _fetch(
+        self, endpoint: str, parameters: dict[str, Any], ttl: int, kind: type[Body], compute: Callable[[Snapshot], Body]
+    ) -> tuple[Body, CacheInfo, str]:
+        """The body (from the cache, or computed from one snapshot), its cache outcome and ETag."""
+        key, canonical = self._key(endpoint, parameters, self.warehouse.current_build().build_id)
 
         def fresh() -> bytes:
             with self.warehouse.snapshot() as snapshot:
@@ -134,14 +224,47 @@ class Analytics:
         raw, hit = self.cache.get_or_compute(key, ttl, fresh)
         body = _DECODERS[kind].decode(raw)
         info = CacheInfo(status="hit" if hit else "miss", key=key, ttl_seconds=ttl)
-        body = msgspec.structs.replace(body, freshness_seconds=_freshness(body.data_as_of), cache_info=info)
         digest = hashlib.sha256(f"{endpoint}|{body.build_id}|{canonical}".encode()).hexdigest()[:32]
-        return Served(body, info, f'W/"{digest}"')
+        return body, info, f'W/"{digest}"'
+
+    def _serve(
+        self, endpoint: str, parameters: dict[str, Any], ttl: int, kind: type[Body], compute: Callable[[Snapshot], Body]
+    ) -> Served[Body]:
+        body, info, etag = self._fetch(endpoint, parameters, ttl, kind, compute)
+        body = msgspec.structs.replace(body, freshness_seconds=_freshness(body.data_as_of), cache_info=info)
+        return Served(body, info, etag)
+
+    def _encode(
+        self, endpoint: str, parameters: dict[str, Any], ttl: int, kind: type[Body], compute: Callable[[Snapshot], Body]
+    ) -> Encoded:
+        """Like _serve, encoded as JSON once; the hit form is kept for encoded_hit."""
+        body, info, etag = self._fetch(endpoint, parameters, ttl, kind, compute)
+        hit = Encoded.of(body, msgspec.structs.replace(info, status="hit"), etag)
+        if ttl > 0:
+            self.encoded.put(info.key, hit, ttl)
+        return hit if info.status == "hit" else Encoded.of(body, info, etag)
+
+    def encoded_hit(self, endpoint: str, parameters: dict[str, Any]) -> Encoded | None:
+        """The encoded body of a cache hit for the build being served, or None, without
+        blocking: no warehouse connection, no shared-cache round trip (the HTTP handlers
+        call this on the event loop, after authentication, and send misses to a thread)."""
+        build = self.warehouse.known_build()
+        if build is None:
+            return None
+        encoded = self.encoded.get(self._key(endpoint, parameters, build.build_id)[0])
+        if encoded is not None:
+            self.cache.count(hit=True)
+        return encoded
 
     # -- performance -------------------------------------------------------------------
 
     def performance_report(self) -> Served[Performance]:
         return self._serve(
+            "performance", {}, self.settings.performance_cache_ttl, Performance, self._performance
+        )
+
+    def performance_encoded(self) -> Encoded:
+        return self._encode(
             "performance", {}, self.settings.performance_cache_ttl, Performance, self._performance
         )
 
@@ -213,16 +336,27 @@ class Analytics:
     def bottleneck_report(
         self, scope: Scope | None = None, period: int = 24, limit: int | None = None
     ) -> Served[Bottlenecks]:
-        scope = scope or Scope()
-        limit = self.settings.default_bottleneck_results if limit is None else limit
-        parameters = {**scope.as_dict(), "period": period, "limit": limit}
+        scope, limit = scope or Scope(), self._limit(limit)
         return self._serve(
             "bottlenecks",
-            parameters,
+            bottleneck_parameters(scope, period, limit),
             self.settings.bottlenecks_cache_ttl,
             Bottlenecks,
             lambda snapshot: self._bottlenecks(snapshot, scope, period, limit),
         )
+
+    def bottleneck_encoded(self, scope: Scope, period: int = 24, limit: int | None = None) -> Encoded:
+        limit = self._limit(limit)
+        return self._encode(
+            "bottlenecks",
+            bottleneck_parameters(scope, period, limit),
+            self.settings.bottlenecks_cache_ttl,
+            Bottlenecks,
+            lambda snapshot: self._bottlenecks(snapshot, scope, period, limit),
+        )
+
+    def _limit(self, limit: int | None) -> int:
+        return self.settings.default_bottleneck_results if limit is None else limit
 
     def bottleneck_analysis(
         self, scope: Scope | None = None, period: int = 24, limit: int | None = None

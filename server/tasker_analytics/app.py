@@ -7,16 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from email.utils import format_datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, Request, Response, get
+from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.params import Parameter
+from litestar.response.base import ASGIResponse
 
-from tasker_analytics.analytics import Analytics, Served
+from tasker_analytics.analytics import Analytics, Encoded, bottleneck_parameters
 from tasker_analytics.auth import Authenticator, AuthError
 from tasker_analytics.background import BackgroundAggregator, state_dir_for
 from tasker_analytics.dashboard import route_handlers as dashboard_handlers
@@ -32,7 +34,7 @@ from tasker_analytics.schemas import (
     utc_now,
 )
 from tasker_analytics.settings import Settings
-from tasker_analytics.warehouse import WarehouseUnavailable, open_warehouse
+from tasker_analytics.warehouse import BuildInfo, WarehouseUnavailable, open_warehouse
 from tasker_analytics.web import (
     BASE_PATH,
     InvalidParameter,
@@ -42,6 +44,8 @@ from tasker_analytics.web import (
 )
 
 logger = logging.getLogger("tasker_analytics")
+_JSON = msgspec.json.Encoder()
+_JSON_TYPE = (b"content-type", b"application/json")
 
 def _now() -> datetime:
     return utc_now()
@@ -51,21 +55,59 @@ def _http_date(moment: datetime) -> str:
     return format_datetime(utc(moment), usegmt=True)
 
 
-def _respond(request: Request, served: Served, ttl: int) -> Response:
-    settings: Settings = request.app.state.settings
-    visibility = "private" if settings.auth.required else "public"
-    headers = {
-        "Cache-Control": f"{visibility}, max-age={ttl}",
-        "ETag": served.etag,
-        "Last-Modified": _http_date(served.body.built_at),
-        "X-Build-Id": served.body.build_id,
-        "X-Cache": served.cache.status,
-    }
-    if settings.auth.required:
-        headers["Vary"] = "Authorization"
-    if served.etag in _etags(request.headers.get("if-none-match")):
-        return Response(b"", status_code=304, headers=headers)
-    return Response(served.body, headers=headers)
+class _SentAsIs(ASGIResponse):
+    """An encoded body with headers encoded once per body and cache policy: Litestar's
+    header merging and re-encoding are skipped, which is most of a cache hit's cost."""
+
+    __slots__ = ("_raw_headers",)
+
+    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status_code = status_code
+        self._raw_headers = raw_headers
+        self.body = body
+        self.content_length = len(body)
+        self.background = None
+        self.is_head_response = False
+        self.encoding = "utf-8"
+        self._encoded_cookies = ()
+
+    def encode_headers(self) -> list[tuple[bytes, bytes]]:
+        return self._raw_headers
+
+
+class _Prepared(Response):
+    """The handler's return value for an encoded body: already the ASGI response."""
+
+    __slots__ = ("_asgi",)
+
+    def __init__(self, asgi: _SentAsIs) -> None:  # no Response.__init__: nothing is left to render
+        self._asgi = asgi
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        return self._asgi
+
+
+def _respond(request: Request, encoded: Encoded, ttl: int, resources: bytes | None = None) -> Response:
+    private = request.app.state.settings.auth.required
+    headers = encoded.headers.get((ttl, private))
+    if headers is None:
+        named = {
+            "cache-control": f"{'private' if private else 'public'}, max-age={ttl}",
+            "etag": encoded.etag,
+            "last-modified": _http_date(encoded.built_at),
+            "x-build-id": encoded.build_id,
+            "x-cache": encoded.status,
+            **({"vary": "Authorization"} if private else {}),
+        }
+        headers = encoded.headers[(ttl, private)] = [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in named.items()
+        ]
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and encoded.etag in _etags(if_none_match):
+        return _Prepared(_SentAsIs(304, headers, b""))
+    body = encoded.json(resources)
+    length = (b"content-length", str(len(body)).encode("latin-1"))
+    return _Prepared(_SentAsIs(200, [*headers, _JSON_TYPE, length], body))
 
 
 def _etags(header: str | None) -> set[str]:
@@ -76,28 +118,37 @@ def _etags(header: str | None) -> set[str]:
     return tags | {tag[2:] if tag.startswith("W/") else f"W/{tag}" for tag in tags}
 
 
-def _resources(request: Request) -> ResourceUtilization:
+def _resources(request: Request, build: BuildInfo) -> bytes:
+    """The performance body's resource_utilization, encoded: the served build, the cache
+    counters now, its entry count (counted at most once a second) and the background status."""
     analytics: Analytics = request.app.state.analytics
-    build = analytics.warehouse.current_build()
     cache = analytics.cache
-    return ResourceUtilization(
-        warehouse=WarehouseStatus(
-            engine=analytics.warehouse.engine,
-            location=build.location,
-            size_bytes=build.size_bytes,
-            build_id=build.build_id,
-            built_at=utc(build.built_at),
-            build_duration_seconds=build.build_seconds,
-        ),
-        cache=CacheStatus(
-            backend=cache.store.backend,
-            entries=cache.store.entries(),
-            hits=cache.stats.hits,
-            misses=cache.stats.misses,
-            hit_ratio=round(cache.stats.hit_ratio, 4),
-        ),
-        background_jobs=request.app.state.aggregator.status(),
+    return _JSON.encode(
+        ResourceUtilization(
+            warehouse=WarehouseStatus(
+                engine=analytics.warehouse.engine,
+                location=build.location,
+                size_bytes=build.size_bytes,
+                build_id=build.build_id,
+                built_at=utc(build.built_at),
+                build_duration_seconds=build.build_seconds,
+            ),
+            cache=CacheStatus(
+                backend=cache.store.backend,
+                entries=cache.recent_entries(),
+                hits=cache.stats.hits,
+                misses=cache.stats.misses,
+                hit_ratio=round(cache.stats.hit_ratio, 4),
+            ),
+            background_jobs=request.app.state.aggregator.status(),
+        )
     )
+
+
+def _performance_miss(request: Request) -> tuple[Encoded, bytes]:
+    analytics: Analytics = request.app.state.analytics
+    encoded = analytics.performance_encoded()
+    return encoded, _resources(request, analytics.warehouse.current_build())
 
 
 _ERRORS = {
@@ -108,20 +159,27 @@ _ERRORS = {
 _BAD_INPUT = {400: ResponseSpec(data_container=ErrorBody, description="A bad parameter, named in the body")}
 
 
-@get(f"{BASE_PATH}/performance", sync_to_thread=True, responses={**_BAD_INPUT, **_ERRORS})
-def performance(request: Request) -> Response[Performance]:
+# The two endpoints are async: authentication, parameter checks and a cache hit (an
+# encoded body of the served build, analytics.encoded_hit) run on the event loop; a miss
+# reads the warehouse or the shared cache in a worker thread.
+
+
+@get(f"{BASE_PATH}/performance", responses={**_BAD_INPUT, **_ERRORS})
+async def performance(request: Request) -> Response[Performance]:
     """System health, 1h/4h/24h trends, task statistics and processing times at the build's as_of."""
     analytics = authorized_analytics(request)
     check_known(request, set())
-    served = analytics.performance_report()
-    served = Served(
-        msgspec.structs.replace(served.body, resource_utilization=_resources(request)), served.cache, served.etag
-    )
-    return _respond(request, served, analytics.settings.performance_cache_ttl)
+    encoded = analytics.encoded_hit("performance", {})
+    build = analytics.warehouse.known_build()
+    if encoded is not None and build is not None:
+        resources = _resources(request, build)
+    else:
+        encoded, resources = await sync_to_thread(_performance_miss, request)
+    return _respond(request, encoded, analytics.settings.performance_cache_ttl, resources)
 
 
-@get(f"{BASE_PATH}/bottlenecks", sync_to_thread=True, responses={**_BAD_INPUT, **_ERRORS})
-def bottlenecks(
+@get(f"{BASE_PATH}/bottlenecks", responses={**_BAD_INPUT, **_ERRORS})
+async def bottlenecks(
     request: Request,
     # Declared for the OpenAPI schema only; web.bottleneck_query parses and validates them
     # so that every bad value gets the project's 400 body naming the parameter.
@@ -135,8 +193,11 @@ def bottlenecks(
     """Slowest tasks and steps, error patterns, duration distribution and recommendations."""
     analytics = authorized_analytics(request)
     settings = analytics.settings
-    scope, period, limit = bottleneck_query(request, settings)
-    return _respond(request, analytics.bottleneck_report(scope, period, limit), settings.bottlenecks_cache_ttl)
+    scope, hours, rows = bottleneck_query(request, settings)
+    encoded = analytics.encoded_hit("bottlenecks", bottleneck_parameters(scope, hours, rows))
+    if encoded is None:
+        encoded = await sync_to_thread(analytics.bottleneck_encoded, scope, hours, rows)
+    return _respond(request, encoded, settings.bottlenecks_cache_ttl)
 
 
 @get("/health/live", sync_to_thread=False)

@@ -120,10 +120,15 @@ class CacheStats:
         return 0.0 if total == 0 else self.hits / total
 
 
+# How long an entry count (a Redis scan) is reused by the performance body.
+_ENTRIES_SECONDS = 1.0
+
+
 class ResponseCache:
     def __init__(self, store: CacheStore):
         self.store = store
         self.stats = CacheStats()
+        self._entries: tuple[float, int] | None = None
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -136,7 +141,14 @@ class ResponseCache:
                 lock = self._locks[key] = threading.Lock()
             return lock
 
-    def _count(self, hit: bool) -> None:
+    def recent_entries(self) -> int:
+        """The store's entry count, counted at most once a second."""
+        counted = self._entries
+        if counted is None or time.monotonic() - counted[0] >= _ENTRIES_SECONDS:
+            counted = self._entries = (time.monotonic(), self.store.entries())
+        return counted[1]
+
+    def count(self, hit: bool) -> None:
         with self._locks_guard:
             if hit:
                 self.stats.hits += 1
@@ -146,16 +158,16 @@ class ResponseCache:
     def get_or_compute(self, key: str, ttl: int, compute: Callable[[], bytes]) -> tuple[bytes, bool]:
         """The cached value and True, or the computed one and False (computed once per key)."""
         if ttl <= 0:
-            self._count(False)
+            self.count(False)
             return compute(), False
         value = self.store.get(key)
         if value is not None:
-            self._count(True)
+            self.count(True)
             return value, True
         with self._key_lock(key):
             value = self.store.get(key)
             if value is not None:
-                self._count(True)
+                self.count(True)
                 return value, True
             shared = isinstance(self.store, RedisStore)
             if shared and not self.store.acquire(key):
@@ -165,7 +177,7 @@ class ResponseCache:
                     time.sleep(_REDIS_POLL_SECONDS)
                     value = self.store.get(key)
                     if value is not None:
-                        self._count(True)
+                        self.count(True)
                         return value, True
                     if self.store.acquire(key):
                         break
@@ -175,7 +187,7 @@ class ResponseCache:
             finally:
                 if shared:
                     self.store.release(key)
-            self._count(False)
+            self.count(False)
             return value, False
 
 

@@ -67,6 +67,8 @@ class Warehouse(Protocol):
 
     def current_build(self) -> BuildInfo: ...
 
+    def known_build(self) -> BuildInfo | None: ...
+
     def snapshot(self) -> Any: ...  # a context manager yielding a Snapshot
 
     def close(self) -> None: ...
@@ -105,23 +107,25 @@ class DuckDBWarehouse:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._identity: tuple[str, int, int] | None = None
+        self._identity: tuple[int, int, int] | None = None
+        self._real: str | None = None
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._build: BuildInfo | None = None
+        self._served: tuple[tuple[int, int, int], BuildInfo] | None = None
         # Snapshots in flight per open connection (by id), and the connections of earlier
         # builds that stay open until their last snapshot ends.
         self._readers: dict[int, int] = {}
         self._retired: dict[int, duckdb.DuckDBPyConnection] = {}
 
-    def _target(self) -> tuple[str, int, int]:
-        real = os.path.realpath(self.path)
+    def _target(self) -> tuple[int, int, int]:
+        """The served file's identity (device, inode, mtime): one stat through the link."""
         try:
-            stat = os.stat(real)
+            stat = os.stat(self.path)
         except FileNotFoundError:
             raise WarehouseUnavailable(
                 f"analytics database {self.path} does not exist: run `tasker-analytics build`"
             ) from None
-        return (real, stat.st_ino, stat.st_mtime_ns)
+        return (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
 
     def _retire(self, connection: duckdb.DuckDBPyConnection) -> None:
         """Close a previous build's connection once no snapshot reads it (under the lock)."""
@@ -131,9 +135,17 @@ class DuckDBWarehouse:
             self._readers.pop(id(connection), None)
             connection.close()
 
-    def _open(self, identity: tuple[str, int, int]) -> None:
-        real = identity[0]
-        if self._connection is not None and self._identity is not None and self._identity[0] == real:
+    def _open(self) -> None:
+        """Open the file the served path points to now, recording its identity."""
+        real = os.path.realpath(self.path)
+        try:
+            stat = os.stat(real)
+        except FileNotFoundError:
+            raise WarehouseUnavailable(
+                f"analytics database {self.path} does not exist: run `tasker-analytics build`"
+            ) from None
+        identity = (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
+        if self._connection is not None and self._real == real:
             # A file replaced in place keeps its name, and DuckDB hands back an open
             # database of the same name, so that one must be closed before it is opened
             # again. Builds published by `tasker-analytics build` never take this path:
@@ -163,20 +175,22 @@ class DuckDBWarehouse:
             self._retire(self._connection)
         self._connection = connection
         self._identity = identity
+        self._real = real
         self._build = BuildInfo(
             build_id=row["build_id"],
             data_as_of=row["data_as_of"],
             built_at=row["built_at"],
             location=real,
-            size_bytes=os.path.getsize(real),
+            size_bytes=stat.st_size,
             build_seconds=build_seconds,
         )
+        self._served = (identity, self._build)
 
     def _current(self) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection, BuildInfo]:
         identity = self._target()
         with self._lock:
             if self._connection is None or identity != self._identity:
-                self._open(identity)
+                self._open()
             assert self._connection is not None and self._build is not None
             connection = self._connection
             self._readers[id(connection)] = self._readers.get(id(connection), 0) + 1
@@ -192,9 +206,22 @@ class DuckDBWarehouse:
                 connection.close()
 
     def current_build(self) -> BuildInfo:
-        connection, cursor, build = self._current()
-        self._release(connection, cursor)
-        return build
+        identity = self._target()
+        with self._lock:
+            if self._connection is None or identity != self._identity:
+                self._open()
+            assert self._build is not None
+            return self._build
+
+    def known_build(self) -> BuildInfo | None:
+        """The served build if it is the one already open, else None; never opens a file
+        or waits on a lock (safe on the event loop: a path lookup and a stat)."""
+        try:
+            identity = self._target()
+        except WarehouseUnavailable:
+            return None
+        served = self._served  # one read: the identity and build of one _open
+        return served[1] if served is not None and served[0] == identity else None
 
     @contextmanager
     def snapshot(self) -> Iterator[_DuckDBSnapshot]:
@@ -213,6 +240,8 @@ class DuckDBWarehouse:
             self._readers.clear()
             self._connection = None
             self._identity = None
+            self._real = None
+            self._served = None
 
 
 class _PostgresSnapshot:
@@ -280,11 +309,18 @@ class PostgresWarehouse:
             connection.close()
 
     def current_build(self) -> BuildInfo:
+        build = self.known_build()
+        if build is not None:
+            return build
+        with self.snapshot() as snapshot:
+            return snapshot.build
+
+    def known_build(self) -> BuildInfo | None:
+        """The build id read in the last second, else None (no connection is made)."""
         with self._lock:
             if self._build is not None and time.monotonic() - self._build[0] < _POSTGRES_BUILD_TTL_SECONDS:
                 return self._build[1]
-        with self.snapshot() as snapshot:
-            return snapshot.build
+        return None
 
     def close(self) -> None:
         return None

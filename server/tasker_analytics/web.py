@@ -42,7 +42,9 @@ def authorized_analytics(request: Request) -> Analytics:
 def authenticate(request: Request) -> None:
     """Bearer token from the Authorization header, else from the session cookie."""
     authenticator: Authenticator = request.app.state.authenticator
-    if authenticator.settings.required and "access_token" in request.query_params:
+    if not authenticator.settings.required:
+        return
+    if "access_token" in request.query_params:
         raise AuthError(401, "tokens are accepted in the Authorization header only", "invalid_request")
     header = request.headers.get("authorization")
     if header is None and request.cookies.get(SESSION_COOKIE):
@@ -50,21 +52,25 @@ def authenticate(request: Request) -> None:
     authenticator.authenticate(header)
 
 
-def single(request: Request, name: str) -> str | None:
-    values = request.query_params.getall(name, [])
-    if len(values) > 1:
-        raise InvalidParameter(name, f"{name} is given {len(values)} times; give it once")
-    return values[0] if values else None
+def query_values(request: Request, allowed: set[str]) -> dict[str, str]:
+    """Each query parameter's value, read in one pass; InvalidParameter for a parameter
+    that is not allowed or is given more than once."""
+    values: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in allowed:
+            raise InvalidParameter(name, f"unknown parameter {name!r}; allowed: {sorted(allowed)}")
+        if name in values:
+            count = len(request.query_params.getall(name))
+            raise InvalidParameter(name, f"{name} is given {count} times; give it once")
+        values[name] = value
+    return values
 
 
 def check_known(request: Request, allowed: set[str]) -> None:
-    for name in request.query_params:
-        if name not in allowed:
-            raise InvalidParameter(name, f"unknown parameter {name!r}; allowed: {sorted(allowed)}")
+    query_values(request, allowed)
 
 
-def bounded_int(request: Request, name: str, default: int, maximum: int) -> int:
-    raw = single(request, name)
+def bounded_int(name: str, raw: str | None, default: int, maximum: int) -> int:
     if raw is None:
         return default
     if not _INTEGER.match(raw) or not 1 <= int(raw) <= maximum:
@@ -85,16 +91,17 @@ def bottleneck_query(
     request: Request, settings: Settings, allowed: set[str] = BOTTLENECK_PARAMETERS
 ) -> tuple[Scope, int, int]:
     """Scope, period and limit of a bottleneck request (docs/API.md), or InvalidParameter."""
-    check_known(request, allowed)
-    task_name = single(request, "task_name")
-    alias = single(request, "name")
+    values = query_values(request, allowed)
+    task_name, alias = values.get("task_name"), values.get("name")
     if task_name is not None and alias is not None and task_name != alias:
         raise InvalidParameter("name", "name is an alias of task_name; give one of them")
     scope = Scope(
-        namespace=scope_value("namespace", single(request, "namespace")),
+        namespace=scope_value("namespace", values.get("namespace")),
         task_name=scope_value("task_name", task_name if task_name is not None else alias),
-        version=scope_value("version", single(request, "version")),
+        version=scope_value("version", values.get("version")),
     )
-    period = bounded_int(request, "period", 24, settings.max_period_hours)
-    limit = bounded_int(request, "limit", settings.default_bottleneck_results, settings.max_bottleneck_results)
+    period = bounded_int("period", values.get("period"), 24, settings.max_period_hours)
+    limit = bounded_int(
+        "limit", values.get("limit"), settings.default_bottleneck_results, settings.max_bottleneck_results
+    )
     return scope, period, limit

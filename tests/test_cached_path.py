@@ -1,0 +1,153 @@
+"""The cached answer path (docs/BENCHMARKS.md, "Cached answers"): a hit is sent as JSON
+encoded once per key and build, with freshness_seconds filled in per request, from the
+event loop and without reading the warehouse; a miss goes to a worker thread."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import msgspec
+import pytest
+from litestar.testing import TestClient
+
+from tasker_analytics.analytics import Analytics, Encoded, EncodedBodies, Scope
+from tasker_analytics.app import create_app
+from tasker_analytics.schemas import Bottlenecks, CacheInfo, Performance
+from tasker_analytics.settings import Settings
+
+PERFORMANCE = "/tasker/analytics/performance"
+BOTTLENECKS = "/tasker/analytics/bottlenecks"
+
+
+def _settings(workload) -> Settings:
+    return workload.settings()
+
+
+class _CountingSnapshots:
+    """Counts the warehouse snapshots the app opens (the real warehouse still answers)."""
+
+    def __init__(self, warehouse):
+        self.warehouse = warehouse
+        self.opened = 0
+        self._snapshot = warehouse.snapshot
+
+    def __call__(self):
+        self.opened += 1
+        return self._snapshot()
+
+
+@pytest.fixture()
+def served(workload):
+    analytics = Analytics(_settings(workload))
+    counter = _CountingSnapshots(analytics.warehouse)
+    analytics.warehouse.snapshot = counter  # type: ignore[method-assign]
+    with TestClient(create_app(analytics.settings, analytics)) as client:
+        yield client, analytics, counter
+
+
+def _without(body: dict, *names: str) -> dict:
+    return {key: value for key, value in body.items() if key not in names}
+
+
+def test_a_hit_is_the_miss_body_with_hit_status_and_reads_no_snapshot(served):
+    client, analytics, counter = served
+    params = {"namespace": "payments", "period": 36, "limit": 7}
+    miss = client.get(BOTTLENECKS, params=params)
+    assert miss.headers["x-cache"] == "miss" and counter.opened == 1
+    store_reads = []
+    read = analytics.cache.store.get
+    analytics.cache.store.get = lambda key: store_reads.append(key) or read(key)  # type: ignore[method-assign]
+    hits = [client.get(BOTTLENECKS, params=params) for _ in range(5)]
+    assert counter.opened == 1, "a cache hit opened a warehouse snapshot"
+    assert store_reads == [], "a cache hit went to the shared cache store"
+    for hit in hits:
+        assert hit.status_code == 200 and hit.headers["x-cache"] == "hit"
+        assert hit.headers["content-type"] == "application/json"
+        assert hit.headers["etag"] == miss.headers["etag"]
+        # The bytes decode into the endpoint's schema, strictly.
+        body = msgspec.json.decode(hit.content, type=Bottlenecks)
+        assert body.cache_info.status == "hit" and body.cache_info.key == miss.json()["cache_info"]["key"]
+        assert _without(hit.json(), "freshness_seconds", "cache_info") == _without(
+            miss.json(), "freshness_seconds", "cache_info"
+        )
+        assert len(body.slowest_steps) <= 7 and {row.namespace for row in body.slowest_tasks} <= {"payments"}
+
+
+def test_freshness_is_computed_per_request(served):
+    client, analytics, _ = served
+    client.get(BOTTLENECKS)
+    before = time.time()
+    body = client.get(BOTTLENECKS).json()
+    after = time.time()
+    as_of = datetime.fromisoformat(body["data_as_of"].replace("Z", "+00:00")).timestamp()
+    assert before - as_of - 0.002 <= body["freshness_seconds"] <= after - as_of + 0.002
+    assert round(body["freshness_seconds"], 3) == body["freshness_seconds"]
+
+
+def test_hits_are_counted_and_the_performance_body_reports_them_live(served):
+    client, analytics, counter = served
+    first = client.get(PERFORMANCE).json()
+    assert first["cache_info"]["status"] == "miss"
+    counts = [client.get(PERFORMANCE).json()["resource_utilization"]["cache"] for _ in range(3)]
+    start = first["resource_utilization"]["cache"]["hits"]
+    assert [count["hits"] for count in counts] == [start + 1, start + 2, start + 3]
+    assert counter.opened == 1
+    body = client.get(PERFORMANCE)
+    decoded = msgspec.json.decode(body.content, type=Performance)
+    assert decoded.resource_utilization.warehouse.build_id == decoded.build_id
+    assert decoded.resource_utilization.cache.entries >= 1
+
+
+def test_the_encoded_body_equals_the_python_apis_body(workload):
+    analytics = Analytics(_settings(workload))
+    try:
+        scope = Scope(namespace="payments")
+        served = analytics.bottleneck_report(scope, 24, 5)
+        encoded = analytics.bottleneck_encoded(scope, 24, 5)
+        assert encoded.status == "hit" and served.cache.status == "miss"
+        decoded = msgspec.json.decode(encoded.json(), type=Bottlenecks)
+        expected = msgspec.structs.replace(served.body, freshness_seconds=decoded.freshness_seconds,
+                                           cache_info=msgspec.structs.replace(served.cache, status="hit"))
+        assert decoded == expected
+        assert abs(decoded.freshness_seconds - served.body.freshness_seconds) < 5
+    finally:
+        analytics.close()
+
+
+def test_a_cache_ttl_of_zero_keeps_nothing(workload):
+    settings = Settings.from_env({
+        "TASKER_ANALYTICS_DUCKDB_PATH": str(workload.warehouse_path),
+        "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL": "0",
+    })
+    analytics = Analytics(settings)
+    counter = _CountingSnapshots(analytics.warehouse)
+    analytics.warehouse.snapshot = counter  # type: ignore[method-assign]
+    with TestClient(create_app(settings, analytics)) as client:
+        statuses = [client.get(BOTTLENECKS).headers["x-cache"] for _ in range(3)]
+    assert statuses == ["miss"] * 3 and counter.opened == 3 and len(analytics.encoded) == 0
+
+
+def _encoded(size: int, build: str = "b1") -> Encoded:
+    body = Bottlenecks(
+        analysis_period="1 hour", period_hours=1, scope={}, slowest_tasks=[], slowest_steps=[],
+        error_patterns=[], performance_distribution=None, dependency_analysis=None, recommendations=[],
+        percentiles="approximate", percentile_relative_error=0.0, data_quality=None,
+        data_as_of=datetime.fromisoformat("2026-01-01T00:00:00+00:00"),
+        built_at=datetime.fromisoformat("2026-01-01T00:00:00+00:00"), build_id=build + "x" * size,
+    )
+    return Encoded.of(body, CacheInfo(status="hit", key="k", ttl_seconds=60), 'W/"e"')
+
+
+def test_encoded_bodies_are_bounded_by_bytes_and_expire():
+    one = _encoded(1000)
+    size = len(one.head) + len(one.tail)
+    store = EncodedBodies(max_bytes=3 * size)
+    for name in "abcd":
+        store.put(name, _encoded(1000), ttl=60)
+    assert len(store) == 3 and store.get("a") is None and store.get("d") is not None
+    store.get("b")  # used: "c" is now the oldest
+    store.put("e", _encoded(1000), ttl=60)
+    assert store.get("c") is None and store.get("b") is not None
+    store.put("short", _encoded(10), ttl=0)
+    assert store.get("short") is None
