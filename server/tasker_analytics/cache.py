@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import redis
-
 KEY_PREFIX = "tasker_analytics:"
 # Longest a worker waits for another worker's computation of the same key.
 _REDIS_LOCK_SECONDS = 30
@@ -76,36 +74,39 @@ class RedisStore:
     backend = "redis"
 
     def __init__(self, url: str):
+        import redis  # only when Redis is configured
+
         self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self._errors = redis.RedisError
 
     def get(self, key: str) -> bytes | None:
         try:
             return self.client.get(KEY_PREFIX + key)
-        except redis.RedisError:
+        except self._errors:
             return None
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
         try:
             self.client.set(KEY_PREFIX + key, value, ex=ttl)
-        except redis.RedisError:
+        except self._errors:
             return None
 
     def entries(self) -> int:
         try:
             return sum(1 for _ in self.client.scan_iter(match=KEY_PREFIX + "*", count=500) if b":lock:" not in _)
-        except redis.RedisError:
+        except self._errors:
             return 0
 
     def acquire(self, key: str) -> bool:
         try:
             return bool(self.client.set(KEY_PREFIX + "lock:" + key, b"1", nx=True, ex=_REDIS_LOCK_SECONDS))
-        except redis.RedisError:
+        except self._errors:
             return True
 
     def release(self, key: str) -> None:
         try:
             self.client.delete(KEY_PREFIX + "lock:" + key)
-        except redis.RedisError:
+        except self._errors:
             return None
 
 

@@ -81,13 +81,13 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from tasker_analytics import generate
+    from tasker_analytics import generate_options
 
     root = argparse.ArgumentParser(prog="tasker-analytics", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
 
     generate_parser = commands.add_parser("generate", help="write a synthetic Tasker workload")
-    generate.add_arguments(generate_parser)
+    generate_options.add_arguments(generate_parser)
 
     build_parser = commands.add_parser(
         "build", help="run dbt build (TASKER_ANALYTICS_WAREHOUSE picks the target: duckdb, postgres or spark)"

@@ -25,14 +25,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
-import psycopg
-from psycopg.rows import dict_row
 
 from tasker_analytics import queries
 from tasker_analytics.settings import Settings
+
+if TYPE_CHECKING:  # psycopg is imported when a Postgres warehouse is used, not by DuckDB servers
+    import psycopg
 
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 # How long a Postgres warehouse trusts the build id it last read (cache keys only; a
@@ -251,6 +252,8 @@ class _PostgresSnapshot:
         self.build: BuildInfo = None  # type: ignore[assignment]
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        import psycopg
+
         text = _PARAM.sub(r"%(\1)s", sql.format(schema=f'"{self._schema}"'))
         try:
             return list(self._connection.execute(text, params or {}).fetchall())
@@ -274,6 +277,9 @@ class PostgresWarehouse:
 
     @contextmanager
     def snapshot(self) -> Iterator[_PostgresSnapshot]:
+        import psycopg
+        from psycopg.rows import dict_row
+
         try:
             connection = psycopg.connect(
                 self.dsn,
