@@ -130,3 +130,67 @@ def test_duckdb_out_of_memory_is_unavailable_not_a_crash():
             "select count(*) from (select i::varchar || 'x' as s, count(*) from range(3000000) as t(i) group by 1)"
         )
     assert snapshot.query("select 1 as one") == [{"one": 1}]
+
+
+def test_duckdb_reads_are_bounded_in_memory_and_take_turns(workload):
+    """TASKER_ANALYTICS_DUCKDB_MEMORY_MB bounds DuckDB's memory per open build, and
+    TASKER_ANALYTICS_DUCKDB_CONCURRENT_READS how many snapshots read at once: concurrent
+    uncached bodies wait for each other instead of exhausting one shared limit."""
+    import threading
+
+    from tasker_analytics.analytics import Analytics, Scope
+    from tasker_analytics.settings import Settings
+
+    settings = Settings.from_env({
+        "TASKER_ANALYTICS_DUCKDB_PATH": str(workload.warehouse_path),
+        "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL": "0",
+        "TASKER_ANALYTICS_DUCKDB_MEMORY_MB": "96",
+    })
+    assert settings.duckdb_concurrent_reads == 1
+    analytics = Analytics(settings)
+    try:
+        with analytics.warehouse.snapshot() as snapshot:
+            limit = snapshot.query("select current_setting('memory_limit') as value")[0]["value"]
+        assert limit == "91.5 MiB", limit  # 96 MB (10^6 bytes) in DuckDB's MiB
+        reading, most, errors = [0], [0], []
+        guard = threading.Lock()
+        current = analytics.warehouse._current
+
+        def counted():
+            with guard:
+                reading[0] += 1
+                most[0] = max(most[0], reading[0])
+            return current()
+
+        release = analytics.warehouse._release
+
+        def released(connection, cursor):
+            with guard:
+                reading[0] -= 1
+            release(connection, cursor)
+
+        analytics.warehouse._current = counted
+        analytics.warehouse._release = released
+
+        def body(period: int) -> None:
+            try:
+                assert analytics.bottleneck_report(Scope(), period).body.period_hours == period
+            except Exception as error:  # noqa: BLE001 - collected and asserted below
+                errors.append(error)
+
+        threads = [threading.Thread(target=body, args=(period,)) for period in (1, 6, 24, 48, 168, 12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [] and most[0] == 1
+    finally:
+        analytics.close()
+
+
+@pytest.mark.parametrize("value", ["-1", "lots"])
+def test_a_bad_duckdb_memory_setting_is_a_configuration_error(value):
+    from tasker_analytics.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="TASKER_ANALYTICS_DUCKDB_MEMORY_MB"):
+        Settings.from_env({"TASKER_ANALYTICS_DUCKDB_MEMORY_MB": value})

@@ -83,6 +83,8 @@ class Settings:
     keep_builds: int = 3
     redis_url: str | None = None
     cache_max_entries: int = 2048
+    duckdb_memory_mb: int = 128
+    duckdb_concurrent_reads: int = 1
     background_aggregation: bool = False
     aggregation_interval_seconds: int = 900
     host: str = "127.0.0.1"
@@ -120,6 +122,8 @@ class Settings:
             keep_builds=_int(env, "TASKER_ANALYTICS_KEEP_BUILDS", 3),
             redis_url=env.get("TASKER_ANALYTICS_REDIS_URL") or None,
             cache_max_entries=_int(env, "TASKER_ANALYTICS_CACHE_MAX_ENTRIES", 2048),
+            duckdb_memory_mb=_int(env, "TASKER_ANALYTICS_DUCKDB_MEMORY_MB", 128, minimum=0),
+            duckdb_concurrent_reads=_int(env, "TASKER_ANALYTICS_DUCKDB_CONCURRENT_READS", 1),
             background_aggregation=_bool(env, "TASKER_ANALYTICS_BACKGROUND_AGGREGATION", False),
             aggregation_interval_seconds=_int(env, "TASKER_ANALYTICS_AGGREGATION_INTERVAL", 900),
             host=_text(env, "TASKER_ANALYTICS_HOST", "127.0.0.1"),

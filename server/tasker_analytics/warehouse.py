@@ -97,7 +97,9 @@ class _DuckDBSnapshot:
         except duckdb.IOException as error:
             raise WarehouseUnavailable(f"analytics database cannot be read: {error}") from None
         except duckdb.OutOfMemoryException as error:
-            raise WarehouseUnavailable(f"analytics database is out of memory: {error}") from None
+            raise WarehouseUnavailable(
+                f"analytics database is out of memory (raise TASKER_ANALYTICS_DUCKDB_MEMORY_MB): {error}"
+            ) from None
 
 
 class DuckDBWarehouse:
@@ -105,8 +107,14 @@ class DuckDBWarehouse:
 
     engine = "duckdb"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, memory_mb: int = 0, concurrent_reads: int | None = None):
+        """memory_mb bounds DuckDB's memory per open build (0: DuckDB's default, 80 % of
+        RAM); concurrent_reads bounds the snapshots reading at once (None: no bound). A
+        body over the rollups fits in about 100 MB at 1M tasks, so reads take turns
+        rather than run out of a shared limit (docs/BENCHMARKS.md, "Memory")."""
         self.path = Path(path)
+        self.memory_mb = memory_mb
+        self._reads = threading.BoundedSemaphore(concurrent_reads) if concurrent_reads else None
         self._lock = threading.Lock()
         self._identity: tuple[int, int, int] | None = None
         self._real: str | None = None
@@ -155,6 +163,8 @@ class DuckDBWarehouse:
             self._connection = None
         try:
             connection = duckdb.connect(real, read_only=True)
+            if self.memory_mb:
+                connection.execute(f"set memory_limit = '{int(self.memory_mb)}MB'")
         except duckdb.Error as error:
             raise WarehouseUnavailable(f"analytics database {self.path} cannot be opened: {error}") from None
         cursor = connection.cursor()
@@ -226,11 +236,17 @@ class DuckDBWarehouse:
 
     @contextmanager
     def snapshot(self) -> Iterator[_DuckDBSnapshot]:
-        connection, cursor, build = self._current()
+        if self._reads is not None:
+            self._reads.acquire()
         try:
-            yield _DuckDBSnapshot(cursor, build)
+            connection, cursor, build = self._current()
+            try:
+                yield _DuckDBSnapshot(cursor, build)
+            finally:
+                self._release(connection, cursor)
         finally:
-            self._release(connection, cursor)
+            if self._reads is not None:
+                self._reads.release()
 
     def close(self) -> None:
         with self._lock:
@@ -339,4 +355,4 @@ def open_warehouse(settings: Settings) -> Warehouse:
             settings.database_schema,
             settings.statement_timeout_ms,
         )
-    return DuckDBWarehouse(settings.duckdb_path)
+    return DuckDBWarehouse(settings.duckdb_path, settings.duckdb_memory_mb, settings.duckdb_concurrent_reads)
