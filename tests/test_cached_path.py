@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -151,3 +152,34 @@ def test_encoded_bodies_are_bounded_by_bytes_and_expire():
     assert store.get("c") is None and store.get("b") is not None
     store.put("short", _encoded(10), ttl=0)
     assert store.get("short") is None
+
+
+def test_cache_hits_notice_a_published_build_within_the_recheck_time(workload, tmp_path):
+    """The hit path looks at the served path at most every _DUCKDB_RECHECK_SECONDS (a
+    stat per hit costs more than the rest of it under load); a newly published file is
+    then no longer "known", so the next request goes to the thread and opens it."""
+    import os
+    import shutil
+
+    from tasker_analytics.warehouse import _DUCKDB_RECHECK_SECONDS, DuckDBWarehouse
+
+    real = Path(os.path.realpath(workload.warehouse_path))
+    first, second = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    shutil.copyfile(real, first)
+    shutil.copyfile(real, second)
+    served = tmp_path / "served.duckdb"
+    served.symlink_to(first)
+    warehouse = DuckDBWarehouse(served)
+    try:
+        build = warehouse.current_build()
+        assert warehouse.known_build() == build
+        link = tmp_path / "next.duckdb"
+        link.symlink_to(second)
+        os.replace(link, served)  # how `tasker-analytics build` publishes
+        assert warehouse.known_build() == build  # trusted for the recheck time
+        time.sleep(_DUCKDB_RECHECK_SECONDS + 0.05)
+        assert warehouse.known_build() is None
+        assert warehouse.current_build().location == str(second)  # a miss opens the new file
+        assert warehouse.known_build().location == str(second)
+    finally:
+        warehouse.close()

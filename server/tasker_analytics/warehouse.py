@@ -39,6 +39,9 @@ _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 # How long a Postgres warehouse trusts the build id it last read (cache keys only; a
 # snapshot always reads its own).
 _POSTGRES_BUILD_TTL_SECONDS = 1.0
+# How long a DuckDB server's cache hits trust the served file they last looked at: a
+# published build reaches cache hits within this time, and every miss at once.
+_DUCKDB_RECHECK_SECONDS = 0.25
 
 
 class WarehouseUnavailable(RuntimeError):
@@ -121,6 +124,7 @@ class DuckDBWarehouse:
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._build: BuildInfo | None = None
         self._served: tuple[tuple[int, int, int], BuildInfo] | None = None
+        self._checked: tuple[float, tuple[int, int, int]] | None = None
         # Snapshots in flight per open connection (by id), and the connections of earlier
         # builds that stay open until their last snapshot ends.
         self._readers: dict[int, int] = {}
@@ -134,7 +138,9 @@ class DuckDBWarehouse:
             raise WarehouseUnavailable(
                 f"analytics database {self.path} does not exist: run `tasker-analytics build`"
             ) from None
-        return (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
+        identity = (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
+        self._checked = (time.monotonic(), identity)
+        return identity
 
     def _retire(self, connection: duckdb.DuckDBPyConnection) -> None:
         """Close a previous build's connection once no snapshot reads it (under the lock)."""
@@ -226,13 +232,19 @@ class DuckDBWarehouse:
 
     def known_build(self) -> BuildInfo | None:
         """The served build if it is the one already open, else None; never opens a file
-        or waits on a lock (safe on the event loop: a path lookup and a stat)."""
-        try:
-            identity = self._target()
-        except WarehouseUnavailable:
-            return None
+        or waits on a lock (the event loop calls it for every cache hit). The served
+        path's identity is looked at again after _DUCKDB_RECHECK_SECONDS: a stat per hit
+        releases the interpreter lock and, under load, costs more than the rest of the hit."""
+        checked = self._checked
+        now = time.monotonic()
+        if checked is None or now - checked[0] >= _DUCKDB_RECHECK_SECONDS:
+            try:
+                self._target()
+                checked = self._checked
+            except WarehouseUnavailable:
+                return None
         served = self._served  # one read: the identity and build of one _open
-        return served[1] if served is not None and served[0] == identity else None
+        return served[1] if served is not None and served[0] == checked[1] else None
 
     @contextmanager
     def snapshot(self) -> Iterator[_DuckDBSnapshot]:
@@ -259,6 +271,7 @@ class DuckDBWarehouse:
             self._identity = None
             self._real = None
             self._served = None
+            self._checked = None
 
 
 class _PostgresSnapshot:
