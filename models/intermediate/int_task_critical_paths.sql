@@ -53,9 +53,7 @@ paths (task_id, workflow_step_id, path_ms, path_key, depth) as (
     select paths.task_id, dag.child_step_id, paths.path_ms + dag.child_weight_ms,
         {{ path_append('paths.path_key', 'dag.child_step_id') }}, paths.depth + 1
     from paths
-    -- The whole table in a full build (Postgres walks it by its parent_step_id index), the
-    -- touched tasks' edges in an incremental one.
-    inner join {% if is_incremental() %}edges{% else %}{{ ref('int_task_dag_edges') }}{% endif %} as dag
+    inner join {{ critical_path_edges('edges') }} as dag
         on paths.workflow_step_id = dag.parent_step_id
     where paths.depth < 1000
 ),
