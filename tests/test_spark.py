@@ -38,8 +38,10 @@ from tasker_analytics.app import create_app
 from tasker_analytics.build import (
     INCREMENTAL_RELATIONS,
     SERVED_RELATIONS,
+    BuildError,
     BuildResult,
     build,
+    export_spark_marts,
     spark_parquet_files,
     spark_table_folder,
 )
@@ -305,8 +307,6 @@ def test_spark_build_has_real_figures(spark_build):
 
 
 def test_a_spark_build_without_its_source_folder_says_how_to_make_one(tmp_path):
-    from tasker_analytics.build import BuildError
-
     _require_spark()  # without the extra, the build says so first
     settings = Settings(warehouse="spark", duckdb_path=tmp_path / "a.duckdb", spark_dir=tmp_path / "spark")
     with pytest.raises(BuildError, match="generate --parquet"):
@@ -401,3 +401,27 @@ def test_spark_incremental_build_equals_a_full_refresh(spark_incremental, spark_
     assert rewritten_rows < total
     print(f"\nincremental Spark build: {len(touched)} tasks recomputed, {rewritten_rows} of {total} task rows "
           f"rewritten; partitions: {json.dumps(report)}")
+
+
+def test_an_empty_partitioned_spark_table_is_served_empty_with_its_contract_columns(workload, tmp_path):
+    """Spark writes no Parquet file for a partitioned table without rows (int_error_events of
+    a workload without errors): the export creates it empty from the model contract, with
+    the columns and types a DuckDB build has."""
+    settings = Settings(warehouse="spark", duckdb_path=tmp_path / "served.duckdb", spark_dir=tmp_path / "spark")
+    with duckdb.connect(str(workload.warehouse_path.resolve()), read_only=True) as built:
+        expected = built.execute("describe int_error_events").fetchall()
+        for relation in SERVED_RELATIONS:
+            folder = spark_table_folder(settings, relation)
+            folder.mkdir(parents=True)
+            (folder / "_SUCCESS").touch()
+            if relation != "int_error_events":
+                built.execute(f"copy {relation} to '{folder / 'part-00000.parquet'}' (format parquet)")
+    with pytest.raises(BuildError, match="no Parquet files for int_error_events"):
+        export_spark_marts(settings, tmp_path / "without_manifest.duckdb")
+    manifest = workload.source_path.parent / "target" / "manifest.json"
+    export_spark_marts(settings, tmp_path / "exported.duckdb", manifest)
+    with duckdb.connect(str(tmp_path / "exported.duckdb"), read_only=True) as exported:
+        assert exported.execute("select count(*) from int_error_events").fetchone()[0] == 0
+        assert [row[:2] for row in exported.execute("describe int_error_events").fetchall()] == [
+            row[:2] for row in expected]
+        assert exported.execute("select count(*) from int_task_executions").fetchone()[0] > 0

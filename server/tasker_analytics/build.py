@@ -387,17 +387,35 @@ def _parquet_scan(files: list[str]) -> str:
     return "read_parquet([" + ", ".join(_sql_text(path) for path in files) + "], hive_partitioning = true)"
 
 
-def export_spark_marts(settings: Settings, build_file: Path) -> None:
+def _contract_columns(manifest: Path | None, relation: str) -> list[tuple[str, str]]:
+    """The columns and data types of `relation`'s model contract in dbt's manifest (empty
+    when there is none)."""
+    if manifest is None or not manifest.is_file():
+        return []
+    for node in json.loads(manifest.read_text()).get("nodes", {}).values():
+        if node.get("resource_type") == "model" and (node.get("alias") or node.get("name")) == relation:
+            columns = [(name, column.get("data_type")) for name, column in node.get("columns", {}).items()]
+            return columns if columns and all(kind for _, kind in columns) else []
+    return []
+
+
+def export_spark_marts(settings: Settings, build_file: Path, manifest: Path | None = None) -> None:
     """Copy the served relations from the Spark warehouse's Parquet files into a new DuckDB
     file. Timestamps are naive UTC on every engine: one that arrives with a time zone is
-    converted to UTC, whatever the local zone."""
+    converted to UTC, whatever the local zone. A partitioned table without rows has no
+    Parquet file: it is created empty from its model contract in dbt's `manifest`."""
     connection = duckdb.connect(str(build_file))
     try:
         for relation in SERVED_RELATIONS:
             folder = spark_table_folder(settings, relation)
             files = spark_parquet_files(folder)
             if not files:
-                raise BuildError(f"the Spark build left no Parquet files for {relation} in {folder}")
+                contract = _contract_columns(manifest, relation) if (folder / "_SUCCESS").exists() else []
+                if not contract:
+                    raise BuildError(f"the Spark build left no Parquet files for {relation} in {folder}")
+                columns = ", ".join(f'"{name}" {kind}' for name, kind in contract)
+                connection.execute(f'create table "{relation}" ({columns})')
+                continue
             scan = _parquet_scan(files)
             columns = connection.execute(f"describe select * from {scan}").fetchall()
             select = ", ".join(
@@ -510,7 +528,8 @@ def _build_spark(
                     raise BuildError(
                         f"dbt build failed on spark (exit {completed.returncode})\n{completed.stdout or ''}"
                     )
-                export_spark_marts(settings, build_file)
+                target = Path(env.get("DBT_TARGET_PATH") or PROJECT_DIR / "target")
+                export_spark_marts(settings, build_file, (PROJECT_DIR / target) / "manifest.json")
                 marker.write_text(json.dumps({"state_key": key, "build_file": str(build_file)}))
             create_duckdb_functions(build_file, env, quiet)
             seconds = time.monotonic() - started
