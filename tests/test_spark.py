@@ -1,7 +1,15 @@
 """The spark target (docs/SCALING.md): the generator writes Tasker's tables as Parquet,
 `dbt build` runs the same models on Spark in local mode, the served marts are copied into a
-DuckDB build file, and the same server answers with the same bodies as a DuckDB build of the
-same workload.
+DuckDB build file, and the same server answers with the same bodies as a DuckDB and a
+PostgreSQL build of the same workload.
+
+Spark builds are incremental like the others: a generated workload is split an hour before
+the final as_of (generate.split_at), the first Spark build runs on what the source held
+then, the arrivals are appended as new Parquet files, and the next Spark build continues
+the first one's tables, rewriting only the days (partitions) of the tasks it recomputes.
+Its tables must equal those of a full Spark build of the same source. The retention (3
+days here) starts before midnight at the first build's as_of and after it at the second's,
+so that a whole day leaves the tables and the next day loses some of its tasks.
 
 Spark needs the `spark` extra (`pip install -e '.[spark]'`) and Java 17: without them the
 Spark tests skip with the reason, and fail under CI (conftest.service_missing).
@@ -13,29 +21,50 @@ import importlib.util
 import json
 import shutil
 import subprocess
+import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from litestar.testing import TestClient
+from test_incremental import BUILD_COLUMNS, STATE_RELATIONS, _rows_equal
 
-from conftest import (
-    BUILD_AS_OF,
-    ENGINE_QUERIES,
-    GENERATED_AS_OF,
-    build_duckdb_workload,
-    service_missing,
-    stable_body,
-)
+from conftest import ENGINE_QUERIES, GENERATED_AS_OF, drop_schemas, service_missing, stable_body
 from tasker_analytics.app import create_app
-from tasker_analytics.build import SERVED_RELATIONS, build
-from tasker_analytics.generate import TABLE_NAMES, generate_workload, write_parquet
+from tasker_analytics.build import (
+    INCREMENTAL_RELATIONS,
+    SERVED_RELATIONS,
+    BuildError,
+    BuildResult,
+    build,
+    export_spark_marts,
+    spark_parquet_files,
+    spark_table_folder,
+)
+from tasker_analytics.generate import (
+    TABLE_NAMES,
+    generate_workload,
+    split_at,
+    write_duckdb,
+    write_parquet,
+    write_postgres,
+)
 from tasker_analytics.settings import Settings
-from tasker_analytics.warehouse import build_sidecar
 
-SPARK_TASKS = 300
+SPARK_TASKS = 2000
 SPARK_SEED = 11
+# The generator's end; the final builds' as_of half an hour before it (rows after as_of
+# exist and must be ignored); the split and first build an hour before that.
+SPARK_GENERATED_END = datetime(2026, 11, 28, 1, 0, 0)
+SPARK_AS_OF = SPARK_GENERATED_END - timedelta(minutes=30)
+SPARK_CUTOFF = SPARK_AS_OF - timedelta(hours=1)
+RETENTION_DAYS = 3
+# The per-execution models, partitioned by task_created_date on Spark.
+PER_TASK_RELATIONS = [relation for relation in INCREMENTAL_RELATIONS if relation != "int_build_watermarks"]
 
 
 def _require_spark() -> None:
@@ -51,41 +80,141 @@ def _require_spark() -> None:
 
 
 @dataclass
+class SplitWorkload:
+    before: dict[str, pa.Table]
+    arrivals: dict[str, pa.Table]
+    late_tasks: set[int]
+
+
+@pytest.fixture(scope="module")
+def spark_workload() -> SplitWorkload:
+    workload = generate_workload(tasks=SPARK_TASKS, seed=SPARK_SEED, as_of=SPARK_GENERATED_END)
+    before, arrivals = split_at(workload, SPARK_CUTOFF, seed=SPARK_SEED)
+    late = arrivals["tasker_workflow_step_transitions"].to_pydict()
+    late_steps = {
+        step for step, created in zip(late["workflow_step_id"], late["created_at"], strict=True)
+        if created <= SPARK_CUTOFF - timedelta(hours=2)
+    }
+    steps = before["tasker_workflow_steps"].to_pydict()
+    late_tasks = {
+        task for step, task in zip(steps["workflow_step_id"], steps["task_id"], strict=True) if step in late_steps
+    }
+    assert late_tasks and arrivals["tasker_tasks"].num_rows > 0, "the split must hold back rows"
+    return SplitWorkload(before, arrivals, late_tasks)
+
+
+def append_parquet(tables: dict[str, pa.Table], folder: Path) -> None:
+    """Add the rows of `tables` to the Parquet source as one new file per table, the way
+    a data lake table grows."""
+    for name, table in tables.items():
+        if table.num_rows:
+            pq.write_table(table, str(folder / name / "part-00001.parquet"))
+
+
+def _env(directory: Path, **extra: str) -> dict[str, str]:
+    return {
+        "TASKER_ANALYTICS_RETENTION_DAYS": str(RETENTION_DAYS),
+        "DBT_TARGET_PATH": str(directory / "target"),
+        "DBT_LOG_PATH": str(directory / "logs"),
+        **extra,
+    }
+
+
+def _spark_settings(directory: Path) -> Settings:
+    return Settings(
+        warehouse="spark", duckdb_path=directory / "served" / "tasker_analytics.duckdb", spark_dir=directory / "spark"
+    )
+
+
+@dataclass
 class SparkBuild:
     settings: Settings
     seconds: float
     duckdb_settings: Settings
     duckdb_seconds: float
     output: str
+    source: Path
 
 
 @pytest.fixture(scope="module")
-def spark_build(tmp_path_factory) -> SparkBuild:
+def spark_build(spark_workload, tmp_path_factory) -> SparkBuild:
+    """A full Spark build of the whole workload, and a DuckDB build of the same source."""
     _require_spark()
     directory = tmp_path_factory.mktemp("spark")
-    duckdb_workload = build_duckdb_workload(directory / "duckdb", tasks=SPARK_TASKS, seed=SPARK_SEED)
-    duckdb_seconds = json.loads(build_sidecar(duckdb_workload.warehouse_path.resolve()).read_text())["build_seconds"]
-    source = directory / "tasker_source_parquet"
-    write_parquet(generate_workload(tasks=SPARK_TASKS, seed=SPARK_SEED, as_of=GENERATED_AS_OF), str(source))
-    settings = Settings(
-        warehouse="spark",
-        duckdb_path=directory / "served" / "tasker_analytics.duckdb",
-        spark_dir=directory / "spark",
+    duckdb_source = directory / "tasker_source.duckdb"
+    write_duckdb(spark_workload.before, str(duckdb_source))
+    write_duckdb(spark_workload.arrivals, str(duckdb_source), append=True)
+    duckdb_settings = Settings(duckdb_path=directory / "duckdb" / "tasker_analytics.duckdb")
+    duckdb_result = build(
+        duckdb_settings,
+        source_duckdb=str(duckdb_source),
+        as_of=SPARK_AS_OF.isoformat(sep=" "),
+        quiet=True,
+        extra_env=_env(directory / "duckdb"),
     )
+    source = directory / "tasker_source_parquet"
+    write_parquet(spark_workload.before, str(source))
+    append_parquet(spark_workload.arrivals, source)
+    settings = _spark_settings(directory)
     result = build(
         settings,
         source_parquet=str(source),
-        as_of=BUILD_AS_OF.isoformat(sep=" "),
+        as_of=SPARK_AS_OF.isoformat(sep=" "),
         quiet=True,
         # dbt's unit tests run on Spark; its data tests check the same rows as on DuckDB.
-        extra_env={
-            "DBT_TARGET_PATH": str(directory / "target"),
-            "DBT_LOG_PATH": str(directory / "logs"),
-            "DBT_EXCLUDE_RESOURCE_TYPES": "test",
-        },
+        extra_env=_env(directory, DBT_EXCLUDE_RESOURCE_TYPES="test"),
     )
-    print(f"\nbuild of {SPARK_TASKS} tasks: DuckDB {duckdb_seconds:.1f} s, Spark {result.seconds:.1f} s")
-    return SparkBuild(settings, result.seconds, duckdb_workload.settings(), duckdb_seconds, result.output)
+    assert not result.incremental
+    print(f"\nfull build of {SPARK_TASKS} tasks: DuckDB {duckdb_result.seconds:.1f} s, Spark {result.seconds:.1f} s")
+    return SparkBuild(settings, result.seconds, duckdb_settings, duckdb_result.seconds, result.output, source)
+
+
+PartitionFiles = dict[str, dict[date, set[str]]]
+
+
+def _partition_files(settings: Settings) -> PartitionFiles:
+    """The data files of each per-execution table, per task_created_date partition."""
+    layout: PartitionFiles = {}
+    for relation in PER_TASK_RELATIONS:
+        folder = spark_table_folder(settings, relation)
+        days: dict[date, set[str]] = {}
+        for path in spark_parquet_files(folder):
+            (partition,) = Path(path).relative_to(folder).parent.parts
+            column, _, value = partition.partition("=")
+            assert column == "task_created_date", path
+            days.setdefault(date.fromisoformat(value), set()).add(path)
+        layout[relation] = days
+    return layout
+
+
+@dataclass
+class SparkIncremental:
+    settings: Settings
+    first: BuildResult
+    second: BuildResult
+    before: PartitionFiles
+    after: PartitionFiles
+    source: Path
+
+
+@pytest.fixture(scope="module")
+def spark_incremental(spark_workload, tmp_path_factory) -> SparkIncremental:
+    """A Spark build of the source at the split, then the incremental one after the
+    arrivals, on one Spark folder."""
+    _require_spark()
+    directory = tmp_path_factory.mktemp("spark_incremental")
+    source = directory / "tasker_source_parquet"
+    write_parquet(spark_workload.before, str(source))
+    settings = _spark_settings(directory)
+    first = build(settings, source_parquet=str(source), as_of=SPARK_CUTOFF.isoformat(sep=" "), quiet=True,
+                  extra_env=_env(directory))
+    before = _partition_files(settings)
+    append_parquet(spark_workload.arrivals, source)
+    second = build(settings, source_parquet=str(source), as_of=SPARK_AS_OF.isoformat(sep=" "), quiet=True,
+                   extra_env=_env(directory))
+    print(f"\nSpark builds of {SPARK_TASKS} tasks: first (full) {first.seconds:.1f} s, "
+          f"next (incremental) {second.seconds:.1f} s")
+    return SparkIncremental(settings, first, second, before, _partition_files(settings), source)
 
 
 def test_generator_writes_the_nine_tables_as_parquet(tmp_path):
@@ -126,18 +255,46 @@ def test_spark_build_is_served_from_a_duckdb_file_with_every_served_relation(spa
     assert set(SERVED_RELATIONS) <= tables
     assert {"function_based_slowest_tasks", "function_based_slowest_steps", "function_based_error_patterns",
             "function_based_recommendations"} <= functions
-    assert as_of == BUILD_AS_OF
+    assert as_of == SPARK_AS_OF
 
 
+@pytest.fixture(scope="module")
+def postgres_build(spark_workload, postgres_dsn, tmp_path_factory):
+    """A PostgreSQL build of the same source as spark_build."""
+    suffix = uuid.uuid4().hex[:8]
+    source_schema, schema = f"test_spark_src_{suffix}", f"test_spark_pg_{suffix}"
+    write_postgres(spark_workload.before, postgres_dsn, schema=source_schema)
+    write_postgres(spark_workload.arrivals, postgres_dsn, schema=source_schema, append=True)
+    settings = Settings(warehouse="postgres", database_url=postgres_dsn, database_schema=schema)
+    try:
+        build(settings, as_of=SPARK_AS_OF.isoformat(sep=" "), quiet=True,
+              extra_env=_env(tmp_path_factory.mktemp("spark_pg"), TASKER_SOURCE_SCHEMA=source_schema))
+        yield settings
+    finally:
+        drop_schemas(postgres_dsn, source_schema, schema)
+
+
+@pytest.mark.postgres
 @pytest.mark.parametrize(("path", "params"), ENGINE_QUERIES)
-def test_spark_and_duckdb_bodies_are_identical(spark_build, path, params):
-    with TestClient(create_app(spark_build.duckdb_settings)) as duckdb_client:
-        expected = duckdb_client.get(path, params=params)
-    with TestClient(create_app(spark_build.settings)) as spark_client:
-        got = spark_client.get(path, params=params)
-    assert expected.status_code == got.status_code == 200
-    assert got.headers["x-build-id"] != expected.headers["x-build-id"]
-    assert stable_body(got.json()) == stable_body(expected.json())
+def test_duckdb_postgres_and_spark_bodies_are_identical(spark_build, spark_incremental, postgres_build, path, params):
+    """The acceptance test of the three engines: one generated workload built on DuckDB,
+    PostgreSQL and Spark (in full, and incrementally) gives the same endpoint bodies, build
+    ids and timestamps of the build aside."""
+    builds = {
+        "duckdb": spark_build.duckdb_settings,
+        "postgres": postgres_build,
+        "spark": spark_build.settings,
+        "spark incremental": spark_incremental.settings,
+    }
+    responses = {}
+    for name, settings in builds.items():
+        with TestClient(create_app(settings)) as engine_client:
+            responses[name] = engine_client.get(path, params=params)
+    assert {name: response.status_code for name, response in responses.items()} == dict.fromkeys(builds, 200)
+    assert len({response.headers["x-build-id"] for response in responses.values()}) == len(builds)
+    expected = stable_body(responses["duckdb"].json())
+    for name, response in responses.items():
+        assert stable_body(response.json()) == expected, name
 
 
 def test_spark_build_has_real_figures(spark_build):
@@ -150,8 +307,6 @@ def test_spark_build_has_real_figures(spark_build):
 
 
 def test_a_spark_build_without_its_source_folder_says_how_to_make_one(tmp_path):
-    from tasker_analytics.build import BuildError
-
     _require_spark()  # without the extra, the build says so first
     settings = Settings(warehouse="spark", duckdb_path=tmp_path / "a.duckdb", spark_dir=tmp_path / "spark")
     with pytest.raises(BuildError, match="generate --parquet"):
@@ -168,3 +323,105 @@ def test_generate_takes_one_target(tmp_path, capsys):
     assert not (tmp_path / "p").exists()
     assert main(["generate", "--tasks", "5", "--no-progress", "--parquet", str(tmp_path / "p")]) == 0
     assert sorted(path.name for path in (tmp_path / "p").iterdir()) == sorted(TABLE_NAMES)
+
+
+def test_spark_incremental_build_equals_a_full_refresh(spark_incremental, spark_build, spark_workload):
+    """The incremental Spark build's tables equal those of a full Spark build of the same
+    source at the same as_of, every model's, and it rewrote only some partitions."""
+    assert not spark_incremental.first.incremental and spark_incremental.second.incremental
+    assert "Completed successfully" in spark_incremental.second.output
+    schema_folder = spark_table_folder(spark_build.settings, "x").parent
+    relations = sorted(
+        path.name for path in schema_folder.iterdir()
+        if path.is_dir() and not path.name.startswith((".", "_")) and path.name not in STATE_RELATIONS
+    )
+    assert set(SERVED_RELATIONS) | set(PER_TASK_RELATIONS) <= set(relations)
+    connection = duckdb.connect()
+
+    def scan(settings: Settings, relation: str) -> str:
+        files = spark_parquet_files(spark_table_folder(settings, relation))
+        assert files, (settings.spark_dir, relation)
+        return "read_parquet([" + ", ".join(f"'{path}'" for path in files) + "], hive_partitioning = true)"
+
+    differing = []
+    for relation in relations:
+        columns = [row[0] for row in connection.execute(
+            f"describe select * from {scan(spark_build.settings, relation)}").fetchall()
+            if row[0] not in BUILD_COLUMNS]
+        select = ", ".join(f'"{column}"' for column in columns)
+        full, incremental = (
+            connection.execute(f"select {select} from {scan(settings, relation)}").fetchall()
+            for settings in (spark_build.settings, spark_incremental.settings)
+        )
+        if not _rows_equal(incremental, full):
+            differing.append(relation)
+    assert differing == []
+
+    # What the incremental build recomputed: every task created on a day of a touched task.
+    touched = {row[0] for row in connection.execute(
+        f"select task_id from {scan(spark_incremental.settings, 'int_touched_tasks')}").fetchall()}
+    source_tasks = f"read_parquet('{spark_incremental.source / 'tasker_tasks'}/*.parquet')"
+    created = dict(connection.execute(f"select task_id, created_at from {source_tasks}").fetchall())
+    touched_days = {created[task].date() for task in touched}
+    assert touched == {task for task, at in created.items() if at.date() in touched_days}
+    assert spark_workload.late_tasks <= touched
+    total = connection.execute(
+        f"select count(*) from {scan(spark_incremental.settings, 'int_task_executions')}").fetchone()[0]
+    assert 0 < len(touched) < total / 2, (len(touched), total)
+
+    # Which partitions it rewrote: the touched days and the day the retention now starts in
+    # (some of its tasks left, some stay); the day before, whose tasks all left, is gone.
+    # The other days keep the first build's files.
+    first_start, start = (moment - timedelta(days=RETENTION_DAYS) for moment in (SPARK_CUTOFF, SPARK_AS_OF))
+    left_day, boundary_day = first_start.date(), start.date()
+    midnight = datetime.combine(boundary_day, datetime.min.time())
+    assert left_day < boundary_day and not {left_day, boundary_day} & touched_days
+    assert any(first_start < at < midnight for at in created.values()), "the first build must keep tasks of left_day"
+    assert any(midnight <= at <= start for at in created.values()), "tasks of boundary_day must leave"
+    assert any(start < at and at.date() == boundary_day for at in created.values()), "and some must stay"
+    report = {}
+    for relation in PER_TASK_RELATIONS:
+        before, after = spark_incremental.before[relation], spark_incremental.after[relation]
+        kept = {day for day in before.keys() & after.keys() if before[day] == after[day]}
+        rewritten = set(after) - kept
+        dropped = set(before) - set(after)
+        report[relation] = {"kept": sorted(map(str, kept)), "rewritten": sorted(map(str, rewritten)),
+                            "dropped": sorted(map(str, dropped))}
+        assert left_day not in after, relation
+        assert dropped <= {left_day}, relation
+        assert rewritten <= touched_days | {boundary_day}, relation
+        assert not kept & touched_days, relation
+    executions = report["int_task_executions"]
+    assert executions["dropped"] == [str(left_day)] and str(boundary_day) in executions["rewritten"], report
+    assert executions["kept"], report
+    per_day = dict(connection.execute(
+        f"select task_created_date, count(*) from {scan(spark_incremental.settings, 'int_task_executions')} "
+        "group by task_created_date").fetchall())
+    rewritten_rows = sum(count for day, count in per_day.items() if str(day) in executions["rewritten"])
+    assert rewritten_rows < total
+    print(f"\nincremental Spark build: {len(touched)} tasks recomputed, {rewritten_rows} of {total} task rows "
+          f"rewritten; partitions: {json.dumps(report)}")
+
+
+def test_an_empty_partitioned_spark_table_is_served_empty_with_its_contract_columns(workload, tmp_path):
+    """Spark writes no Parquet file for a partitioned table without rows (int_error_events of
+    a workload without errors): the export creates it empty from the model contract, with
+    the columns and types a DuckDB build has."""
+    settings = Settings(warehouse="spark", duckdb_path=tmp_path / "served.duckdb", spark_dir=tmp_path / "spark")
+    with duckdb.connect(str(workload.warehouse_path.resolve()), read_only=True) as built:
+        expected = built.execute("describe int_error_events").fetchall()
+        for relation in SERVED_RELATIONS:
+            folder = spark_table_folder(settings, relation)
+            folder.mkdir(parents=True)
+            (folder / "_SUCCESS").touch()
+            if relation != "int_error_events":
+                built.execute(f"copy {relation} to '{folder / 'part-00000.parquet'}' (format parquet)")
+    with pytest.raises(BuildError, match="no Parquet files for int_error_events"):
+        export_spark_marts(settings, tmp_path / "without_manifest.duckdb")
+    manifest = workload.source_path.parent / "target" / "manifest.json"
+    export_spark_marts(settings, tmp_path / "exported.duckdb", manifest)
+    with duckdb.connect(str(tmp_path / "exported.duckdb"), read_only=True) as exported:
+        assert exported.execute("select count(*) from int_error_events").fetchone()[0] == 0
+        assert [row[:2] for row in exported.execute("describe int_error_events").fetchall()] == [
+            row[:2] for row in expected]
+        assert exported.execute("select count(*) from int_task_executions").fetchone()[0] > 0

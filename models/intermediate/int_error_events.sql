@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy=per_task_strategy(),
+    partition_by=per_task_partition_by(),
     unique_key='task_id',
     on_schema_change='fail',
     post_hook="{{ keep_tasks_in(retained_source_tasks()) }}"
@@ -55,7 +56,8 @@ final as (
         step_executions.step_name,
         classified.occurred_at,
         classified.error_class,
-        {{ dbt.cast('coalesce(taxonomy.error_type, classified.error_class)', 'text') }} as error_type
+        {{ dbt.cast('coalesce(taxonomy.error_type, classified.error_class)', 'text') }} as error_type,
+        step_executions.task_created_date
     from classified
     inner join step_executions
         on classified.workflow_step_id = step_executions.workflow_step_id

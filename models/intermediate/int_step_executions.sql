@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy=per_task_strategy(),
+    partition_by=per_task_partition_by(),
     unique_key='task_id',
     on_schema_change='fail',
     post_hook="{{ keep_tasks_in(retained_source_tasks()) }}"
@@ -48,6 +49,7 @@ joined as (
         task_types.task_version,
         named_steps.step_name,
         steps.created_at,
+        tasks.created_at as task_created_at,
         step_states.first_started_at,
         coalesce(step_states.final_state, 'pending') as final_state,
         case
@@ -94,7 +96,8 @@ final as (
         attempts > 1 as is_retried,
         case when raw_duration_ms >= 0 then raw_duration_ms end as duration_ms,
         case when raw_wait_ms >= 0 then raw_wait_ms end as wait_ms,
-        coalesce(raw_duration_ms < 0, false) as has_negative_duration
+        coalesce(raw_duration_ms < 0, false) as has_negative_duration,
+        {{ task_created_date('task_created_at') }} as task_created_date
     from measured
 )
 

@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy=per_task_strategy(),
+    partition_by=per_task_partition_by(),
     unique_key='task_id',
     on_schema_change='fail',
     post_hook="{{ keep_tasks_in(complete_tasks_in_rollup_range()) }}"
@@ -12,7 +13,7 @@
     waiting as their gating parent (the parent that settled last). -#}
 -- depends_on: {{ ref('int_touched_tasks') }}
 with recursive tasks as (
-    select task_id, namespace_name, task_name, task_version, settled_at
+    select task_id, namespace_name, task_name, task_version, settled_at, task_created_date
     from {{ ref('int_task_executions') }}
     where final_state = 'complete'
         and {{ in_rollup_range('settled_at') }}
@@ -134,7 +135,8 @@ final as (
         on_critical_path.workflow_step_id is not null as is_on_critical_path,
         critical.path_ms as critical_path_ms,
         cast(coalesce(blocking.dependents_blocked, 0) as bigint) as dependents_blocked,
-        cast(coalesce(blocking.blocked_wait_ms, 0) as {{ type_double() }}) as blocked_wait_ms
+        cast(coalesce(blocking.blocked_wait_ms, 0) as {{ type_double() }}) as blocked_wait_ms,
+        tasks.task_created_date
     from steps
     inner join tasks
         on steps.task_id = tasks.task_id

@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy=per_task_strategy(),
+    partition_by=per_task_partition_by(),
     unique_key='task_id',
     on_schema_change='fail',
     indexes=table_indexes([['parent_step_id'], ['child_step_id']]),
@@ -19,7 +20,7 @@ with tasks as (
 ),
 
 steps as (
-    select workflow_step_id, task_id, duration_ms
+    select workflow_step_id, task_id, duration_ms, task_created_date
     from {{ ref('int_step_executions') }}
     where task_id in (select task_id from tasks)
 )
@@ -28,7 +29,8 @@ select distinct
     children.task_id,
     edges.parent_step_id,
     edges.child_step_id,
-    coalesce(children.duration_ms, 0) as child_weight_ms
+    coalesce(children.duration_ms, 0) as child_weight_ms,
+    children.task_created_date
 from {{ ref('stg_tasker__workflow_step_edges') }} as edges
 inner join steps as parents
     on edges.parent_step_id = parents.workflow_step_id

@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy=per_task_strategy(),
+    partition_by=per_task_partition_by(),
     unique_key='task_id',
     on_schema_change='fail',
     post_hook="{{ keep_tasks_in(retained_source_tasks()) }}"
@@ -93,7 +94,8 @@ final as (
         case
             when raw_duration_ms >= 0
                 then cast(floor(4 * log10(greatest(raw_duration_ms, 1.0))) as integer)
-        end as duration_bucket
+        end as duration_bucket,
+        {{ task_created_date('created_at') }} as task_created_date
     from measured
 )
 

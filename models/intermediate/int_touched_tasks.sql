@@ -136,4 +136,5 @@ touched as (
 
 -- A build with no previous one computes every task: it needs no list (its bounds above
 -- select nothing: no id beyond the largest, no row created a millennium after as_of).
-select task_id from touched
+-- On Spark the list holds every task of a touched task's creation day (its partition).
+{{ tasks_to_recompute('touched') }}

@@ -4,9 +4,10 @@
   when it succeeds, the served path (a symlink) is replaced by one pointing at it, in
   one atomic rename. A failed build leaves the previous build serving.
 - Spark: `dbt build` on the spark target writes the models as Parquet tables in the Spark
-  warehouse; the served relations are then copied from those Parquet files into a new
-  DuckDB build file (with the analyst SQL functions as DuckDB macros), published exactly
-  like a DuckDB build. The server never needs a Spark session.
+  warehouse (which persist from build to build); the served relations are then copied
+  from those Parquet files into a new DuckDB build file (with the analyst SQL functions
+  as DuckDB macros), published exactly like a DuckDB build. The server never needs a
+  Spark session.
 - PostgreSQL: every build gets its own schema `<schema>__b<stamp>`; when it succeeds,
   one transaction points `<schema>.build_pointer` at it and recreates the views in
   `<schema>` (the stable names analysts query) over its marts. The server reads the
@@ -16,10 +17,12 @@ One build runs at a time per warehouse (a lock file beside the served path or in
 project's data folder).
 
 Incremental builds: the new build starts from a copy of the served build's incremental
-models (the DuckDB file, or those tables copied into the new schema), and dbt recomputes
-only the tasks touched since (macros/incremental.sql). It starts empty (a full refresh)
-when asked to, when there is no served build, when the served build came from other
-project files, settings or source (the state key), or when as_of would go back in time.
+models (the DuckDB file, or those tables copied into the new schema; on Spark, the
+previous Spark build's tables, in place), and dbt recomputes only the tasks touched since
+(macros/incremental.sql). It starts empty (a full refresh) when asked to, when there is
+no served build (on Spark: no complete previous build on the Spark folder and schema),
+when that build came from other project files, settings or source (the state key), or
+when as_of would go back in time.
 """
 
 from __future__ import annotations
@@ -366,24 +369,54 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def export_spark_marts(settings: Settings, build_file: Path) -> None:
+def spark_parquet_files(folder: Path) -> list[str]:
+    """The data files of a Spark table folder, also in partition folders
+    (`<column>=<value>/`); Spark's hidden and marker files are skipped."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        str(path)
+        for path in folder.rglob("*.parquet")
+        if not any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+    )
+
+
+def _parquet_scan(files: list[str]) -> str:
+    # Partition folders' values come back as columns (the per-execution tables'
+    # task_created_date).
+    return "read_parquet([" + ", ".join(_sql_text(path) for path in files) + "], hive_partitioning = true)"
+
+
+def _contract_columns(manifest: Path | None, relation: str) -> list[tuple[str, str]]:
+    """The columns and data types of `relation`'s model contract in dbt's manifest (empty
+    when there is none)."""
+    if manifest is None or not manifest.is_file():
+        return []
+    for node in json.loads(manifest.read_text()).get("nodes", {}).values():
+        if node.get("resource_type") == "model" and (node.get("alias") or node.get("name")) == relation:
+            columns = [(name, column.get("data_type")) for name, column in node.get("columns", {}).items()]
+            return columns if columns and all(kind for _, kind in columns) else []
+    return []
+
+
+def export_spark_marts(settings: Settings, build_file: Path, manifest: Path | None = None) -> None:
     """Copy the served relations from the Spark warehouse's Parquet files into a new DuckDB
     file. Timestamps are naive UTC on every engine: one that arrives with a time zone is
-    converted to UTC, whatever the local zone."""
+    converted to UTC, whatever the local zone. A partitioned table without rows has no
+    Parquet file: it is created empty from its model contract in dbt's `manifest`."""
     connection = duckdb.connect(str(build_file))
     try:
         for relation in SERVED_RELATIONS:
             folder = spark_table_folder(settings, relation)
-            # Data files, also in partition folders (`<column>=<value>/`, whose values the
-            # scan turns back into columns); Spark's hidden and marker files are skipped.
-            files = sorted(
-                str(path)
-                for path in folder.rglob("*.parquet")
-                if not any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
-            )
+            files = spark_parquet_files(folder)
             if not files:
-                raise BuildError(f"the Spark build left no Parquet files for {relation} in {folder}")
-            scan = "read_parquet([" + ", ".join(_sql_text(path) for path in files) + "], hive_partitioning = true)"
+                contract = _contract_columns(manifest, relation) if (folder / "_SUCCESS").exists() else []
+                if not contract:
+                    raise BuildError(f"the Spark build left no Parquet files for {relation} in {folder}")
+                columns = ", ".join(f'"{name}" {kind}' for name, kind in contract)
+                connection.execute(f'create table "{relation}" ({columns})')
+                continue
+            scan = _parquet_scan(files)
             columns = connection.execute(f"describe select * from {scan}").fetchall()
             select = ", ".join(
                 f"timezone('UTC', \"{name}\") as \"{name}\"" if kind == "TIMESTAMP WITH TIME ZONE" else f'"{name}"'
@@ -418,8 +451,40 @@ def create_duckdb_functions(build_file: Path, env: dict[str, str], quiet: bool) 
             )
 
 
+def spark_build_marker(settings: Settings) -> Path:
+    """Present while the Spark tables of the build schema are those of a complete build:
+    removed when a build starts, written when its tables are all written and exported. A
+    build after a failed one starts empty."""
+    return Path(os.path.abspath(settings.spark_dir)) / f".{settings.spark_schema}.complete"
+
+
+def _spark_previous(settings: Settings, key: str, as_of: str | None) -> datetime | None:
+    """The as_of of the build whose tables the Spark warehouse holds, when the new build may
+    continue it in place; None when it must start empty."""
+    if not spark_build_marker(settings).exists():
+        return None
+    files = spark_parquet_files(spark_table_folder(settings, "int_build_watermarks"))
+    if not files:
+        return None
+    try:
+        with duckdb.connect() as connection:
+            previous = connection.execute(_LAST_WATERMARK.format(relation=_parquet_scan(files))).fetchone()
+    except duckdb.Error:
+        return None
+    if previous is not None and previous[1] is not None and previous[1].tzinfo is not None:
+        previous = (previous[0], previous[1].astimezone(UTC).replace(tzinfo=None))
+    if not _continues(previous, key, as_of):
+        return None
+    return previous[1]
+
+
 def _build_spark(
-    settings: Settings, env: dict[str, str], source_parquet: str | None, as_of: str | None, quiet: bool
+    settings: Settings,
+    env: dict[str, str],
+    source_parquet: str | None,
+    as_of: str | None,
+    quiet: bool,
+    full_refresh: bool,
 ) -> BuildResult:
     started = time.monotonic()
     if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
@@ -441,25 +506,42 @@ def _build_spark(
     env["TASKER_ANALYTICS_SPARK_DIR"] = str(spark_dir)
     env["TASKER_ANALYTICS_SPARK_SCHEMA"] = settings.spark_schema
     env["TASKER_SOURCE_PARQUET_DIR"] = str(source)
+    key = state_key(env, f"spark:{source}")
+    marker = spark_build_marker(settings)
     with build_lock(served.with_name(f".{served.name}.lock")):
         try:
             # The Derby metastore admits one Spark process at a time.
             with build_lock(spark_dir / ".spark.lock"):
-                completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet)
+                # The previous Spark build's tables are continued in place (insert_overwrite
+                # of the touched days, macros/incremental.sql), or replaced by a full refresh.
+                previous = None if full_refresh else _spark_previous(settings, key, as_of)
+                incremental = previous is not None
+                marker.unlink(missing_ok=True)
+                completed = run_dbt(
+                    ["build"] if incremental else ["build", "--full-refresh"],
+                    env,
+                    as_of=as_of,
+                    quiet=quiet,
+                    variables=_variables(key, previous),
+                )
                 if completed.returncode != 0:
                     raise BuildError(
                         f"dbt build failed on spark (exit {completed.returncode})\n{completed.stdout or ''}"
                     )
-                export_spark_marts(settings, build_file)
+                target = Path(env.get("DBT_TARGET_PATH") or PROJECT_DIR / "target")
+                export_spark_marts(settings, build_file, (PROJECT_DIR / target) / "manifest.json")
+                marker.write_text(json.dumps({"state_key": key, "build_file": str(build_file)}))
             create_duckdb_functions(build_file, env, quiet)
             seconds = time.monotonic() - started
-            build_sidecar(build_file).write_text(json.dumps({"build_seconds": round(seconds, 3)}))
+            build_sidecar(build_file).write_text(
+                json.dumps({"build_seconds": round(seconds, 3), "incremental": incremental})
+            )
             publish_duckdb(served, build_file, settings.keep_builds)
         except BaseException:
             for leftover in (build_file, build_file.with_name(build_file.name + ".wal"), build_sidecar(build_file)):
                 leftover.unlink(missing_ok=True)
             raise
-    return BuildResult("spark", time.monotonic() - started, completed.stdout or "", str(build_file))
+    return BuildResult("spark", time.monotonic() - started, completed.stdout or "", str(build_file), incremental)
 
 
 def _build_duckdb(
@@ -517,5 +599,5 @@ def build(
     if settings.warehouse == "postgres":
         return _build_postgres(settings, env, as_of, quiet, full_refresh)
     if settings.warehouse == "spark":
-        return _build_spark(settings, env, source_parquet, as_of, quiet)
+        return _build_spark(settings, env, source_parquet, as_of, quiet, full_refresh)
     return _build_duckdb(settings, env, source_duckdb, as_of, quiet, full_refresh)
