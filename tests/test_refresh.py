@@ -195,7 +195,9 @@ def _hammer_postgres_during_rebuilds(postgres_workload, tmp_path) -> None:
         for thread in threads:
             thread.start()
         try:
-            for index, as_of in enumerate(["2026-11-28 10:00:00", "2026-11-28 10:30:00", "2026-11-28 11:00:00"]):
+            # Two publishes: the fixture's build and the first one are read under load (the
+            # load stops when the second is published; `last` below reads that one).
+            for index, as_of in enumerate(["2026-11-28 10:30:00", "2026-11-28 11:00:00"]):
                 build(settings, as_of=as_of, quiet=True, extra_env={
                     "TASKER_SOURCE_SCHEMA": postgres_workload.source_schema,
                     "DBT_TARGET_PATH": str(tmp_path / f"target-{index}"),
@@ -217,6 +219,6 @@ def _hammer_postgres_during_rebuilds(postgres_workload, tmp_path) -> None:
         key = (body["build_id"], path, tuple(sorted(params.items())))
         assert by_key.setdefault(key, _stable(body)) == _stable(body), key
     as_of_by_build = {body["build_id"]: body["data_as_of"] for *_, body in responses}
-    assert len(as_of_by_build) >= 3
+    assert len(as_of_by_build) >= 2
     assert len(set(as_of_by_build.values())) == len(as_of_by_build)  # one as_of per build, never mixed
     assert last["data_as_of"].startswith("2026-11-28T11:00:00")
