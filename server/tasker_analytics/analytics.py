@@ -244,11 +244,14 @@ class Analytics:
             self.encoded.put(info.key, hit, ttl)
         return hit if info.status == "hit" else Encoded.of(body, info, etag)
 
-    def encoded_hit(self, endpoint: str, parameters: dict[str, Any]) -> Encoded | None:
+    def encoded_hit(
+        self, endpoint: str, parameters: dict[str, Any], build: BuildInfo | None = None
+    ) -> Encoded | None:
         """The encoded body of a cache hit for the build being served, or None, without
         blocking: no warehouse connection, no shared-cache round trip (the HTTP handlers
-        call this on the event loop, after authentication, and send misses to a thread)."""
-        build = self.warehouse.known_build()
+        call this on the event loop, after authentication, and send misses to a thread).
+        `build` is the caller's `warehouse.known_build()` when it has one."""
+        build = build or self.warehouse.known_build()
         if build is None:
             return None
         encoded = self.encoded.get(self._key(endpoint, parameters, build.build_id)[0])
@@ -258,15 +261,15 @@ class Analytics:
 
     # -- performance -------------------------------------------------------------------
 
+    def _performance_request(self) -> tuple:
+        """The performance body's endpoint, parameters, TTL, type and computation."""
+        return "performance", {}, self.settings.performance_cache_ttl, Performance, self._performance
+
     def performance_report(self) -> Served[Performance]:
-        return self._serve(
-            "performance", {}, self.settings.performance_cache_ttl, Performance, self._performance
-        )
+        return self._serve(*self._performance_request())
 
     def performance_encoded(self) -> Encoded:
-        return self._encode(
-            "performance", {}, self.settings.performance_cache_ttl, Performance, self._performance
-        )
+        return self._encode(*self._performance_request())
 
     def performance_metrics(self) -> Performance:
         """The performance endpoint's body (cached like the endpoint)."""
@@ -336,27 +339,22 @@ class Analytics:
     def bottleneck_report(
         self, scope: Scope | None = None, period: int = 24, limit: int | None = None
     ) -> Served[Bottlenecks]:
-        scope, limit = scope or Scope(), self._limit(limit)
-        return self._serve(
-            "bottlenecks",
-            bottleneck_parameters(scope, period, limit),
-            self.settings.bottlenecks_cache_ttl,
-            Bottlenecks,
-            lambda snapshot: self._bottlenecks(snapshot, scope, period, limit),
-        )
+        return self._serve(*self._bottleneck_request(scope, period, limit))
 
     def bottleneck_encoded(self, scope: Scope, period: int = 24, limit: int | None = None) -> Encoded:
-        limit = self._limit(limit)
-        return self._encode(
+        return self._encode(*self._bottleneck_request(scope, period, limit))
+
+    def _bottleneck_request(self, scope: Scope | None, period: int, limit: int | None) -> tuple:
+        """A bottleneck body's endpoint, parameters, TTL, type and computation."""
+        scope = scope or Scope()
+        limit = self.settings.default_bottleneck_results if limit is None else limit
+        return (
             "bottlenecks",
             bottleneck_parameters(scope, period, limit),
             self.settings.bottlenecks_cache_ttl,
             Bottlenecks,
             lambda snapshot: self._bottlenecks(snapshot, scope, period, limit),
         )
-
-    def _limit(self, limit: int | None) -> int:
-        return self.settings.default_bottleneck_results if limit is None else limit
 
     def bottleneck_analysis(
         self, scope: Scope | None = None, period: int = 24, limit: int | None = None

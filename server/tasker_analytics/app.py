@@ -169,8 +169,8 @@ async def performance(request: Request) -> Response[Performance]:
     """System health, 1h/4h/24h trends, task statistics and processing times at the build's as_of."""
     analytics = authorized_analytics(request)
     check_known(request, set())
-    encoded = analytics.encoded_hit("performance", {})
     build = analytics.warehouse.known_build()
+    encoded = analytics.encoded_hit("performance", {}, build) if build is not None else None
     if encoded is not None and build is not None:
         resources = _resources(request, build)
     else:
