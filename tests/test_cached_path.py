@@ -183,3 +183,79 @@ def test_cache_hits_notice_a_published_build_within_the_recheck_time(workload, t
         assert warehouse.known_build().location == str(second)
     finally:
         warehouse.close()
+
+
+class _RoutedCalls:
+    """Counts the requests that reach Litestar's routed path (the app's asgi_handler)."""
+
+    def __init__(self, app):
+        self.count = 0
+        self._handler = app.asgi_handler
+
+    async def __call__(self, scope, receive, send):
+        self.count += 1
+        await self._handler(scope, receive, send)
+
+
+def _headers(response) -> dict[str, str]:
+    return {name: value for name, value in response.headers.items() if name not in {"date", "content-length"}}
+
+
+def test_a_hit_is_answered_before_routing_with_the_routed_response(workload, monkeypatch):
+    """TaskerAnalyticsApp answers hits itself; its response equals the routed handler's."""
+    from tasker_analytics import app as app_module
+
+    analytics = Analytics(_settings(workload))
+    application = create_app(analytics.settings, analytics)
+    routed = _RoutedCalls(application)
+    application.asgi_handler = routed  # type: ignore[method-assign]
+    params = {"namespace": "payments", "period": 12, "limit": 4}
+    with TestClient(application) as client:
+        miss = client.get(BOTTLENECKS, params=params)
+        assert miss.headers["x-cache"] == "miss" and routed.count == 1
+        fast = [client.get(BOTTLENECKS, params=params), client.get(PERFORMANCE), client.get(PERFORMANCE)]
+        assert routed.count == 2, "only the performance miss is routed"
+        assert [response.headers["x-cache"] for response in fast] == ["hit", "miss", "hit"]
+        # The same requests through the routed handlers alone give the same responses.
+        monkeypatch.setattr(app_module, "_HITS", {})
+        slow = [client.get(BOTTLENECKS, params=params), client.get(PERFORMANCE)]
+        assert routed.count == 4
+    for quick, routed_response in zip([fast[0], fast[2]], slow, strict=True):
+        assert quick.status_code == routed_response.status_code == 200
+        assert _headers(quick) == _headers(routed_response)
+        assert _without(quick.json(), "freshness_seconds", "resource_utilization") == _without(
+            routed_response.json(), "freshness_seconds", "resource_utilization"
+        )
+
+
+def test_before_routing_a_cached_key_still_needs_credentials_and_valid_input(workload):
+    """With a key cached, a request without a valid token gets 401 (never the body) and one
+    with a bad parameter the 400 naming it: both go on to the routed path, which renders them."""
+    from tasker_analytics.auth import AuthSettings, hash_service_token
+
+    token = "a-service-token-for-the-pre-routing-test"
+    settings = workload.settings(auth=AuthSettings(
+        required=True, service_tokens=(("svc", hash_service_token(token)),)))
+    application = create_app(settings)
+    routed = _RoutedCalls(application)
+    application.asgi_handler = routed  # type: ignore[method-assign]
+    good = {"Authorization": f"Bearer {token}"}
+    with TestClient(application) as client:
+        for path in (BOTTLENECKS, PERFORMANCE):
+            assert client.get(path, headers=good).headers["x-cache"] == "miss"
+            etag = client.get(path, headers=good).headers["etag"]
+            before = routed.count
+            for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"If-None-Match": etag}):
+                response = client.get(path, headers=headers)
+                assert response.status_code == 401 and response.json()["error"] == "unauthorized"
+                assert "slowest_tasks" not in response.text and "system_health_score" not in response.text
+            assert routed.count == before + 3
+        response = client.get(BOTTLENECKS, params={"period": "0"}, headers=good)
+        assert response.status_code == 400 and response.json()["parameter"] == "period"
+        response = client.get(PERFORMANCE, params={"period": "24"}, headers=good)
+        assert response.status_code == 400 and response.json()["parameter"] == "period"
+        response = client.get(BOTTLENECKS, headers={**good, "If-None-Match": etag})
+        assert response.status_code == 200  # the performance ETag is not the bottlenecks one
+        before = routed.count
+        assert client.get(PERFORMANCE, headers={**good, "If-None-Match": etag}).status_code == 304
+        assert routed.count == before, "a conditional hit is answered before routing"

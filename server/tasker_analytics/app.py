@@ -87,7 +87,7 @@ class _Prepared(Response):
         return self._asgi
 
 
-def _respond(request: Request, encoded: Encoded, ttl: int, resources: bytes | None = None) -> Response:
+def _respond(request: Request, encoded: Encoded, ttl: int, resources: bytes | None = None) -> _SentAsIs:
     private = request.app.state.settings.auth.required
     headers = encoded.headers.get((ttl, private))
     if headers is None:
@@ -104,10 +104,10 @@ def _respond(request: Request, encoded: Encoded, ttl: int, resources: bytes | No
         ]
     if_none_match = request.headers.get("if-none-match")
     if if_none_match and encoded.etag in _etags(if_none_match):
-        return _Prepared(_SentAsIs(304, headers, b""))
+        return _SentAsIs(304, headers, b"")
     body = encoded.json(resources)
     length = (b"content-length", str(len(body)).encode("latin-1"))
-    return _Prepared(_SentAsIs(200, [*headers, _JSON_TYPE, length], body))
+    return _SentAsIs(200, [*headers, _JSON_TYPE, length], body)
 
 
 def _etags(header: str | None) -> set[str]:
@@ -161,21 +161,39 @@ _BAD_INPUT = {400: ResponseSpec(data_container=ErrorBody, description="A bad par
 
 # The two endpoints are async: authentication, parameter checks and a cache hit (an
 # encoded body of the served build, analytics.encoded_hit) run on the event loop; a miss
-# reads the warehouse or the shared cache in a worker thread.
+# reads the warehouse or the shared cache in a worker thread. A hit is normally answered
+# before routing (TaskerAnalyticsApp.__call__) by the same functions, _performance_hit and
+# _bottleneck_hit; everything else (a miss, a bad parameter, failed authentication) takes
+# the routed path below, which checks again and renders errors.
+
+
+def _performance_hit(request: Request) -> _SentAsIs | None:
+    """The response of a cache hit of /performance, or None."""
+    analytics = authorized_analytics(request)
+    check_known(request, set())
+    build = analytics.warehouse.known_build()
+    encoded = analytics.encoded_hit("performance", {}, build) if build is not None else None
+    if encoded is None or build is None:
+        return None
+    return _respond(request, encoded, analytics.settings.performance_cache_ttl, _resources(request, build))
+
+
+def _bottleneck_hit(request: Request) -> _SentAsIs | None:
+    """The response of a cache hit of /bottlenecks, or None."""
+    analytics = authorized_analytics(request)
+    scope, hours, rows = bottleneck_query(request, analytics.settings)
+    encoded = analytics.encoded_hit("bottlenecks", bottleneck_parameters(scope, hours, rows))
+    return None if encoded is None else _respond(request, encoded, analytics.settings.bottlenecks_cache_ttl)
 
 
 @get(f"{BASE_PATH}/performance", responses={**_BAD_INPUT, **_ERRORS})
 async def performance(request: Request) -> Response[Performance]:
     """System health, 1h/4h/24h trends, task statistics and processing times at the build's as_of."""
-    analytics = authorized_analytics(request)
-    check_known(request, set())
-    build = analytics.warehouse.known_build()
-    encoded = analytics.encoded_hit("performance", {}, build) if build is not None else None
-    if encoded is not None and build is not None:
-        resources = _resources(request, build)
-    else:
-        encoded, resources = await sync_to_thread(_performance_miss, request)
-    return _respond(request, encoded, analytics.settings.performance_cache_ttl, resources)
+    hit = _performance_hit(request)
+    if hit is not None:
+        return _Prepared(hit)
+    encoded, resources = await sync_to_thread(_performance_miss, request)
+    return _Prepared(_respond(request, encoded, request.app.state.settings.performance_cache_ttl, resources))
 
 
 @get(f"{BASE_PATH}/bottlenecks", responses={**_BAD_INPUT, **_ERRORS})
@@ -191,13 +209,43 @@ async def bottlenecks(
     limit: Annotated[str | None, Parameter(description="rows per list, a whole number from 1 to the maximum")] = None,
 ) -> Response[Bottlenecks]:
     """Slowest tasks and steps, error patterns, duration distribution and recommendations."""
-    analytics = authorized_analytics(request)
-    settings = analytics.settings
-    scope, hours, rows = bottleneck_query(request, settings)
-    encoded = analytics.encoded_hit("bottlenecks", bottleneck_parameters(scope, hours, rows))
-    if encoded is None:
-        encoded = await sync_to_thread(analytics.bottleneck_encoded, scope, hours, rows)
-    return _respond(request, encoded, settings.bottlenecks_cache_ttl)
+    hit = _bottleneck_hit(request)
+    if hit is not None:
+        return _Prepared(hit)
+    analytics: Analytics = request.app.state.analytics
+    scope, hours, rows = bottleneck_query(request, analytics.settings)
+    encoded = await sync_to_thread(analytics.bottleneck_encoded, scope, hours, rows)
+    return _Prepared(_respond(request, encoded, analytics.settings.bottlenecks_cache_ttl))
+
+
+_HITS = {f"{BASE_PATH}/performance": _performance_hit, f"{BASE_PATH}/bottlenecks": _bottleneck_hit}
+
+
+class TaskerAnalyticsApp(Litestar):
+    """The app, with cache hits of the two analytics endpoints answered before routing.
+
+    A hit is the same response the routed handler gives (the same functions make it, after
+    the same authentication and parameter checks), without Litestar's per-request work for
+    a routed handler: its signature model, parameter extraction and response pipeline,
+    which cost more than the rest of a hit. Anything that is not a hit goes the routed way.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            hit = _HITS.get(scope["path"])
+            if hit is not None:
+                scope["app"] = scope["litestar_app"] = self
+                scope.setdefault("state", {})
+                try:
+                    response = hit(Request(scope, receive, send))
+                except Exception:  # noqa: BLE001 - the routed path checks again and renders the error
+                    response = None
+                if response is not None:
+                    await send({"type": "http.response.start", "status": response.status_code,
+                                "headers": response.encode_headers()})
+                    await send({"type": "http.response.body", "body": response.body})
+                    return
+        await super().__call__(scope, receive, send)
 
 
 @get("/health/live", sync_to_thread=False)
@@ -260,7 +308,7 @@ def create_app(settings: Settings | None = None, analytics: Analytics | None = N
             app.state.aggregator.stop()
             app.state.analytics.close()
 
-    return Litestar(
+    return TaskerAnalyticsApp(
         route_handlers=[performance, bottlenecks, live, ready, *dashboard_handlers, *operator_handlers],
         lifespan=[lifespan],
         state=State({"settings": settings, "authenticator": authenticator}),
