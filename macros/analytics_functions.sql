@@ -71,6 +71,37 @@
     )
 {%- endmacro %}
 
+{#- The sketch of hour buckets 1..`hours` of the scope, as `name`: rows of key_id, the
+    key's columns (scope, metric), sketch_index and item_count, one per (key, sketch
+    bucket), read from the sketch spans of `kind` (task or step) without merging hours. -#}
+{% macro _fn_sketch_period(kind, name, hours='in_hours') -%}
+    {{ name }} as (
+        select keys.*, spans.sketch_index, spans.cumulative_count as item_count
+        from {{ _fn_relation(kind ~ '_sketch_spans') }} as spans
+        inner join {{ _fn_relation(kind ~ '_sketch_keys') }} as keys
+            on spans.key_id = keys.key_id
+        where spans.from_hour <= {{ hours }}
+            and spans.to_hour > {{ hours }}
+        {{ _fn_scope('keys') }}
+    )
+{%- endmacro %}
+
+{#- p50, p95 and p99 per (columns..., metric) of the period's sketch, as `name`. -#}
+{% macro _fn_period_percentiles(kind, name, columns) -%}
+    {{ _fn_sketch_period(kind, name ~ '_sketches') }},
+    {{ sketch_percentiles(name ~ '_by_key', name ~ '_sketches', ['key_id'], with_metric=false) }},
+    {{ name }} as (
+        select
+            {%- for column in columns %}
+            keys.{{ column }},
+            {%- endfor %}
+            keys.metric, by_key.p50, by_key.p95, by_key.p99
+        from {{ name }}_by_key as by_key
+        inner join {{ _fn_relation(kind ~ '_sketch_keys') }} as keys
+            on by_key.key_id = keys.key_id
+    )
+{%- endmacro %}
+
 {#- avg, p50, p95, p99 of one metric of a pivoted percentile CTE, as columns <stat>_<label>_ms. -#}
 {% macro _fn_metric_columns(metric, label, sum_column, count_column) -%}
     cast(grouped.{{ sum_column }} / nullif(grouped.{{ count_column }}, 0) as double precision) as avg_{{ label }}_ms,
@@ -89,8 +120,7 @@
 
 {% macro _fn_slowest_tasks_body() %}
     with {{ _fn_rollup('task_hourly_rollup', 'rollup') }},
-    {{ _fn_rollup('task_duration_sketches', 'sketches') }},
-    {{ sketch_percentiles('percentiles', 'sketches', ['namespace_name', 'task_name', 'task_version']) }},
+    {{ _fn_period_percentiles('task', 'percentiles', ['namespace_name', 'task_name', 'task_version']) }},
     grouped as (
         select
             namespace_name, task_name, task_version,
@@ -130,8 +160,7 @@
 
 {% macro _fn_slowest_steps_body() %}
     with {{ _fn_rollup('step_hourly_rollup', 'rollup') }},
-    {{ _fn_rollup('step_duration_sketches', 'sketches') }},
-    {{ sketch_percentiles('percentiles', 'sketches', ['namespace_name', 'task_name', 'task_version', 'step_name']) }},
+    {{ _fn_period_percentiles('step', 'percentiles', ['namespace_name', 'task_name', 'task_version', 'step_name']) }},
     grouped as (
         select
             namespace_name, task_name, task_version, step_name,
@@ -211,7 +240,7 @@
     (exact), p50/p95/p99 (from the sketch). -#}
 {% macro _fn_distribution_body() %}
     with {{ _fn_rollup('task_hourly_rollup', 'rollup') }},
-    {{ _fn_rollup('task_duration_sketches', 'scoped_sketches') }},
+    {{ _fn_sketch_period('task', 'scoped_sketches') }},
     sketches as (
         select 'scope' as scope_key, metric, sketch_index, item_count
         from scoped_sketches
@@ -415,7 +444,8 @@
     {{ _fn_rollup('step_hourly_rollup', 'step_rollup') }},
     {{ _fn_rollup('error_step_outcomes', 'outcomes') }},
     {{ _fn_rollup('task_hourly_rollup', 'task_rollup', '1', 'in_hours + ' ~ var('recommendation_baseline_hours')) }},
-    {{ _fn_rollup('task_duration_sketches', 'task_sketches', '1', 'in_hours + ' ~ var('recommendation_baseline_hours')) }},
+    {{ _fn_sketch_period('task', 'window_sketches') }},
+    {{ _fn_sketch_period('task', 'through_baseline_sketches', 'in_hours + ' ~ var('recommendation_baseline_hours')) }},
     step_extra as (
         select
             namespace_name, task_name, task_version, step_name,
@@ -532,12 +562,26 @@
         where tasks_analyzed >= {{ var('recommendation_critical_path_min_tasks') }}
             and critical_path_share >= {{ var('recommendation_critical_path_share') }}
     ),
+    {#- The baseline's sketch is hours 1..in_hours + baseline less hours 1..in_hours. -#}
     sided_sketches as (
-        select
-            namespace_name, task_name, task_version, metric, sketch_index, item_count,
-            case when hour_index <= in_hours then 'window' else 'baseline' end as side
-        from task_sketches
+        select namespace_name, task_name, task_version, metric, sketch_index, item_count,
+            {{ _text("'window'") }} as side
+        from window_sketches
         where metric = 'duration'
+        union all
+        select namespace_name, task_name, task_version, metric, sketch_index, sum(item_count) as item_count,
+            {{ _text("'baseline'") }} as side
+        from (
+            select namespace_name, task_name, task_version, metric, sketch_index, item_count
+            from through_baseline_sketches
+            where metric = 'duration'
+            union all
+            select namespace_name, task_name, task_version, metric, sketch_index, -item_count
+            from window_sketches
+            where metric = 'duration'
+        ) as differences
+        group by namespace_name, task_name, task_version, metric, sketch_index
+        having sum(item_count) <> 0
     ),
     {{ sketch_percentiles('sided_percentiles', 'sided_sketches', ['namespace_name', 'task_name', 'task_version', 'side']) }},
     sided as (

@@ -65,11 +65,11 @@
     end
 {%- endmacro %}
 
-{#- CTEs `<name>` with one row per (keys..., metric): p50, p95 and p99 of the merged
+{#- CTEs `<name>` with one row per (keys..., metric; keys alone without with_metric): p50, p95 and p99 of the merged
     sketch rows of `source` (columns keys..., metric, sketch_index, item_count), as
     percentile_cont over the buckets' representative values. -#}
-{% macro sketch_percentiles(name, source, keys) -%}
-    {%- set group = (keys + ['metric']) | join(', ') -%}
+{% macro sketch_percentiles(name, source, keys, with_metric=true) -%}
+    {%- set group = (keys + (['metric'] if with_metric else [])) | join(', ') -%}
     {{ name }}_merged as (
         select {{ group }}, sketch_index, sum(item_count) as n
         from {{ source }}
@@ -104,4 +104,38 @@
             {%- endfor %}
         from {{ name }}_ranks
     )
+{%- endmacro %}
+
+{#- Sketch spans (docs/ANALYSTS.md): the sketch of hour buckets 1..N in a few rows, so a
+    period ending at as_of is read without merging its hours.
+    sketch_keys: one integer key_id per (scope columns..., metric) of a sketch model.
+    sketch_spans: per (key_id, sketch_index), the count of the values in hour buckets 1..N,
+    one row per hour bucket where that count changes, valid for N in [from_hour, to_hour).
+    The rows of a period of N hours: from_hour <= N and to_hour > N. -#}
+{% macro sketch_keys(sketches, columns) -%}
+    {%- set keys = (columns + ['metric']) | join(', ') -%}
+select
+    cast(row_number() over (order by {{ keys }}) as integer) as key_id,
+    {{ keys }}
+from (
+    select distinct {{ keys }}
+    from {{ sketches }}
+) as distinct_keys
+{%- endmacro %}
+
+{% macro sketch_spans(sketches, keys, columns) -%}
+select
+    keys.key_id,
+    sketches.sketch_index,
+    sketches.hour_index as from_hour,
+    {%- set cell = 'partition by keys.key_id, sketches.sketch_index order by sketches.hour_index' %}
+    cast(coalesce(lead(sketches.hour_index) over ({{ cell }}), 2147483647) as integer) as to_hour,
+    cast(sum(sketches.item_count) over ({{ cell }} rows between unbounded preceding and current row) as bigint)
+        as cumulative_count
+from {{ sketches }} as sketches
+inner join {{ keys }} as keys
+    on sketches.metric = keys.metric
+    {%- for column in columns %}
+    and sketches.{{ column }} = keys.{{ column }}
+    {%- endfor %}
 {%- endmacro %}
