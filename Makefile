@@ -31,18 +31,8 @@ build: install ## dbt build into data/tasker_analytics.duckdb (TASKER_ANALYTICS_
 serve: install ## serve the API from the last build
 	$(BIN)/tasker-analytics serve
 
-# The Spark tests (a JVM, builds of their own) run in a second pytest process next to the
-# rest, which leaves most of a core idle while it waits on servers, rebuilds and Postgres;
-# their report follows the main one, and either failing fails the target.
-test: install ## command 2: run every test (dbt builds, unit and data tests, API, oracle, Postgres, Spark)
-	@spark_temp=$$(mktemp -d); \
-	$(BIN)/pytest -q --durations=10 -p no:cacheprovider --basetemp="$$spark_temp/tmp" tests/test_spark.py \
-		> "$$spark_temp/report.txt" 2>&1 & spark=$$!; \
-	$(BIN)/pytest -q --durations=15 --ignore=tests/test_spark.py; main=$$?; \
-	wait $$spark; spark_status=$$?; \
-	echo "== tests/test_spark.py (run alongside) =="; cat "$$spark_temp/report.txt"; rm -rf "$$spark_temp"; \
-	echo "main tests: exit $$main; Spark tests: exit $$spark_status"; \
-	test $$main -eq 0 -a $$spark_status -eq 0
+test: install ## command 2: run every test (dbt builds, unit and data tests, API, oracle, Postgres)
+	$(BIN)/pytest -q --durations=15
 
 fuzz: install ## schemathesis against the served OpenAPI schema, 1,000 requests per operation
 	TASKER_ANALYTICS_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q -s tests/test_fuzz.py
