@@ -212,6 +212,24 @@ def test_redis_concurrent_misses_compute_once_across_instances(redis_url):
     assert len(calls) == 1 and all(value == b"shared" for value, _ in results)
 
 
+def test_a_value_stored_just_before_the_lock_is_taken_is_not_computed_again(redis_url):
+    """The race a loaded machine hits: the worker holding a key's Redis lock stores the
+    value and lets go between another worker's last look and its acquire. The other worker
+    then holds the lock, and must find the value rather than compute it a second time."""
+    key = f"test-lock-race-{time.time_ns()}"
+
+    class HolderFinishesFirst(RedisStore):
+        def acquire(self, name: str) -> bool:
+            self.set(name, b"stored by the holder", 30)  # the holder's set, then its release
+            return super().acquire(name)
+
+    store = HolderFinishesFirst(redis_url)
+    calls = []
+    value, hit = ResponseCache(store).get_or_compute(key, 30, lambda: calls.append(1) or b"computed again")
+    assert (value, hit, calls) == (b"stored by the holder", True, [])
+    assert store.acquire(key), "the lock was released"
+
+
 def test_python_api_is_cached_like_the_endpoint(workload):
     analytics = Analytics(workload.settings())
     try:

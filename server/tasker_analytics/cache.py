@@ -171,22 +171,31 @@ class ResponseCache:
                 self.count(True)
                 return value, True
             shared = isinstance(self.store, RedisStore)
-            if shared and not self.store.acquire(key):
+            acquired = False
+            if shared:
+                acquired = self.store.acquire(key)
                 # Another worker computes this key: wait for its value, or for its lock to go.
                 deadline = time.monotonic() + _REDIS_LOCK_SECONDS
-                while time.monotonic() < deadline:
+                while not acquired and time.monotonic() < deadline:
                     time.sleep(_REDIS_POLL_SECONDS)
                     value = self.store.get(key)
                     if value is not None:
                         self.count(True)
                         return value, True
-                    if self.store.acquire(key):
-                        break
+                    acquired = self.store.acquire(key)
+                if acquired:
+                    # The worker that held the lock may have stored the value and let go
+                    # between our last look and our acquire: look once more.
+                    value = self.store.get(key)
+                    if value is not None:
+                        self.store.release(key)
+                        self.count(True)
+                        return value, True
             try:
                 value = compute()
                 self.store.set(key, value, ttl)
             finally:
-                if shared:
+                if acquired:
                     self.store.release(key)
             self.count(False)
             return value, False
