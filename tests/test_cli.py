@@ -94,3 +94,17 @@ def test_build_rejects_a_bad_as_of(tmp_path):
     )
     assert completed.returncode == 1
     assert "--as-of must be an ISO timestamp" in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_the_command_line_parser_imports_no_engine_or_web_framework():
+    """`tasker-analytics serve`'s own process only supervises granian's workers: parsing the
+    command line must not load DuckDB, psycopg, Litestar, numpy or pyarrow into it (about
+    45 MB of resident memory; the workers import what they serve with)."""
+    heavy = ("duckdb", "psycopg", "litestar", "numpy", "pyarrow", "dbt")
+    probe = (
+        "import sys\nfrom tasker_analytics import cli\n"
+        "cli.parser().parse_args(['serve'])\ncli.parser().parse_args(['check', '--json'])\n"
+        f"print(' '.join(name for name in {heavy!r} if name in sys.modules))"
+    )
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == ""

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,7 @@ import psycopg
 
 from tasker_analytics.analytics import Analytics, Scope
 from tasker_analytics.cache import open_cache
+from tasker_analytics.check_options import DEFAULT_PERIOD_HOURS, add_arguments
 from tasker_analytics.schemas import rfc3339
 from tasker_analytics.settings import CONFIGURATION_ERRORS, Settings
 from tasker_analytics.warehouse import WarehouseUnavailable
@@ -46,63 +46,12 @@ from tasker_analytics.web import SCOPE_WIDTHS
 
 OK, CRITICAL, UNKNOWN = 0, 1, 2
 STATUS = {OK: "OK", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
-DEFAULT_MIN_HEALTH = 85.0
-DEFAULT_MAX_FAILURE_RATE = 0.05
-DEFAULT_PERIOD_HOURS = 24
 # Every task type of the scope counts towards the failure rate, not only the first `limit`.
 _ALL_TASK_TYPES = 1_000_000
 
 
 class BadArgument(ValueError):
     """An argument the check cannot use (exit 2)."""
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
-
-
-def _health(text: str) -> float:
-    value = _number(text)
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 100, got {text}")
-    return value
-
-
-def _rate(text: str) -> float:
-    value = _number(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a ratio from 0 to 1, got {text}")
-    return value
-
-
-def _hours(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of hours >= 1, got {text!r}")
-    return int(text)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = "Exit 0 when healthy, 1 when a threshold is crossed, 2 when the data cannot be read."
-    parser.add_argument(
-        "--min-health", type=_health, default=DEFAULT_MIN_HEALTH, metavar="SCORE",
-        help=f"lowest acceptable system health score, 0-100 (default {DEFAULT_MIN_HEALTH:g})",
-    )
-    parser.add_argument(
-        "--max-failure-rate", type=_rate, default=DEFAULT_MAX_FAILURE_RATE, metavar="RATE",
-        help=f"highest acceptable failed/settled ratio, 0-1 (default {DEFAULT_MAX_FAILURE_RATE:g})",
-    )
-    parser.add_argument("--namespace", help="failure rate of this namespace only (default: every namespace)")
-    parser.add_argument(
-        "--period", type=_hours, metavar="HOURS",
-        help=f"failure rate window (default {DEFAULT_PERIOD_HOURS}, at most TASKER_ANALYTICS_MAX_PERIOD_HOURS)",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a line")
 
 
 @dataclass

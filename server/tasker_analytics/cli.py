@@ -113,12 +113,12 @@ def parser() -> argparse.ArgumentParser:
     up_parser.add_argument("--seed", type=int, default=42)
     up_parser.add_argument("--source-duckdb", help="DuckDB file for the Tasker tables")
     up_parser.add_argument("--regenerate", action="store_true", help="generate a new workload even if one exists")
-    from tasker_analytics import check
+    from tasker_analytics import check_options
 
     check_parser = commands.add_parser(
         "check", help="monitoring check: exit 0 OK, 1 a threshold is crossed, 2 the data cannot be read"
     )
-    check.add_arguments(check_parser)
+    check_options.add_arguments(check_parser)
 
     hash_parser = commands.add_parser(
         "hash-token", help="print the SHA-256 of a service token for TASKER_ANALYTICS_SERVICE_TOKENS"
