@@ -131,6 +131,7 @@ def _spark_settings(directory: Path) -> Settings:
 def duckdb_build(spark_workload, tmp_path_factory) -> Settings:
     """A full DuckDB build of the whole workload at the final as_of: what the incremental
     Spark build's tables must equal, model by model, and its bodies."""
+    _require_spark()  # only the Spark tests use it: skip before building
     directory = tmp_path_factory.mktemp("spark_duckdb")
     source = directory / "tasker_source.duckdb"
     write_duckdb(spark_workload.before, str(source))
