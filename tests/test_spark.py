@@ -43,7 +43,9 @@ from tasker_analytics.build import (
     BuildResult,
     build,
     export_spark_marts,
+    spark_naive_utc,
     spark_parquet_files,
+    spark_parquet_scan,
     spark_table_folder,
 )
 from tasker_analytics.generate import (
@@ -319,23 +321,21 @@ def test_spark_incremental_build_equals_a_full_refresh(spark_incremental, duckdb
     def scan(settings: Settings, relation: str) -> str:
         files = spark_parquet_files(spark_table_folder(settings, relation))
         assert files, (settings.spark_dir, relation)
-        return "read_parquet([" + ", ".join(f"'{path}'" for path in files) + "], hive_partitioning = true)"
+        return spark_parquet_scan(files)
 
     differing = []
     for relation in relations:
         spark = scan(spark_incremental.settings, relation)
-        kinds = dict(row[:2] for row in connection.execute(f"describe select * from {spark}").fetchall())
+        spark_columns = {row[0] for row in connection.execute(f"describe select * from {spark}").fetchall()}
         columns = [row[0] for row in connection.execute(
             "select column_name from duckdb_columns() where database_name = 'full_build' and table_name = ? "
             "order by column_index", [relation]).fetchall() if row[0] not in BUILD_COLUMNS]
-        assert set(columns) <= set(kinds), (relation, set(columns) - set(kinds))
-        # Timestamps are naive UTC on every engine (build.export_spark_marts).
-        spark_select = ", ".join(
-            f"timezone('UTC', \"{column}\")" if kinds[column] == "TIMESTAMP WITH TIME ZONE" else f'"{column}"'
-            for column in columns)
-        full = connection.execute(
-            "select " + ", ".join(f'"{column}"' for column in columns) + f" from full_build.main.{relation}").fetchall()
-        incremental = connection.execute(f"select {spark_select} from {spark}").fetchall()
+        assert set(columns) <= spark_columns, (relation, set(columns) - spark_columns)
+        select = ", ".join(f'"{column}"' for column in columns)
+        full = connection.execute(f"select {select} from full_build.main.{relation}").fetchall()
+        # Timestamps as naive UTC, as the served copy of a Spark build has them.
+        incremental = connection.execute(
+            f"select {select} from (select {spark_naive_utc(connection, spark)} from {spark})").fetchall()
         if not _rows_equal(incremental, full):
             differing.append(relation)
     assert differing == []

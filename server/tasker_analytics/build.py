@@ -385,10 +385,20 @@ def spark_parquet_files(folder: Path) -> list[str]:
     )
 
 
-def _parquet_scan(files: list[str]) -> str:
-    # Partition folders' values come back as columns (the per-execution tables'
-    # task_created_date).
+def spark_parquet_scan(files: list[str]) -> str:
+    """A DuckDB scan of a Spark table's Parquet files. Partition folders' values come back
+    as columns (the per-execution tables' task_created_date)."""
     return "read_parquet([" + ", ".join(_sql_text(path) for path in files) + "], hive_partitioning = true)"
+
+
+def spark_naive_utc(connection: duckdb.DuckDBPyConnection, scan: str) -> str:
+    """The select list of every column of `scan`, timestamps as naive UTC as on every
+    engine: one that arrives with a time zone is converted to UTC, whatever the local zone."""
+    columns = connection.execute(f"describe select * from {scan}").fetchall()
+    return ", ".join(
+        f"timezone('UTC', \"{name}\") as \"{name}\"" if kind == "TIMESTAMP WITH TIME ZONE" else f'"{name}"'
+        for name, kind, *_ in columns
+    )
 
 
 def _contract_columns(manifest: Path | None, relation: str) -> list[tuple[str, str]]:
@@ -420,13 +430,8 @@ def export_spark_marts(settings: Settings, build_file: Path, manifest: Path | No
                 columns = ", ".join(f'"{name}" {kind}' for name, kind in contract)
                 connection.execute(f'create table "{relation}" ({columns})')
                 continue
-            scan = _parquet_scan(files)
-            columns = connection.execute(f"describe select * from {scan}").fetchall()
-            select = ", ".join(
-                f"timezone('UTC', \"{name}\") as \"{name}\"" if kind == "TIMESTAMP WITH TIME ZONE" else f'"{name}"'
-                for name, kind, *_ in columns
-            )
-            connection.execute(f'create table "{relation}" as select {select} from {scan}')
+            scan = spark_parquet_scan(files)
+            connection.execute(f'create table "{relation}" as select {spark_naive_utc(connection, scan)} from {scan}')
         connection.execute("checkpoint")
     finally:
         connection.close()
@@ -472,7 +477,7 @@ def _spark_previous(settings: Settings, key: str, as_of: str | None) -> datetime
         return None
     try:
         with duckdb.connect() as connection:
-            previous = connection.execute(_LAST_WATERMARK.format(relation=_parquet_scan(files))).fetchone()
+            previous = connection.execute(_LAST_WATERMARK.format(relation=spark_parquet_scan(files))).fetchone()
     except duckdb.Error:
         return None
     if previous is not None and previous[1] is not None and previous[1].tzinfo is not None:
