@@ -8,7 +8,15 @@ except under CI (the CI variable set), where a missing service fails the run.
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -90,6 +98,20 @@ def workload(tmp_path_factory) -> Workload:
 def client(workload):
     with TestClient(create_app(workload.settings())) as test_client:
         yield test_client
+
+
+REDIS_URL = os.environ.get("TASKER_ANALYTICS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        service_missing(f"Redis at {REDIS_URL} does not answer: {error}")
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")
@@ -188,3 +210,65 @@ def closed_schema(schema):
         for value in schema:
             closed_schema(value)
     return schema
+
+
+# -- a real server process (granian), for what only a real server shows --------------------
+
+COMMAND = str(Path(sys.executable).with_name("tasker-analytics"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.process.stdout.read() if self.process.stdout and self.process.poll() is not None else ""
+
+
+@contextmanager
+def running_server(env: dict[str, str], *arguments: str, ready_seconds: float = 60) -> Iterator[ServerProcess]:
+    """`tasker-analytics serve` on a free port with `env` over this environment, once
+    /health/live answers; stopped (the whole process group) on exit."""
+    port = free_port()
+    process = subprocess.Popen(
+        [COMMAND, "serve", "--port", str(port), *arguments],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    server = ServerProcess(process, port)
+    try:
+        deadline = time.monotonic() + ready_seconds
+        while True:
+            assert process.poll() is None, f"the server exited: {process.stdout.read()}"
+            try:
+                with urllib.request.urlopen(f"{server.base}/health/live", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"the server did not answer within {ready_seconds} s"
+            time.sleep(0.2)
+        yield server
+    finally:
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)

@@ -111,7 +111,7 @@ def test_valid_tokens_and_service_tokens_are_served(hs_client):
         for endpoint in ENDPOINTS:
             response = hs_client.get(endpoint, headers=headers)
             assert response.status_code == 200, (headers, response.text)
-            assert response.headers["vary"] == "Authorization"
+            assert response.headers["vary"] == "Authorization, Cookie"
 
 
 def test_hs256_matrix_with_the_cache_warm(hs_client, keys):

@@ -169,7 +169,7 @@ def test_auth_runs_first_and_makes_the_answer_private(workload, path):
         response = test_client.get(path, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"})
         assert response.status_code == 200
         assert response.headers["cache-control"] == "private, max-age=90"
-        assert response.headers["vary"] == "Authorization"
+        assert response.headers["vary"] == "Authorization, Cookie"
 
 
 @pytest.mark.parametrize("path", [METRICS, GRAFANA])

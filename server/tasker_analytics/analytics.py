@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from tasker_analytics import queries
+from tasker_analytics.admission import CACHED_ONLY, NotCached
 from tasker_analytics.cache import ResponseCache, open_cache
 from tasker_analytics.schemas import (
     BlockingStep,
@@ -73,6 +74,8 @@ def _freshness(data_as_of: datetime) -> float:
     return round((utc_now() - utc(data_as_of)).total_seconds(), 3)
 
 
+_JSON = msgspec.json.Encoder()
+
 # Built once, here: msgspec builds a struct's type information on first use, and doing
 # that from several request threads at once has crashed a worker.
 _DECODERS: dict[type, msgspec.msgpack.Decoder] = {
@@ -106,9 +109,26 @@ def bottleneck_parameters(scope: Scope, period: int, limit: int) -> dict[str, An
     return {**scope.as_dict(), "period": period, "limit": limit}
 
 
+# The layout of cached values: a cache shared by servers of two versions (Redis) never
+# hands one the other's bodies. Raise it when a body's fields change.
+CACHE_FORMAT = 2
+
+
+def cache_key(endpoint: str, parameters: dict[str, Any], build_id: str, ttl: int) -> tuple[str, str]:
+    """(cache key, ETag) of a body. The key is a JSON array of everything the body depends
+    on: the cache format, the endpoint, the build, the TTL class (servers sharing a Redis
+    cache with different TTLs keep apart) and the parsed parameters as a JSON object with
+    sorted names, so no value can spell another parameter or a separator. Not the caller:
+    every authorized caller gets the same body, and authentication runs before any lookup.
+    The ETag hashes the same less the TTL."""
+    named = {name: parameters[name] for name in sorted(parameters) if parameters[name] is not None}
+    key = _JSON.encode([CACHE_FORMAT, endpoint, build_id, ttl, named]).decode()
+    digest = hashlib.sha256(_JSON.encode([CACHE_FORMAT, endpoint, build_id, named])).hexdigest()
+    return key, f'W/"{digest[:32]}"'
+
+
 # A freshness no body holds: an encoded body is split where it stands.
 _FRESHNESS_MARK = -1.2345678901234567e-300
-_JSON = msgspec.json.Encoder()
 _NULL_RESOURCES = b'"resource_utilization":null}'
 
 
@@ -205,27 +225,30 @@ class Analytics:
         self.warehouse.close()
 
     def _key(self, endpoint: str, parameters: dict[str, Any], build_id: str) -> tuple[str, str]:
-        """(cache key, canonical parameters): the endpoint, every parameter and the build."""
-        canonical = "&".join(
-            f"{name}={parameters[name]}" for name in sorted(parameters) if parameters[name] is not None
-        )
-        return f"{endpoint}|{build_id}|{canonical}", canonical
+        """(cache key, ETag) of a body: see `cache_key`."""
+        ttl = self.settings.performance_cache_ttl if endpoint == "performance" else self.settings.bottlenecks_cache_ttl
+        return cache_key(endpoint, parameters, build_id, ttl)
 
     def _fetch(
         self, endpoint: str, parameters: dict[str, Any], ttl: int, kind: type[Body], compute: Callable[[Snapshot], Body]
     ) -> tuple[Body, CacheInfo, str]:
         """The body (from the cache, or computed from one snapshot), its cache outcome and ETag."""
-        key, canonical = self._key(endpoint, parameters, self.warehouse.current_build().build_id)
+        key, etag = self._key(endpoint, parameters, self.warehouse.current_build().build_id)
+        decoder = _DECODERS[kind]
 
         def fresh() -> bytes:
             with self.warehouse.snapshot() as snapshot:
                 return msgspec.msgpack.encode(compute(snapshot))
 
-        raw, hit = self.cache.get_or_compute(key, ttl, fresh)
-        body = _DECODERS[kind].decode(raw)
+        if CACHED_ONLY.get():  # a handler's first attempt (admission.answer): no computing
+            found, body = self.cache.lookup(key, decoder.decode) if ttl > 0 else (False, None)
+            if not found:
+                raise NotCached(key)
+            hit = True
+        else:
+            body, hit = self.cache.get_or_compute(key, ttl, fresh, decoder.decode)
         info = CacheInfo(status="hit" if hit else "miss", key=key, ttl_seconds=ttl)
-        digest = hashlib.sha256(f"{endpoint}|{body.build_id}|{canonical}".encode()).hexdigest()[:32]
-        return body, info, f'W/"{digest}"'
+        return body, info, etag
 
     def _serve(
         self, endpoint: str, parameters: dict[str, Any], ttl: int, kind: type[Body], compute: Callable[[Snapshot], Body]

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, Request, Response, get
-from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.params import Parameter
 from litestar.response.base import ASGIResponse
 
+from tasker_analytics.admission import Admission, ClientGone, Overloaded, answer
 from tasker_analytics.analytics import Analytics, Encoded, bottleneck_parameters
 from tasker_analytics.auth import Authenticator, AuthError
 from tasker_analytics.background import BackgroundAggregator, state_dir_for
@@ -34,9 +40,10 @@ from tasker_analytics.schemas import (
     utc_now,
 )
 from tasker_analytics.settings import Settings
-from tasker_analytics.warehouse import BuildInfo, WarehouseUnavailable, open_warehouse
+from tasker_analytics.warehouse import BuildInfo, Warehouse, WarehouseUnavailable, open_warehouse
 from tasker_analytics.web import (
     BASE_PATH,
+    VARY_AUTHENTICATED,
     InvalidParameter,
     authorized_analytics,
     bottleneck_query,
@@ -97,7 +104,7 @@ def _respond(request: Request, encoded: Encoded, ttl: int, resources: bytes | No
             "last-modified": _http_date(encoded.built_at),
             "x-build-id": encoded.build_id,
             "x-cache": encoded.status,
-            **({"vary": "Authorization"} if private else {}),
+            **({"vary": VARY_AUTHENTICATED} if private else {}),
         }
         headers = encoded.headers[(ttl, private)] = [
             (name.encode("latin-1"), value.encode("latin-1")) for name, value in named.items()
@@ -127,7 +134,7 @@ def _resources(request: Request, build: BuildInfo) -> bytes:
         ResourceUtilization(
             warehouse=WarehouseStatus(
                 engine=analytics.warehouse.engine,
-                location=build.location,
+                location=Path(build.location).name,
                 size_bytes=build.size_bytes,
                 build_id=build.build_id,
                 built_at=utc(build.built_at),
@@ -192,7 +199,7 @@ async def performance(request: Request) -> Response[Performance]:
     hit = _performance_hit(request)
     if hit is not None:
         return _Prepared(hit)
-    encoded, resources = await sync_to_thread(_performance_miss, request)
+    encoded, resources = await answer(request, _performance_miss, request)
     return _Prepared(_respond(request, encoded, request.app.state.settings.performance_cache_ttl, resources))
 
 
@@ -214,7 +221,7 @@ async def bottlenecks(
         return _Prepared(hit)
     analytics: Analytics = request.app.state.analytics
     scope, hours, rows = bottleneck_query(request, analytics.settings)
-    encoded = await sync_to_thread(analytics.bottleneck_encoded, scope, hours, rows)
+    encoded = await answer(request, analytics.bottleneck_encoded, scope, hours, rows)
     return _Prepared(_respond(request, encoded, analytics.settings.bottlenecks_cache_ttl))
 
 
@@ -222,7 +229,8 @@ _HITS = {f"{BASE_PATH}/performance": _performance_hit, f"{BASE_PATH}/bottlenecks
 
 
 class TaskerAnalyticsApp(Litestar):
-    """The app, with cache hits of the two analytics endpoints answered before routing.
+    """The app, with cache hits of the two analytics endpoints answered before routing,
+    and HEAD answered as GET without its body.
 
     A hit is the same response the routed handler gives (the same functions make it, after
     the same authentication and parameter checks), without Litestar's per-request work for
@@ -231,6 +239,9 @@ class TaskerAnalyticsApp(Litestar):
     """
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+            send = _without_body(send)
         if scope["type"] == "http" and scope["method"] == "GET":
             hit = _HITS.get(scope["path"])
             if hit is not None:
@@ -248,17 +259,95 @@ class TaskerAnalyticsApp(Litestar):
         await super().__call__(scope, receive, send)
 
 
+def _without_body(send: Any) -> Any:
+    """An ASGI send for a HEAD request: the GET's status and headers, no body bytes."""
+
+    async def head_send(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b""}
+        await send(message)
+
+    return head_send
+
+
 @get("/health/live", sync_to_thread=False)
 def live() -> dict[str, str]:
-    """Liveness: the process answers."""
+    """Liveness: the process answers (on the event loop, never behind warehouse work)."""
     return {"status": "ok"}
 
 
-@get("/health/ready", sync_to_thread=True)
-def ready(request: Request) -> Response[dict]:
-    """Readiness: a complete build is loaded and readable."""
-    build = request.app.state.analytics.warehouse.current_build()
-    return Response({"status": "ready", "build_id": build.build_id, "data_as_of": utc(build.data_as_of)})
+# How long a readiness answer is reused, and how long a check may take before it is a 503.
+_READY_SECONDS = 1.5
+_READY_TIMEOUT_SECONDS = 2.0
+
+
+class Readiness:
+    """`/health/ready`: a read of the served performance marts (so a missing, unreadable
+    or corrupt build is not ready), at most once per _READY_SECONDS, in a thread of its own
+    so that it never queues behind uncached bodies; the answer is reused meanwhile."""
+
+    def __init__(self, warehouse: Warehouse):
+        self.warehouse = warehouse
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readiness")
+        self._answer: tuple[float, int, dict[str, Any]] | None = None
+        self._running: Future | None = None
+        self._guard = threading.Lock()
+
+    def _check(self) -> tuple[int, dict[str, Any]]:
+        try:
+            build = self.warehouse.probe()
+        except WarehouseUnavailable as error:
+            logger.warning("not ready: %s", error.internal)
+            return 503, _error_body("warehouse_unavailable", str(error))
+        answer = {"status": "ready", "build_id": build.build_id, "data_as_of": utc(build.data_as_of)}
+        return 200, answer
+
+    def _checked(self) -> tuple[int, dict[str, Any]]:
+        status, body = self._check()
+        self._answer = (time.monotonic(), status, body)
+        return status, body
+
+    def _reusable(self) -> tuple[int, dict[str, Any]] | None:
+        """The last answer while it is recent and, if ready, its build is still the one
+        served and not found corrupt since."""
+        answer = self._answer
+        if answer is None or time.monotonic() - answer[0] >= _READY_SECONDS:
+            return None
+        if answer[1] == 200:
+            build = self.warehouse.known_build()
+            if build is None or build.build_id != answer[2]["build_id"]:
+                return None
+        return answer[1], answer[2]
+
+    async def answer(self) -> tuple[int, dict[str, Any]]:
+        reusable = self._reusable()
+        if reusable is not None:
+            return reusable
+        with self._guard:
+            if self._running is None or self._running.done():
+                self._running = self._executor.submit(self._checked)
+            running = self._running
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(running)), _READY_TIMEOUT_SECONDS)
+        except TimeoutError:
+            detail = f"the readiness check did not finish within {_READY_TIMEOUT_SECONDS:.0f} s"
+            return 503, _error_body("warehouse_unavailable", detail)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _error_body(error: str, detail: str) -> dict[str, Any]:
+    return msgspec.to_builtins(ErrorBody(error=error, detail=detail, timestamp=_now()))
+
+
+@get("/health/ready")
+async def ready(request: Request) -> Response[dict]:
+    """Readiness: the served build's performance marts can be read."""
+    status, body = await request.app.state.readiness.answer()
+    return Response(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def _invalid_parameter(_: Request, error: InvalidParameter) -> Response[ErrorBody]:
@@ -275,9 +364,21 @@ def _unauthorized(request: Request, error: AuthError) -> Response[ErrorBody]:
 
 
 def _unavailable(_: Request, error: WarehouseUnavailable) -> Response[ErrorBody]:
-    logger.warning("warehouse unavailable: %s", error)
+    logger.warning("warehouse unavailable: %s", error.internal)
     body = ErrorBody(error="warehouse_unavailable", detail=str(error), timestamp=_now())
-    return Response(body, status_code=503)
+    return Response(body, status_code=503, headers={"Cache-Control": "no-store"})
+
+
+def _overloaded(_: Request, error: Overloaded) -> Response[ErrorBody]:
+    body = ErrorBody(error="overloaded", detail=str(error), timestamp=_now())
+    headers = {"Retry-After": str(error.retry_after), "Cache-Control": "no-store"}
+    return Response(body, status_code=503, headers=headers)
+
+
+def _client_gone(_: Request, error: ClientGone) -> Response[ErrorBody]:
+    # Nobody reads this: the client disconnected before its body was computed.
+    body = ErrorBody(error="client_gone", detail="the client disconnected", timestamp=_now())
+    return Response(body, status_code=503, headers={"Cache-Control": "no-store"})
 
 
 def _http_error(_: Request, error: HTTPException) -> Response[ErrorBody]:
@@ -300,12 +401,15 @@ def create_app(settings: Settings | None = None, analytics: Analytics | None = N
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.analytics = analytics or Analytics(settings, open_warehouse(settings))
+        app.state.readiness = Readiness(app.state.analytics.warehouse)
+        app.state.admission = Admission(settings.concurrent_misses, settings.max_waiting_misses)
         app.state.aggregator = BackgroundAggregator(settings, state_dir_for(settings))
         app.state.aggregator.start()
         try:
             yield
         finally:
             app.state.aggregator.stop()
+            app.state.readiness.close()
             app.state.analytics.close()
 
     return TaskerAnalyticsApp(
@@ -316,8 +420,17 @@ def create_app(settings: Settings | None = None, analytics: Analytics | None = N
             InvalidParameter: _invalid_parameter,
             AuthError: _unauthorized,
             WarehouseUnavailable: _unavailable,
+            Overloaded: _overloaded,
+            ClientGone: _client_gone,
             HTTPException: _http_error,
             Exception: _unexpected,
         },
-        openapi_config=OpenAPIConfig(title="Tasker Analytics", version="0.1.0"),
+        # The schema as JSON only, at /schema and /schema/openapi.json: the HTML viewers
+        # Litestar offers load their scripts from third-party CDNs.
+        openapi_config=OpenAPIConfig(
+            title="Tasker Analytics",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+        ),
     )

@@ -119,6 +119,14 @@ class Principal:
     permissions: frozenset[str]
 
 
+# Shortest service token accepted: as for HS256 secrets, 256 bits of a random hex or
+# base64 string take at least 32 characters. Only hashes are configured, so a short token
+# is refused where it is seen: by `hash-token`, and when it is presented.
+MIN_SERVICE_TOKEN_LENGTH = 32
+# The registered claims that hold times.
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
 def hash_service_token(token: str) -> str:
     """The SHA-256 hex digest of a service token, as listed in TASKER_ANALYTICS_SERVICE_TOKENS."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -530,7 +538,7 @@ class Authenticator:
         return token
 
     def _service_principal(self, token: str) -> Principal | None:
-        if not self._service_tokens:
+        if not self._service_tokens or len(token) < MIN_SERVICE_TOKEN_LENGTH:
             return None
         digest = hash_service_token(token)
         matched: str | None = None
@@ -584,6 +592,11 @@ class Authenticator:
         except (ValueError, TypeError, OverflowError) as error:
             logger.debug("JWT refused: %s", type(error).__name__)
             raise _deny("token is malformed") from None
+        for claim in _TIME_CLAIMS:
+            value = claims.get(claim)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                # RFC 7519 4.1.4-4.1.6: a NumericDate is a JSON number, never a string.
+                raise _deny(f"token claim {claim!r} must be a number (RFC 7519 NumericDate)")
         subject = claims.get("sub")
         return Principal(
             subject=subject if isinstance(subject, str) else "",

@@ -27,6 +27,7 @@ when as_of would go back in time.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import importlib.util
@@ -43,6 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import duckdb
@@ -200,11 +202,46 @@ def publish_duckdb(served: Path, build_file: Path, keep: int) -> None:
     link.unlink(missing_ok=True)
     os.symlink(os.path.relpath(build_file, served.parent), link)
     os.replace(link, served)
-    builds = sorted(builds_folder(served).glob("*.duckdb"), key=lambda item: item.name, reverse=True)
+    builds = sorted(complete_builds(served), key=lambda item: item.name, reverse=True)
     for old in builds[max(keep, 1):]:
         if old.resolve() != build_file.resolve():
-            for leftover in (old, old.with_name(old.name + ".wal"), build_sidecar(old)):
-                leftover.unlink(missing_ok=True)
+            _remove_build(old)
+
+
+def complete_builds(served: Path) -> list[Path]:
+    """The build files beside `served` that a build finished: its sidecar is written only
+    after dbt succeeded, just before the publish."""
+    return [path for path in builds_folder(served).glob("*.duckdb") if build_sidecar(path).exists()]
+
+
+def _remove_build(build_file: Path) -> None:
+    for leftover in (build_file, build_file.with_name(build_file.name + ".wal"), build_sidecar(build_file)):
+        leftover.unlink(missing_ok=True)
+
+
+def remove_partial_builds(served: Path) -> list[Path]:
+    """Remove what killed builds left in `builds/` (a build file without its sidecar, a
+    lone write-ahead log, a spill folder), never the served build. Run under the build
+    lock, so no build is writing them. Returns the files removed."""
+    folder = builds_folder(served)
+    if not folder.is_dir():
+        return []
+    serving = served.resolve() if served.exists() else None
+    removed = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".duckdb" and not build_sidecar(path).exists() and path.resolve() != serving:
+            _remove_build(path)
+            removed.append(path)
+        elif path.name.endswith(".duckdb.wal") and not path.with_name(path.name[: -len(".wal")]).exists():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        elif path.name.endswith(".duckdb.json") and not path.with_name(path.name[: -len(".json")]).exists():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        elif path.name.endswith(".tmp") and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 # The relations the server and analysts read from a build (views of the same names in
@@ -323,7 +360,19 @@ def _seed_postgres(
 
 
 def _build_postgres(
-    settings: Settings, env: dict[str, str], as_of: str | None, quiet: bool, full_refresh: bool
+    settings: Settings, env: dict[str, str], as_of: str | None, quiet: bool, full_refresh: bool, allow_empty: bool
+) -> BuildResult:
+    try:
+        return _build_postgres_schema(settings, env, as_of, quiet, full_refresh, allow_empty)
+    except psycopg.OperationalError as error:
+        raise BuildError(
+            f"cannot reach the Postgres warehouse ({type(error).__name__}: {_first_line(error)}): "
+            "check TASKER_ANALYTICS_DATABASE_URL; the served build is unchanged"
+        ) from None
+
+
+def _build_postgres_schema(
+    settings: Settings, env: dict[str, str], as_of: str | None, quiet: bool, full_refresh: bool, allow_empty: bool
 ) -> BuildResult:
     started = time.monotonic()
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
@@ -333,16 +382,26 @@ def _build_postgres(
     env["TASKER_ANALYTICS_PG_SCHEMA"] = build_schema
     key = state_key(env, f"postgres:{env.get('TASKER_SOURCE_SCHEMA', '')}")
     lock = PROJECT_DIR / "data" / f".build-postgres-{settings.database_schema}.lock"
+    _check_source_postgres(settings.database_url, env.get("TASKER_SOURCE_SCHEMA") or "public", as_of)
     with build_lock(lock):
         previous = None if full_refresh else _seed_postgres(
             settings.database_url, settings.database_schema, build_schema, key, as_of
         )
         incremental = previous is not None
         completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet, variables=_variables(key, previous))
+        failure = None
         if completed.returncode != 0:
+            output = completed.stdout or ""
+            failure = BuildError(f"dbt build failed on postgres (exit {completed.returncode})\n{output}")
+        elif not allow_empty:
+            try:
+                _refuse_empty_postgres(settings, build_schema)
+            except BuildError as refused:
+                failure = refused
+        if failure is not None:
             with psycopg.connect(settings.database_url, connect_timeout=5, autocommit=True) as connection:
                 connection.execute(f'drop schema if exists "{build_schema}" cascade')
-            raise BuildError(f"dbt build failed on postgres (exit {completed.returncode})\n{completed.stdout or ''}")
+            raise failure
         publish_postgres(settings.database_url, settings.database_schema, build_schema, settings.keep_builds)
     return BuildResult("postgres", time.monotonic() - started, completed.stdout or "", build_schema, incremental)
 
@@ -494,6 +553,7 @@ def _build_spark(
     as_of: str | None,
     quiet: bool,
     full_refresh: bool,
+    allow_empty: bool,
 ) -> BuildResult:
     started = time.monotonic()
     if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
@@ -517,8 +577,10 @@ def _build_spark(
     env["TASKER_SOURCE_PARQUET_DIR"] = str(source)
     key = state_key(env, f"spark:{source}")
     marker = spark_build_marker(settings)
+    _check_source_parquet(source, as_of)
     with build_lock(served.with_name(f".{served.name}.lock")):
         try:
+            remove_partial_builds(served)
             # The Derby metastore admits one Spark process at a time.
             with build_lock(spark_dir / ".spark.lock"):
                 # The previous Spark build's tables are continued in place (insert_overwrite
@@ -541,14 +603,18 @@ def _build_spark(
                 export_spark_marts(settings, build_file, (PROJECT_DIR / target) / "manifest.json")
                 marker.write_text(json.dumps({"state_key": key, "build_file": str(build_file)}))
             create_duckdb_functions(build_file, env, quiet)
+            if not allow_empty:
+                _refuse_empty(build_file, served)
             seconds = time.monotonic() - started
             build_sidecar(build_file).write_text(
                 json.dumps({"build_seconds": round(seconds, 3), "incremental": incremental})
             )
             publish_duckdb(served, build_file, settings.keep_builds)
+        except OSError as error:
+            _remove_build(build_file)
+            raise BuildError(_file_error(error, "TASKER_ANALYTICS_DUCKDB_PATH or TASKER_ANALYTICS_SPARK_DIR")) from None
         except BaseException:
-            for leftover in (build_file, build_file.with_name(build_file.name + ".wal"), build_sidecar(build_file)):
-                leftover.unlink(missing_ok=True)
+            _remove_build(build_file)
             raise
     return BuildResult("spark", time.monotonic() - started, completed.stdout or "", str(build_file), incremental)
 
@@ -560,6 +626,7 @@ def _build_duckdb(
     as_of: str | None,
     quiet: bool,
     full_refresh: bool,
+    allow_empty: bool,
 ) -> BuildResult:
     started = time.monotonic()
     served = Path(os.path.abspath(settings.duckdb_path))
@@ -573,21 +640,27 @@ def _build_duckdb(
     env["TASKER_ANALYTICS_DUCKDB_PATH"] = str(build_file)
     env["TASKER_SOURCE_DUCKDB_PATH"] = str(source)
     key = state_key(env, f"duckdb:{source}")
+    _check_source_duckdb(source, env, as_of)
     with build_lock(served.with_name(f".{served.name}.lock")):
         try:
+            remove_partial_builds(served)
             previous = None if full_refresh else _seed_duckdb(served, build_file, key, as_of)
             incremental = previous is not None
             completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet, variables=_variables(key, previous))
             if completed.returncode != 0:
                 raise BuildError(f"dbt build failed on duckdb (exit {completed.returncode})\n{completed.stdout or ''}")
+            if not allow_empty:
+                _refuse_empty(build_file, served)
             seconds = time.monotonic() - started
             build_sidecar(build_file).write_text(
                 json.dumps({"build_seconds": round(seconds, 3), "incremental": incremental})
             )
             publish_duckdb(served, build_file, settings.keep_builds)
+        except OSError as error:
+            _remove_build(build_file)
+            raise BuildError(_file_error(error, "TASKER_ANALYTICS_DUCKDB_PATH")) from None
         except BaseException:
-            for leftover in (build_file, build_file.with_name(build_file.name + ".wal"), build_sidecar(build_file)):
-                leftover.unlink(missing_ok=True)
+            _remove_build(build_file)
             raise
     return BuildResult("duckdb", time.monotonic() - started, completed.stdout or "", str(build_file), incremental)
 
@@ -601,12 +674,161 @@ def build(
     quiet: bool = False,
     extra_env: dict[str, str] | None = None,
     full_refresh: bool = False,
+    allow_empty: bool = False,
 ) -> BuildResult:
-    """`dbt build` for the configured warehouse, then publish; raises BuildError on failure.
-    Continues the served build incrementally when it can, unless `full_refresh`."""
+    """`dbt build` for the configured warehouse, then publish; raises BuildError on failure
+    (one line naming the cause and the variable to look at, for every expected failure),
+    leaving the served build as it was. Continues the served build incrementally when it
+    can, unless `full_refresh`. A build with no settled task in the statistics window is
+    not published over a served build with EMPTY_GUARD_SETTLED or more, unless `allow_empty`."""
     env = _base_env(extra_env)
+    _check_retention(env)
     if settings.warehouse == "postgres":
-        return _build_postgres(settings, env, as_of, quiet, full_refresh)
+        return _build_postgres(settings, env, as_of, quiet, full_refresh, allow_empty)
     if settings.warehouse == "spark":
-        return _build_spark(settings, env, source_parquet, as_of, quiet, full_refresh)
-    return _build_duckdb(settings, env, source_duckdb, as_of, quiet, full_refresh)
+        return _build_spark(settings, env, source_parquet, as_of, quiet, full_refresh, allow_empty)
+    return _build_duckdb(settings, env, source_duckdb, as_of, quiet, full_refresh, allow_empty)
+
+
+# A new build with no settled task in its statistics window (24 h) is not published over a
+# served build that holds at least this many tasks settled inside that same window: the
+# new build should have seen them, so its source almost certainly points at the wrong
+# place. An idle system publishes: the served build's tasks have aged out of the window.
+EMPTY_GUARD_SETTLED = 50
+_WINDOW = "select settled_count, data_as_of, statistics_window_hours from {schema}performance_overview"
+_SETTLED_SINCE = (
+    "select count(*) from {schema}int_task_executions where is_settled and settled_at > {since}"
+)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _file_error(error: OSError, variable: str) -> str:
+    """One line for a file-system failure of a build, naming the variable that places it."""
+    where = Path(error.filename).name if error.filename else "a build file"
+    if error.errno == errno.ENOSPC:
+        cause = f"the disk is full (No space left on device) writing {where}"
+    else:
+        cause = f"{error.strerror or type(error).__name__} on {where}"
+    return f"{cause}: free space or move the builds with {variable}; the served build is unchanged"
+
+
+def _check_retention(env: dict[str, str]) -> None:
+    raw = env.get("TASKER_ANALYTICS_RETENTION_DAYS", "").strip()
+    if not raw:
+        return
+    if not raw.isdigit() or int(raw) < 1:
+        raise BuildError(f"TASKER_ANALYTICS_RETENTION_DAYS must be a whole number of days, at least 1, got {raw!r}")
+
+
+def _refuse_as_of(as_of: str, count: int, first: Any) -> None:
+    """BuildError when the source has tasks but none created at or before `as_of` (an empty
+    source, a fresh Tasker installation, builds as it is)."""
+    if not count and first is not None:
+        raise BuildError(
+            f"--as-of {as_of} leaves no data: no Tasker task was created at or before it "
+            f"(the first task was created at {first})"
+        )
+
+
+_FIRST_TASK = "select count(*) filter (where created_at <= {as_of}), min(created_at) from {relation}"
+
+
+def _check_source_duckdb(source: Path, env: dict[str, str], as_of: str | None) -> None:
+    """BuildError when `as_of` is before every task of the source (checked only for an
+    explicit --as-of; an unreadable source is left for dbt to report)."""
+    if as_of is None:
+        return
+    schema = env.get("TASKER_SOURCE_SCHEMA") or "public"
+    try:
+        with duckdb.connect(str(source), read_only=True) as connection:
+            count, first = connection.execute(
+                _FIRST_TASK.format(as_of="cast($as_of as timestamp)", relation=f'"{schema}".tasker_tasks'),
+                {"as_of": as_of},
+            ).fetchone()
+    except duckdb.Error:
+        return
+    _refuse_as_of(as_of, count, first)
+
+
+def _check_source_parquet(source: Path, as_of: str | None) -> None:
+    files = [str(path) for path in (source / "tasker_tasks").rglob("*.parquet")] if as_of is not None else []
+    if not files:
+        return
+    try:
+        with duckdb.connect() as connection:
+            count, first = connection.execute(
+                _FIRST_TASK.format(as_of="cast($as_of as timestamp)", relation="read_parquet($files)"),
+                {"as_of": as_of, "files": files},
+            ).fetchone()
+    except duckdb.Error:
+        return
+    _refuse_as_of(as_of, count, first)
+
+
+def _check_source_postgres(database_url: str, schema: str, as_of: str | None) -> None:
+    if as_of is None:
+        return
+    with psycopg.connect(database_url, connect_timeout=5) as connection:
+        try:
+            count, first = connection.execute(
+                _FIRST_TASK.format(as_of="cast(%(as_of)s as timestamp)", relation=f'"{schema}".tasker_tasks'),
+                {"as_of": as_of},
+            ).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return
+    _refuse_as_of(as_of, count, first)
+
+
+def _window_duckdb(path: Path) -> tuple[int, datetime, int] | None:
+    """The new build's settled count, as_of and statistics window hours."""
+    try:
+        with duckdb.connect(str(path), read_only=True) as connection:
+            row = connection.execute(_WINDOW.format(schema="")).fetchone()
+    except duckdb.Error:
+        return None
+    return None if row is None else (int(row[0] or 0), row[1], int(row[2]))
+
+
+def _refuse_empty(build_file: Path, served: Path) -> None:
+    window = _window_duckdb(build_file)
+    if window is None or window[0] != 0 or not served.exists():
+        return
+    since = window[1] - timedelta(hours=window[2])
+    try:
+        with duckdb.connect(str(served.resolve()), read_only=True) as connection:
+            row = connection.execute(_SETTLED_SINCE.format(schema="", since="$since"), {"since": since}).fetchone()
+    except duckdb.Error:
+        return
+    _refuse_over(int(row[0] or 0))
+
+
+def _refuse_over(expected: int) -> None:
+    if expected >= EMPTY_GUARD_SETTLED:
+        raise BuildError(
+            f"the new build has no settled task in its statistics window, where the served build has "
+            f"{expected}: not published (check the source, TASKER_SOURCE_SCHEMA and --as-of; "
+            "--allow-empty publishes it anyway)"
+        )
+
+
+def _refuse_empty_postgres(settings: Settings, build_schema: str) -> None:
+    with psycopg.connect(settings.database_url, connect_timeout=5) as connection:
+        row = connection.execute(_WINDOW.format(schema=f'"{build_schema}".')).fetchone()
+        if row is None or int(row[0] or 0) != 0:
+            return
+        since = row[1] - timedelta(hours=int(row[2]))
+        try:
+            pointer = f'select build_schema from "{settings.database_schema}".build_pointer'
+            served = connection.execute(pointer).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return
+        if served is None:
+            return
+        counted = connection.execute(
+            _SETTLED_SINCE.format(schema=f'"{served[0]}".', since="%(since)s"), {"since": since}
+        ).fetchone()
+    _refuse_over(int(counted[0] or 0))

@@ -4,22 +4,36 @@ new build invalidates every entry at once (activity-based invalidation).
 Values are msgpack bytes. The store is in memory by default and Redis when
 TASKER_ANALYTICS_REDIS_URL is set (shared by every worker). Concurrent misses for one key
 compute once: a per-key lock in the process, and a short Redis lock across processes.
+
+Redis never holds up a request for long: every call has a short socket timeout, and after
+a failure the store answers from an in-process fallback for a cool-down before it tries
+Redis again. A stored value that cannot be decoded is a miss, computed and overwritten.
+The entry count the performance body reports is counted in a background thread, never on
+the request's path.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+logger = logging.getLogger("tasker_analytics.cache")
 
 KEY_PREFIX = "tasker_analytics:"
+# A sorted set of the cached keys scored by expiry: the entry count without a scan.
+INDEX_KEY = KEY_PREFIX + "index"
 # Longest a worker waits for another worker's computation of the same key.
 _REDIS_LOCK_SECONDS = 30
 _REDIS_POLL_SECONDS = 0.01
-
+# Every Redis call gives up after this long (connect and each reply).
+REDIS_TIMEOUT_SECONDS = 0.5
+# After a failed Redis call, the fallback answers for this long before Redis is tried again.
+REDIS_COOL_DOWN_SECONDS = 5.0
 
 class CacheStore(Protocol):
     backend: str
@@ -68,52 +82,92 @@ class MemoryStore:
             return sum(1 for expires, _ in self._items.values() if expires > now)
 
 
+_UNAVAILABLE = object()
+
+
 class RedisStore:
-    """Redis shared by every worker and instance; keys expire by Redis TTL."""
+    """Redis shared by every worker and instance; keys expire by Redis TTL.
+
+    Each call waits at most REDIS_TIMEOUT_SECONDS; a failed call opens the breaker for
+    REDIS_COOL_DOWN_SECONDS, during which `fallback` (this process's memory) serves and
+    stores instead and no call goes to Redis."""
 
     backend = "redis"
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, max_entries: int = 2048, timeout: float = REDIS_TIMEOUT_SECONDS):
         import redis  # only when Redis is configured
 
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        self._errors = redis.RedisError
+        self.client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout, health_check_interval=0
+        )
+        self._errors = (redis.RedisError, OSError)
+        self.fallback = MemoryStore(max_entries)
+        self._down_until = 0.0
+        self._state_lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _call(self, operation: Callable[[], Any]) -> Any:
+        """The operation's result, or _UNAVAILABLE while the breaker is open or when it fails."""
+        if not self.available:
+            return _UNAVAILABLE
+        try:
+            return operation()
+        except self._errors as error:
+            with self._state_lock:
+                if self.available:
+                    logger.warning(
+                        "Redis cache unavailable (%s); serving from this process's memory for %.0f s",
+                        type(error).__name__,
+                        REDIS_COOL_DOWN_SECONDS,
+                    )
+                self._down_until = time.monotonic() + REDIS_COOL_DOWN_SECONDS
+            return _UNAVAILABLE
 
     def get(self, key: str) -> bytes | None:
-        try:
-            return self.client.get(KEY_PREFIX + key)
-        except self._errors:
-            return None
+        value = self._call(lambda: self.client.get(KEY_PREFIX + key))
+        return self.fallback.get(key) if value is _UNAVAILABLE else value
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
-        try:
-            self.client.set(KEY_PREFIX + key, value, ex=ttl)
-        except self._errors:
-            return None
+        def store() -> None:
+            expires = time.time() + ttl
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.set(KEY_PREFIX + key, value, ex=ttl)
+                pipe.zadd(INDEX_KEY, {key: expires})
+                pipe.expire(INDEX_KEY, max(ttl, 1) * 2)
+                pipe.execute()
+
+        if self._call(store) is _UNAVAILABLE:
+            self.fallback.set(key, value, ttl)
 
     def entries(self) -> int:
-        try:
-            return sum(1 for _ in self.client.scan_iter(match=KEY_PREFIX + "*", count=500) if b":lock:" not in _)
-        except self._errors:
-            return 0
+        def count() -> int:
+            now = time.time()
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.zremrangebyscore(INDEX_KEY, "-inf", now)
+                pipe.zcard(INDEX_KEY)
+                return int(pipe.execute()[1])
+
+        counted = self._call(count)
+        return self.fallback.entries() if counted is _UNAVAILABLE else counted
 
     def acquire(self, key: str) -> bool:
-        try:
-            return bool(self.client.set(KEY_PREFIX + "lock:" + key, b"1", nx=True, ex=_REDIS_LOCK_SECONDS))
-        except self._errors:
-            return True
+        acquired = self._call(
+            lambda: self.client.set(KEY_PREFIX + "lock:" + key, b"1", nx=True, ex=_REDIS_LOCK_SECONDS)
+        )
+        return True if acquired is _UNAVAILABLE else bool(acquired)
 
     def release(self, key: str) -> None:
-        try:
-            self.client.delete(KEY_PREFIX + "lock:" + key)
-        except self._errors:
-            return None
+        self._call(lambda: self.client.delete(KEY_PREFIX + "lock:" + key))
 
 
 @dataclass
 class CacheStats:
     hits: int = 0
     misses: int = 0
+    undecodable: int = 0
 
     @property
     def hit_ratio(self) -> float:
@@ -121,7 +175,7 @@ class CacheStats:
         return 0.0 if total == 0 else self.hits / total
 
 
-# How long an entry count (a Redis scan) is reused by the performance body.
+# How long an entry count is reused by the performance body.
 _ENTRIES_SECONDS = 1.0
 
 
@@ -129,7 +183,8 @@ class ResponseCache:
     def __init__(self, store: CacheStore):
         self.store = store
         self.stats = CacheStats()
-        self._entries: tuple[float, int] | None = None
+        self._entries: tuple[float, int] = (float("-inf"), 0)
+        self._counting = False
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -143,11 +198,24 @@ class ResponseCache:
             return lock
 
     def recent_entries(self) -> int:
-        """The store's entry count, counted at most once a second."""
-        counted = self._entries
-        if counted is None or time.monotonic() - counted[0] >= _ENTRIES_SECONDS:
-            counted = self._entries = (time.monotonic(), self.store.entries())
-        return counted[1]
+        """The store's entry count as last counted, without waiting: a count older than a
+        second starts a new one in a background thread (one at a time)."""
+        counted_at, count = self._entries
+        if time.monotonic() - counted_at >= _ENTRIES_SECONDS:
+            with self._locks_guard:
+                start = not self._counting
+                self._counting = True
+            if start:
+                threading.Thread(target=self._count_entries, name="cache-entry-count", daemon=True).start()
+        return count
+
+    def _count_entries(self) -> None:
+        try:
+            self._entries = (time.monotonic(), self.store.entries())
+        except Exception:  # noqa: BLE001 - a count is informational; the last one stays
+            logger.warning("counting the cache entries failed", exc_info=True)
+        finally:
+            self._counting = False
 
     def count(self, hit: bool) -> None:
         with self._locks_guard:
@@ -156,18 +224,41 @@ class ResponseCache:
             else:
                 self.stats.misses += 1
 
-    def get_or_compute(self, key: str, ttl: int, compute: Callable[[], bytes]) -> tuple[bytes, bool]:
-        """The cached value and True, or the computed one and False (computed once per key)."""
+    def _lookup(self, key: str, decode: Callable[[bytes], Any]) -> tuple[bool, Any]:
+        """(found, value): a stored value that does not decode counts as not found."""
+        raw = self.store.get(key)
+        if raw is None:
+            return False, None
+        try:
+            return True, decode(raw)
+        except Exception:  # noqa: BLE001 - any undecodable value is a miss and is overwritten
+            with self._locks_guard:
+                self.stats.undecodable += 1
+            logger.warning("cached value under %s does not decode; computing it again", key)
+            return False, None
+
+    def lookup(self, key: str, decode: Callable[[bytes], Any] = bytes) -> tuple[bool, Any]:
+        """(True, the cached value decoded) and a hit counted, or (False, None): no computing."""
+        found, value = self._lookup(key, decode)
+        if found:
+            self.count(True)
+        return found, value
+
+    def get_or_compute(
+        self, key: str, ttl: int, compute: Callable[[], bytes], decode: Callable[[bytes], Any] = bytes
+    ) -> tuple[Any, bool]:
+        """The cached value and True, or the computed one and False (computed once per key).
+        Values are stored as bytes and returned through `decode` (a value it refuses is a miss)."""
         if ttl <= 0:
             self.count(False)
-            return compute(), False
-        value = self.store.get(key)
-        if value is not None:
+            return decode(compute()), False
+        found, value = self._lookup(key, decode)
+        if found:
             self.count(True)
             return value, True
         with self._key_lock(key):
-            value = self.store.get(key)
-            if value is not None:
+            found, value = self._lookup(key, decode)
+            if found:
                 self.count(True)
                 return value, True
             shared = isinstance(self.store, RedisStore)
@@ -178,28 +269,28 @@ class ResponseCache:
                 deadline = time.monotonic() + _REDIS_LOCK_SECONDS
                 while not acquired and time.monotonic() < deadline:
                     time.sleep(_REDIS_POLL_SECONDS)
-                    value = self.store.get(key)
-                    if value is not None:
+                    found, value = self._lookup(key, decode)
+                    if found:
                         self.count(True)
                         return value, True
                     acquired = self.store.acquire(key)
                 if acquired:
                     # The worker that held the lock may have stored the value and let go
                     # between our last look and our acquire: look once more.
-                    value = self.store.get(key)
-                    if value is not None:
+                    found, value = self._lookup(key, decode)
+                    if found:
                         self.store.release(key)
                         self.count(True)
                         return value, True
             try:
-                value = compute()
-                self.store.set(key, value, ttl)
+                raw = compute()
+                self.store.set(key, raw, ttl)
             finally:
                 if acquired:
                     self.store.release(key)
             self.count(False)
-            return value, False
+            return decode(raw), False
 
 
 def open_cache(redis_url: str | None, max_entries: int) -> ResponseCache:
-    return ResponseCache(RedisStore(redis_url) if redis_url else MemoryStore(max_entries))
+    return ResponseCache(RedisStore(redis_url, max_entries) if redis_url else MemoryStore(max_entries))

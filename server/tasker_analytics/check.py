@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = evaluate(args, analytics)
     except WarehouseUnavailable as error:
-        return _unknown(args, str(error))
+        return _unknown(args, error.internal)
     except (duckdb.Error, psycopg.Error) as error:
         return _unknown(args, f"warehouse cannot be read: {error}".strip())
     except Exception as error:  # a check that crashes must not read as a crossed threshold

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
             source_parquet=getattr(args, "source_parquet", None),
             as_of=_check_as_of(args.as_of),
             full_refresh=getattr(args, "full_refresh", False),
+            allow_empty=getattr(args, "allow_empty", False),
         )
     except (BuildError, argparse.ArgumentTypeError) as error:
         return _fail(str(error), 1)
@@ -42,17 +44,49 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# A worker that dies (a crash, the kernel's OOM killer) is replaced after this long.
+RESPAWN_SECONDS = 1.0
+
+
+def port_in_use(host: str, port: int) -> OSError | None:
+    """The error of binding (host, port) as an exclusive listener, or None when it is free.
+    Another server on the port holds it with SO_REUSEPORT, which lets a second one bind
+    beside it and split the requests: this probe, without that option, is refused."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error
+    return None
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
     host, port = args.host or settings.host, args.port or settings.port
+    if not args.share_port:
+        refused = port_in_use(host, port)
+        if refused is not None:
+            return _fail(
+                f"port {port} on {host} is already in use ({refused.strerror}): stop the server holding it, "
+                "or choose another with --port or TASKER_ANALYTICS_PORT (--share-port to serve beside it)"
+            )
     base = f"http://{host}:{port}/tasker/analytics"
-    print(
-        f"serving on {base}/performance and {base}/bottlenecks; dashboard {base}/dashboard, "
-        f"Prometheus {base}/metrics (OpenAPI: http://{host}:{port}/schema)",
-        flush=True,
-    )
+    if settings.enabled:
+        print(
+            f"serving on {base}/performance and {base}/bottlenecks; dashboard {base}/dashboard, "
+            f"Prometheus {base}/metrics (OpenAPI: http://{host}:{port}/schema)",
+            flush=True,
+        )
+    else:
+        print(
+            f"serving http://{host}:{port}/health/live and /health/ready only: the analytics endpoints are off "
+            "(TASKER_ANALYTICS_ENABLED=false)",
+            flush=True,
+        )
     Granian(
         "tasker_analytics.app:create_app",
         address=host,
@@ -60,6 +94,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         interface=Interfaces.ASGI,
         factory=True,
         workers=args.workers or settings.workers,
+        respawn_failed_workers=True,
+        respawn_interval=RESPAWN_SECONDS,
     ).serve()
     return 0
 
@@ -78,6 +114,25 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     args.as_of = None
     code = _build(args, settings)
     return code if code else _serve(args, settings)
+
+
+def _hash_token(token: str | None) -> int:
+    from tasker_analytics.auth import MIN_SERVICE_TOKEN_LENGTH, hash_service_token
+
+    if token is None:
+        if sys.stdin.isatty():
+            import getpass
+
+            token = getpass.getpass("service token: ")
+        else:
+            token = sys.stdin.readline().rstrip("\r\n")
+    if len(token) < MIN_SERVICE_TOKEN_LENGTH:
+        return _fail(
+            f"a service token must be at least {MIN_SERVICE_TOKEN_LENGTH} characters (got {len(token)}); "
+            "use a random one, e.g. `openssl rand -hex 32`"
+        )
+    print(hash_service_token(token))
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -102,6 +157,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rebuild every model from the source instead of continuing the served build",
     )
+    build_parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="publish a build with no settled task in its statistics window even when the served build has many",
+    )
 
     serve_parser = commands.add_parser("serve", help="serve the HTTP API")
     up_parser = commands.add_parser("up", help="generate (when missing), build and serve on DuckDB")
@@ -109,6 +169,11 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--host", help="default TASKER_ANALYTICS_HOST or 127.0.0.1")
         sub.add_argument("--port", type=int, help="default TASKER_ANALYTICS_PORT or 8000")
         sub.add_argument("--workers", type=int, help="default TASKER_ANALYTICS_WORKERS or 1")
+        sub.add_argument(
+            "--share-port",
+            action="store_true",
+            help="start even when another server listens on the port (the two then split the requests)",
+        )
     up_parser.add_argument("--tasks", type=int, default=20000)
     up_parser.add_argument("--seed", type=int, default=42)
     up_parser.add_argument("--source-duckdb", help="DuckDB file for the Tasker tables")
@@ -123,7 +188,12 @@ def parser() -> argparse.ArgumentParser:
     hash_parser = commands.add_parser(
         "hash-token", help="print the SHA-256 of a service token for TASKER_ANALYTICS_SERVICE_TOKENS"
     )
-    hash_parser.add_argument("token")
+    hash_parser.add_argument(
+        "token",
+        nargs="?",
+        help="the token (at least 32 characters); read from standard input when omitted, "
+        "which keeps it out of the shell history",
+    )
     return root
 
 
@@ -138,10 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return check.run(args)
     if args.command == "hash-token":
-        from tasker_analytics.auth import hash_service_token
-
-        print(hash_service_token(args.token))
-        return 0
+        return _hash_token(args.token)
     try:
         settings = Settings.from_env()
     except CONFIGURATION_ERRORS as error:

@@ -36,6 +36,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
+from tasker_analytics.admission import answer
 from tasker_analytics.analytics import Analytics, Scope
 from tasker_analytics.auth import Authenticator, AuthError
 from tasker_analytics.schemas import Bottlenecks, Performance, rfc3339
@@ -733,9 +734,13 @@ def _html_headers(settings: Settings) -> dict[str, str]:
 # --- handlers -----------------------------------------------------------------------------
 
 
-@get(DASHBOARD_PATH, sync_to_thread=True, include_in_schema=False)
-def dashboard(request: Request) -> Response:
+@get(DASHBOARD_PATH, include_in_schema=False)
+async def dashboard(request: Request) -> Response:
     """The operators' dashboard (HTML)."""
+    return await answer(request, _dashboard, request)
+
+
+def _dashboard(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     try:
         analytics: Analytics = authorized_analytics(request)

@@ -21,10 +21,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from tasker_analytics.admission import answer
 from tasker_analytics.analytics import Analytics
 from tasker_analytics.schemas import Bottlenecks, ErrorBody, Performance
 from tasker_analytics.settings import Settings
-from tasker_analytics.web import BASE_PATH, authorized_analytics, check_known
+from tasker_analytics.web import BASE_PATH, VARY_AUTHENTICATED, authorized_analytics, check_known
 
 PREFIX = "tasker_analytics"
 # The analysis period of the Prometheus series built from the bottleneck analysis, and
@@ -80,7 +81,7 @@ def _headers(settings: Settings, ttl: int, performance: Performance) -> dict[str
         "X-Build-Id": performance.build_id,
     }
     if settings.auth.required:
-        headers["Vary"] = "Authorization"
+        headers["Vary"] = VARY_AUTHENTICATED
     return headers
 
 
@@ -172,9 +173,13 @@ class _AnalyticsCollector(Collector):
         yield info
 
 
-@get(f"{BASE_PATH}/metrics", sync_to_thread=True, media_type=CONTENT_TYPE_LATEST, responses=_RESPONSES)
-def prometheus_metrics(request: Request) -> Response[str]:
+@get(f"{BASE_PATH}/metrics", media_type=CONTENT_TYPE_LATEST, responses=_RESPONSES)
+async def prometheus_metrics(request: Request) -> Response[str]:
     """Prometheus text exposition of the performance figures and the 24 h bottleneck analysis."""
+    return await answer(request, _prometheus_metrics, request)
+
+
+def _prometheus_metrics(request: Request) -> Response[str]:
     analytics = authorized_analytics(request)
     check_known(request, set())
     performance, bottlenecks = _reports(analytics, METRICS_PERIOD_HOURS)
@@ -187,9 +192,13 @@ def prometheus_metrics(request: Request) -> Response[str]:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST, headers=headers)
 
 
-@get(f"{BASE_PATH}/grafana", sync_to_thread=True, responses=_RESPONSES)
-def grafana_metrics(request: Request) -> Response[GrafanaMetrics]:
+@get(f"{BASE_PATH}/grafana", responses=_RESPONSES)
+async def grafana_metrics(request: Request) -> Response[GrafanaMetrics]:
     """Flat JSON for a Grafana panel: health, 1 h trend, 24 h p95 and the 1 h bottleneck summary."""
+    return await answer(request, _grafana_metrics, request)
+
+
+def _grafana_metrics(request: Request) -> Response[GrafanaMetrics]:
     analytics = authorized_analytics(request)
     check_known(request, set())
     performance, bottlenecks = _reports(analytics, GRAFANA_PERIOD_HOURS)

@@ -30,6 +30,9 @@ select component, component_value, weight, window_hours, item_count, description
 from {schema}.health_components
 """
 
+# Readiness: the served performance marts read whole (a few rows, every column).
+READINESS = (PERFORMANCE_OVERVIEW, PERFORMANCE_TRENDS, HEALTH_COMPONENTS)
+
 # Postgres only: which build schema is current (build.publish_postgres writes it).
 BUILD_POINTER = """
 select build_schema from {schema}.build_pointer

@@ -28,6 +28,10 @@ def default_source_parquet(env: Mapping[str, str] | None = None) -> Path:
     return path if path.is_absolute() else PROJECT_DIR / path
 
 
+# Uncached bodies one worker computes at once on Postgres (each on its own connection).
+POSTGRES_CONCURRENT_READS = 4
+
+
 class SettingsError(ValueError):
     """A configuration value that cannot be used; the message names the variable."""
 
@@ -85,12 +89,20 @@ class Settings:
     cache_max_entries: int = 2048
     duckdb_memory_mb: int = 128
     duckdb_concurrent_reads: int = 1
+    # Uncached bodies that may wait for a computing slot per worker; more get a 503.
+    max_waiting_misses: int = 16
     background_aggregation: bool = False
     aggregation_interval_seconds: int = 900
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
     auth: AuthSettings = field(default_factory=AuthSettings)
+
+    @property
+    def concurrent_misses(self) -> int:
+        """Uncached bodies computed at once per worker: the DuckDB read bound, or
+        POSTGRES_CONCURRENT_READS connections on Postgres."""
+        return POSTGRES_CONCURRENT_READS if self.warehouse == "postgres" else self.duckdb_concurrent_reads
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +136,7 @@ class Settings:
             cache_max_entries=_int(env, "TASKER_ANALYTICS_CACHE_MAX_ENTRIES", 2048),
             duckdb_memory_mb=_int(env, "TASKER_ANALYTICS_DUCKDB_MEMORY_MB", 128, minimum=0),
             duckdb_concurrent_reads=_int(env, "TASKER_ANALYTICS_DUCKDB_CONCURRENT_READS", 1),
+            max_waiting_misses=_int(env, "TASKER_ANALYTICS_MAX_WAITING_MISSES", 16, minimum=0),
             background_aggregation=_bool(env, "TASKER_ANALYTICS_BACKGROUND_AGGREGATION", False),
             aggregation_interval_seconds=_int(env, "TASKER_ANALYTICS_AGGREGATION_INTERVAL", 900),
             host=_text(env, "TASKER_ANALYTICS_HOST", "127.0.0.1"),

@@ -16,6 +16,7 @@ failures into `WarehouseUnavailable`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -35,6 +36,7 @@ from tasker_analytics.settings import Settings
 if TYPE_CHECKING:  # psycopg is imported when a Postgres warehouse is used, not by DuckDB servers
     import psycopg
 
+logger = logging.getLogger("tasker_analytics")
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 # How long a Postgres warehouse trusts the build id it last read (cache keys only; a
 # snapshot always reads its own).
@@ -45,7 +47,24 @@ _DUCKDB_RECHECK_SECONDS = 0.25
 
 
 class WarehouseUnavailable(RuntimeError):
-    """The warehouse cannot be reached, or the marts are not built there."""
+    """The warehouse cannot be reached, or the marts are not built there.
+
+    `str(error)` is what a response may carry: build ids, file names and error classes,
+    never a path, host, port or an engine's own message; `internal` holds those details
+    for the server's log."""
+
+    def __init__(self, message: str, internal: str | None = None):
+        super().__init__(message)
+        self.internal = internal or message
+
+
+class CorruptBuild(WarehouseUnavailable):
+    """A served DuckDB build whose data blocks fail their checksums: every request of that
+    build answers 503, readiness included, until another build is published."""
+
+
+def _described(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,8 @@ class Warehouse(Protocol):
 
     def known_build(self) -> BuildInfo | None: ...
 
+    def probe(self) -> BuildInfo: ...
+
     def snapshot(self) -> Any: ...  # a context manager yielding a Snapshot
 
     def close(self) -> None: ...
@@ -96,13 +117,31 @@ class _DuckDBSnapshot:
             columns = [column[0] for column in result.description]
             return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
         except duckdb.CatalogException as error:
-            raise WarehouseUnavailable(f"analytics marts are not built: {error}") from None
-        except duckdb.IOException as error:
-            raise WarehouseUnavailable(f"analytics database cannot be read: {error}") from None
+            raise WarehouseUnavailable(
+                f"analytics marts are not built in {self._name()} (CatalogException)", _described(error)
+            ) from None
         except duckdb.OutOfMemoryException as error:
             raise WarehouseUnavailable(
-                f"analytics database is out of memory (raise TASKER_ANALYTICS_DUCKDB_MEMORY_MB): {error}"
+                "analytics database is out of memory (raise TASKER_ANALYTICS_DUCKDB_MEMORY_MB)", _described(error)
             ) from None
+        except (duckdb.IOException, duckdb.InternalException, duckdb.SerializationException) as error:
+            raise WarehouseUnavailable(
+                f"analytics database {self._name()} cannot be read ({type(error).__name__})", _described(error)
+            ) from None
+        except duckdb.Error as error:
+            if type(error) is not duckdb.Error and "corrupt" not in str(error).lower():
+                raise  # a programming error: the server's bug, logged as such
+            raise CorruptBuild(
+                f"analytics database {self._name()} is corrupt ({type(error).__name__}): "
+                "publish a new build (`tasker-analytics build --full-refresh`)",
+                _described(error),
+            ) from None
+
+    def _name(self) -> str:
+        """The build as a response may name it: its id and file name."""
+        if self.build is None:
+            return "the build"
+        return f"build {self.build.build_id} ({Path(self.build.location).name})"
 
 
 class DuckDBWarehouse:
@@ -129,18 +168,35 @@ class DuckDBWarehouse:
         # builds that stay open until their last snapshot ends.
         self._readers: dict[int, int] = {}
         self._retired: dict[int, duckdb.DuckDBPyConnection] = {}
+        # The build found corrupt, by identity, and the error its reads fail with.
+        self._corrupt: tuple[tuple[int, int, int], CorruptBuild] | None = None
+
+    def _missing(self) -> WarehouseUnavailable:
+        return WarehouseUnavailable(
+            f"analytics database {self.path.name} does not exist: run `tasker-analytics build`",
+            f"analytics database {self.path} does not exist: run `tasker-analytics build`",
+        )
 
     def _target(self) -> tuple[int, int, int]:
         """The served file's identity (device, inode, mtime): one stat through the link."""
         try:
             stat = os.stat(self.path)
         except FileNotFoundError:
-            raise WarehouseUnavailable(
-                f"analytics database {self.path} does not exist: run `tasker-analytics build`"
-            ) from None
+            raise self._missing() from None
         identity = (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
         self._checked = (time.monotonic(), identity)
         return identity
+
+    def _refuse_corrupt(self, identity: tuple[int, int, int]) -> None:
+        """CorruptBuild when the served file is the one found corrupt (under the lock)."""
+        if self._corrupt is not None and self._corrupt[0] == identity:
+            raise self._corrupt[1]
+
+    def mark_corrupt(self, identity: tuple[int, int, int], error: CorruptBuild) -> None:
+        """Every later read of this build fails with `error` until another is published."""
+        logger.error("served build is corrupt: %s", error.internal)
+        with self._lock:
+            self._corrupt = (identity, error)
 
     def _retire(self, connection: duckdb.DuckDBPyConnection) -> None:
         """Close a previous build's connection once no snapshot reads it (under the lock)."""
@@ -156,9 +212,7 @@ class DuckDBWarehouse:
         try:
             stat = os.stat(real)
         except FileNotFoundError:
-            raise WarehouseUnavailable(
-                f"analytics database {self.path} does not exist: run `tasker-analytics build`"
-            ) from None
+            raise self._missing() from None
         identity = (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
         if self._connection is not None and self._real == real:
             # A file replaced in place keeps its name, and DuckDB hands back an open
@@ -172,13 +226,20 @@ class DuckDBWarehouse:
             if self.memory_mb:
                 connection.execute(f"set memory_limit = '{int(self.memory_mb)}MB'")
         except duckdb.Error as error:
-            raise WarehouseUnavailable(f"analytics database {self.path} cannot be opened: {error}") from None
+            raise WarehouseUnavailable(
+                f"analytics database {Path(real).name} cannot be opened ({type(error).__name__})",
+                f"analytics database {real} cannot be opened: {_described(error)}",
+            ) from None
         cursor = connection.cursor()
         try:
             row = _DuckDBSnapshot(cursor, None).query(queries.BUILD_INFO)[0]  # type: ignore[arg-type]
         except (WarehouseUnavailable, IndexError) as error:
             connection.close()
-            raise WarehouseUnavailable(f"analytics database {self.path} holds no complete build: {error}") from None
+            internal = error.internal if isinstance(error, WarehouseUnavailable) else _described(error)
+            raise WarehouseUnavailable(
+                f"analytics database {Path(real).name} holds no complete build ({type(error).__name__})",
+                f"analytics database {real} holds no complete build: {internal}",
+            ) from None
         finally:
             cursor.close()
         sidecar = build_sidecar(Path(real))
@@ -203,15 +264,18 @@ class DuckDBWarehouse:
         )
         self._served = (identity, self._build)
 
-    def _current(self) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection, BuildInfo]:
+    def _current(
+        self,
+    ) -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection, BuildInfo, tuple[int, int, int]]:
         identity = self._target()
         with self._lock:
+            self._refuse_corrupt(identity)
             if self._connection is None or identity != self._identity:
                 self._open()
-            assert self._connection is not None and self._build is not None
+            assert self._connection is not None and self._build is not None and self._identity is not None
             connection = self._connection
             self._readers[id(connection)] = self._readers.get(id(connection), 0) + 1
-            return connection, connection.cursor(), self._build
+            return connection, connection.cursor(), self._build, self._identity
 
     def _release(self, connection: duckdb.DuckDBPyConnection, cursor: duckdb.DuckDBPyConnection) -> None:
         with self._lock:
@@ -225,6 +289,7 @@ class DuckDBWarehouse:
     def current_build(self) -> BuildInfo:
         identity = self._target()
         with self._lock:
+            self._refuse_corrupt(identity)
             if self._connection is None or identity != self._identity:
                 self._open()
             assert self._build is not None
@@ -244,16 +309,37 @@ class DuckDBWarehouse:
             except WarehouseUnavailable:
                 return None
         served = self._served  # one read: the identity and build of one _open
-        return served[1] if served is not None and served[0] == checked[1] else None
+        if served is None or served[0] != checked[1]:
+            return None
+        corrupt = self._corrupt
+        return None if corrupt is not None and corrupt[0] == served[0] else served[1]
+
+    def probe(self) -> BuildInfo:
+        """Readiness: a read of the served performance marts, outside the turn-taking of
+        snapshots (a cheap query never waits behind uncached bodies)."""
+        connection, cursor, build, identity = self._current()
+        try:
+            snapshot = _DuckDBSnapshot(cursor, build)
+            for statement in queries.READINESS:
+                snapshot.query(statement)
+        except CorruptBuild as error:
+            self.mark_corrupt(identity, error)
+            raise
+        finally:
+            self._release(connection, cursor)
+        return build
 
     @contextmanager
     def snapshot(self) -> Iterator[_DuckDBSnapshot]:
         if self._reads is not None:
             self._reads.acquire()
         try:
-            connection, cursor, build = self._current()
+            connection, cursor, build, identity = self._current()
             try:
                 yield _DuckDBSnapshot(cursor, build)
+            except CorruptBuild as error:
+                self.mark_corrupt(identity, error)
+                raise
             finally:
                 self._release(connection, cursor)
         finally:
@@ -287,9 +373,16 @@ class _PostgresSnapshot:
         try:
             return list(self._connection.execute(text, params or {}).fetchall())
         except psycopg.errors.UndefinedTable as error:
-            raise WarehouseUnavailable(f"analytics marts are not built: {error}".strip()) from None
+            raise WarehouseUnavailable(
+                "analytics marts are not built (UndefinedTable)", f"analytics marts are not built: {error}".strip()
+            ) from None
         except psycopg.OperationalError as error:
-            raise WarehouseUnavailable(f"warehouse unreachable: {error}".strip()) from None
+            raise _unreachable(error) from None
+
+
+def _unreachable(error: BaseException) -> WarehouseUnavailable:
+    public = f"warehouse unreachable ({type(error).__name__})"
+    return WarehouseUnavailable(public, f"warehouse unreachable: {error}".strip())
 
 
 class PostgresWarehouse:
@@ -317,7 +410,7 @@ class PostgresWarehouse:
                 row_factory=dict_row,
             )
         except psycopg.OperationalError as error:
-            raise WarehouseUnavailable(f"warehouse unreachable: {error}".strip()) from None
+            raise _unreachable(error) from None
         try:
             connection.read_only = True
             connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -339,9 +432,16 @@ class PostgresWarehouse:
                     self._build = (time.monotonic(), snapshot.build)
                 yield snapshot
         except psycopg.OperationalError as error:
-            raise WarehouseUnavailable(f"warehouse unreachable: {error}".strip()) from None
+            raise _unreachable(error) from None
         finally:
             connection.close()
+
+    def probe(self) -> BuildInfo:
+        """Readiness: a read of the served performance marts in one snapshot."""
+        with self.snapshot() as snapshot:
+            for statement in queries.READINESS:
+                snapshot.query(statement)
+            return snapshot.build
 
     def current_build(self) -> BuildInfo:
         build = self.known_build()

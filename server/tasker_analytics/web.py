@@ -16,6 +16,9 @@ from tasker_analytics.settings import Settings
 BASE_PATH = "/tasker/analytics"
 # The cookie a browser session carries its token in (HttpOnly; see the dashboard).
 SESSION_COOKIE = "tasker_analytics_session"
+# With auth on, a response depends on the credentials, which come in the Authorization
+# header or the session cookie: shared caches must key on both.
+VARY_AUTHENTICATED = "Authorization, Cookie"
 # Longest accepted scope values: the widths of Tasker's own columns (DESIGN.md section 2).
 SCOPE_WIDTHS = {"namespace": 64, "task_name": 64, "version": 16}
 BOTTLENECK_PARAMETERS = {"namespace", "task_name", "name", "version", "period", "limit"}
