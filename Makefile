@@ -6,7 +6,7 @@ TASKS ?= 20000
 SEED ?= 42
 
 .DEFAULT_GOAL := help
-.PHONY: help install run generate build serve test fuzz load bench bench-quick lint clean
+.PHONY: help install run generate build serve test fuzz load reliability bench bench-quick lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,11 @@ fuzz: install ## schemathesis against the served OpenAPI schema, 1,000 requests 
 
 load: install ## 60 s of wrk at 64 connections while three rebuilds run (bench/results/rebuild_load.json)
 	$(BIN)/python bench/rebuild_load.py --seconds 60 --connections 64
+
+reliability: install ## the attack and fault tests with their figures (bench/results/reliability.jsonl, docs/RELIABILITY.md)
+	@mkdir -p bench/results && rm -f bench/results/reliability.jsonl
+	TASKER_ANALYTICS_RECORD_FIGURES=bench/results/reliability.jsonl $(BIN)/pytest -q tests/test_hardening.py tests/test_build_failures.py
+	@cat bench/results/reliability.jsonl
 
 bench: install ## benchmarks at 10k, 100k and 1M tasks (about an hour; bench/results/, docs/BENCHMARKS.md)
 	$(BIN)/python bench/run.py

@@ -7,6 +7,7 @@ except under CI (the CI variable set), where a missing service fails the run.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -272,3 +273,12 @@ def running_server(env: dict[str, str], *arguments: str, ready_seconds: float = 
                 with suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+
+
+def record_figure(name: str, value: float | int | str) -> None:
+    """Keep a figure a test measured, for docs/RELIABILITY.md: appended as a JSON line to
+    the file TASKER_ANALYTICS_RECORD_FIGURES names (`make reliability`), else dropped."""
+    path = os.environ.get("TASKER_ANALYTICS_RECORD_FIGURES")
+    if path:
+        with open(path, "a") as handle:
+            handle.write(json.dumps({"figure": name, "value": value}) + "\n")

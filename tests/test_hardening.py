@@ -21,8 +21,8 @@ import pytest
 import redis
 from litestar.testing import TestClient
 
-from conftest import COMMAND, free_port, running_server, service_missing
-from tasker_analytics.analytics import cache_key
+from conftest import COMMAND, free_port, record_figure, running_server, service_missing
+from tasker_analytics.analytics import cache_key, etag_of
 from tasker_analytics.app import create_app
 from tasker_analytics.auth import AuthSettings, hash_service_token
 from tasker_analytics.cache import KEY_PREFIX
@@ -119,15 +119,15 @@ class _Authorized:
 def test_cache_keys_are_unambiguous_for_any_value():
     """At the key function itself, control characters included (the Python API takes them)."""
     values = ["a", "a&version=d", "a|version=d", "a\nversion=d", "a\x00version=d", 'a","version":"d', "a=", "=a"]
-    requests = [{"namespace": value} for value in values]
+    requests: list[dict] = [{"namespace": value} for value in values]
     requests += [{"namespace": "a", "version": "d"}, {"namespace": "a", "version": "d", "period": 24}]
     requests += [{"namespace": "a", "period": "24"}, {"namespace": "a", "period": 24}]
-    keys = {cache_key("bottlenecks", request, "build", 120) for request in map(dict, requests)}
-    assert len(keys) == len(requests)
+    assert len({cache_key("bottlenecks", request, "build", 120) for request in requests}) == len(requests)
+    assert len({etag_of("bottlenecks", request, "build") for request in requests}) == len(requests)
     # The TTL class and the build are part of the key; the ETag follows the build, not the TTL.
-    assert cache_key("bottlenecks", {}, "b1", 120)[0] != cache_key("bottlenecks", {}, "b1", 60)[0]
-    assert cache_key("bottlenecks", {}, "b1", 120)[1] == cache_key("bottlenecks", {}, "b1", 60)[1]
-    assert cache_key("bottlenecks", {}, "b1", 120)[1] != cache_key("bottlenecks", {}, "b2", 120)[1]
+    assert cache_key("bottlenecks", {}, "b1", 120) != cache_key("bottlenecks", {}, "b1", 60)
+    assert etag_of("bottlenecks", {}, "b1") != etag_of("bottlenecks", {}, "b2")
+    assert etag_of("bottlenecks", {}, "b1") != etag_of("performance", {}, "b1")
 
 
 # -- 2. a crashed worker --------------------------------------------------------------------
@@ -175,6 +175,8 @@ def test_a_killed_worker_is_respawned_and_requests_answer_again_within_5_s(workl
         )
         new_workers = _children(server.process.pid)
         assert new_workers and worker not in new_workers
+    record_figure("worker SIGKILL: last failed request after the kill, s", round(max(failed, default=0.0), 2))
+    record_figure("worker SIGKILL: requests failed / answered after the kill", f"{len(failed)} / {len(after)}")
 
 
 # -- 3. a flood of uncached requests --------------------------------------------------------
@@ -216,10 +218,39 @@ def test_a_flood_of_uncached_requests_is_bounded_and_probes_stay_fast(workload):
     for turned_away in outcomes["turned_away"]:
         assert turned_away["body"]["error"] == "overloaded" and int(turned_away["retry_after"]) >= 1
     for path, latencies in probes.items():
+        record_figure(f"flood: {path} p99 ms ({len(latencies)} probes)", round(_p99(latencies) * 1000, 1))
+    record_figure("flood: responses by status", json.dumps(outcomes["statuses"], sort_keys=True))
+    record_figure("flood: one body idle, ms", round(one_body * 1000, 1))
+    record_figure("flood: a new uncached request 3 s after, ms", round(after_flood * 1000, 1))
+    for path, latencies in probes.items():
         assert len(latencies) >= 20 and _p99(latencies) < 0.05, (path, len(latencies), _p99(latencies))
     # Abandoned requests computed nothing: the one after the flood waits for at most the
     # body that was already computing (one slot), not for a backlog.
     assert after_flood < 2 * one_body + 0.25, (after_flood, one_body)
+
+
+def test_a_burst_of_identical_misses_is_one_computation_and_no_503(workload):
+    """What every client does right after a new build is published: ask for the same
+    bodies at once. They share one computation and none is turned away."""
+    env = {"TASKER_ANALYTICS_DUCKDB_PATH": str(workload.warehouse_path), "TASKER_ANALYTICS_MAX_WAITING_MISSES": "2"}
+    with running_server(env) as server:
+        with httpx.Client(base_url=server.base, timeout=30) as http:
+            misses_before = http.get(PERFORMANCE).json()["resource_utilization"]["cache"]["misses"]
+        statuses: list[int] = []
+
+        def ask() -> None:
+            with httpx.Client(base_url=server.base, timeout=30) as http:
+                statuses.append(http.get(BOTTLENECKS, params={"period": 77, "limit": 7}).status_code)
+
+        threads = [threading.Thread(target=ask) for _ in range(40)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with httpx.Client(base_url=server.base, timeout=30) as http:
+            misses_after = http.get(PERFORMANCE).json()["resource_utilization"]["cache"]["misses"]
+    assert statuses == [200] * 40
+    assert misses_after - misses_before == 1
 
 
 # -- 4. Redis hung, crowded or garbled ------------------------------------------------------
@@ -267,9 +298,11 @@ def test_a_hung_redis_never_stalls_a_request(workload, private_redis):
                 assert client.get("/health/live").status_code == 200
                 latencies.append(time.monotonic() - began)
                 time.sleep(0.15)
+            record_figure("Redis stopped: hit + liveness, slowest of 10, ms", round(max(latencies) * 1000, 1))
             assert max(latencies) < 0.1, latencies
             began = time.monotonic()
             miss = client.get(BOTTLENECKS, params={"period": 5})
+            record_figure("Redis stopped: an uncached body, ms", round((time.monotonic() - began) * 1000, 1))
             assert miss.status_code == 200 and time.monotonic() - began < 2.0, time.monotonic() - began
             # Redis down: the fallback in memory still caches.
             assert client.get(BOTTLENECKS, params={"period": 5}).json()["cache_info"]["status"] == "hit"
@@ -293,6 +326,7 @@ def test_hits_stay_fast_with_many_foreign_keys_in_redis_and_count_only_ours(work
             latencies.append(time.monotonic() - began)
             entries.append(response.json()["resource_utilization"]["cache"]["entries"])
             time.sleep(0.1)
+    record_figure("200k foreign Redis keys: slowest of 30 hits, ms", round(max(latencies) * 1000, 1))
     assert max(latencies) < 0.05, sorted(latencies)[-3:]
     assert entries[-1] == 4, entries  # three bottleneck bodies and the performance body
 
@@ -304,7 +338,7 @@ def test_a_cached_value_that_does_not_decode_is_a_miss_and_is_overwritten(worklo
         build_id = client.get(PERFORMANCE).json()["build_id"]
         garbage = [b"\xc1not msgpack", msgspec.msgpack.encode({"unexpected": "shape"}), b""]
         for period, value in enumerate(garbage, start=9):
-            key, _ = cache_key("bottlenecks", {"period": period, "limit": 10}, build_id, settings.bottlenecks_cache_ttl)
+            key = cache_key("bottlenecks", {"period": period, "limit": 10}, build_id, settings.bottlenecks_cache_ttl)
             direct.set(KEY_PREFIX + key, value, ex=60)
             response = client.get(BOTTLENECKS, params={"period": period})
             assert response.status_code == 200 and response.json()["cache_info"]["status"] == "miss"

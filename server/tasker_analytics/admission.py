@@ -18,7 +18,7 @@ import asyncio
 import contextvars
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -58,6 +58,8 @@ class Admission:
         self.turned_away = 0
         self.abandoned = 0
         self._seconds = 0.25  # moving average of one computation, for Retry-After
+        # What is being computed now, by the key its requests share: done when it ends.
+        self.computing: dict[Hashable, asyncio.Future] = {}
 
     def retry_after(self) -> int:
         """Seconds until the queue as it stands now has drained, at least 1."""
@@ -122,13 +124,30 @@ def _cached_only(function: Callable[..., Result], *args: Any) -> Result:
         CACHED_ONLY.reset(token)
 
 
-async def answer(request: Any, function: Callable[..., Result], *args: Any) -> Result:
+async def answer(request: Any, key: Hashable, function: Callable[..., Result], *args: Any) -> Result:
     """`function(*args)` in a worker thread for a Litestar `request`: from cached bodies when
-    they all are, else again holding a computing slot of the app's `Admission`."""
+    they all are, else again holding a computing slot of the app's `Admission`. Requests
+    with the same `key` (the same bodies) arriving while one computes wait for it and take
+    its cached result instead of a slot of their own, so a burst of identical misses (every
+    client after a new build is published) is one computation, not a queue."""
     try:
         return await sync_to_thread(_cached_only, function, *args)
     except NotCached:
         pass
     admission: Admission = request.app.state.admission
-    async with admission.slot(request.receive):
-        return await sync_to_thread(function, *args)
+    leader = admission.computing.get(key)
+    if leader is not None:
+        await asyncio.wait({leader})
+        try:
+            return await sync_to_thread(_cached_only, function, *args)
+        except NotCached:
+            pass
+    done = asyncio.get_running_loop().create_future()
+    owner = admission.computing.setdefault(key, done) is done
+    try:
+        async with admission.slot(request.receive):
+            return await sync_to_thread(function, *args)
+    finally:
+        if owner:
+            del admission.computing[key]
+            done.set_result(None)

@@ -114,17 +114,21 @@ def bottleneck_parameters(scope: Scope, period: int, limit: int) -> dict[str, An
 CACHE_FORMAT = 2
 
 
-def cache_key(endpoint: str, parameters: dict[str, Any], build_id: str, ttl: int) -> tuple[str, str]:
-    """(cache key, ETag) of a body. The key is a JSON array of everything the body depends
-    on: the cache format, the endpoint, the build, the TTL class (servers sharing a Redis
-    cache with different TTLs keep apart) and the parsed parameters as a JSON object with
-    sorted names, so no value can spell another parameter or a separator. Not the caller:
-    every authorized caller gets the same body, and authentication runs before any lookup.
-    The ETag hashes the same less the TTL."""
+def cache_key(endpoint: str, parameters: dict[str, Any], build_id: str, ttl: int) -> str:
+    """The cache key of a body: a JSON array of everything the body depends on: the cache
+    format, the endpoint, the build, the TTL class (servers sharing a Redis cache with
+    different TTLs keep apart) and the parsed parameters as a JSON object with sorted
+    names, so no value can spell another parameter or a separator. Not the caller: every
+    authorized caller gets the same body, and authentication runs before any lookup."""
     named = {name: parameters[name] for name in sorted(parameters) if parameters[name] is not None}
-    key = _JSON.encode([CACHE_FORMAT, endpoint, build_id, ttl, named]).decode()
+    return _JSON.encode([CACHE_FORMAT, endpoint, build_id, ttl, named]).decode()
+
+
+def etag_of(endpoint: str, parameters: dict[str, Any], build_id: str) -> str:
+    """The weak ETag of a body: a hash of its cache key less the TTL class."""
+    named = {name: parameters[name] for name in sorted(parameters) if parameters[name] is not None}
     digest = hashlib.sha256(_JSON.encode([CACHE_FORMAT, endpoint, build_id, named])).hexdigest()
-    return key, f'W/"{digest[:32]}"'
+    return f'W/"{digest[:32]}"'
 
 
 # A freshness no body holds: an encoded body is split where it stands.
@@ -224,8 +228,7 @@ class Analytics:
     def close(self) -> None:
         self.warehouse.close()
 
-    def _key(self, endpoint: str, parameters: dict[str, Any], build_id: str) -> tuple[str, str]:
-        """(cache key, ETag) of a body: see `cache_key`."""
+    def _key(self, endpoint: str, parameters: dict[str, Any], build_id: str) -> str:
         ttl = self.settings.performance_cache_ttl if endpoint == "performance" else self.settings.bottlenecks_cache_ttl
         return cache_key(endpoint, parameters, build_id, ttl)
 
@@ -233,7 +236,8 @@ class Analytics:
         self, endpoint: str, parameters: dict[str, Any], ttl: int, kind: type[Body], compute: Callable[[Snapshot], Body]
     ) -> tuple[Body, CacheInfo, str]:
         """The body (from the cache, or computed from one snapshot), its cache outcome and ETag."""
-        key, etag = self._key(endpoint, parameters, self.warehouse.current_build().build_id)
+        build_id = self.warehouse.current_build().build_id
+        key, etag = self._key(endpoint, parameters, build_id), etag_of(endpoint, parameters, build_id)
         decoder = _DECODERS[kind]
 
         def fresh() -> bytes:
@@ -277,7 +281,7 @@ class Analytics:
         build = build or self.warehouse.known_build()
         if build is None:
             return None
-        encoded = self.encoded.get(self._key(endpoint, parameters, build.build_id)[0])
+        encoded = self.encoded.get(self._key(endpoint, parameters, build.build_id))
         if encoded is not None:
             self.cache.count(hit=True)
         return encoded

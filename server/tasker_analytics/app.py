@@ -199,7 +199,7 @@ async def performance(request: Request) -> Response[Performance]:
     hit = _performance_hit(request)
     if hit is not None:
         return _Prepared(hit)
-    encoded, resources = await answer(request, _performance_miss, request)
+    encoded, resources = await answer(request, "performance", _performance_miss, request)
     return _Prepared(_respond(request, encoded, request.app.state.settings.performance_cache_ttl, resources))
 
 
@@ -221,7 +221,8 @@ async def bottlenecks(
         return _Prepared(hit)
     analytics: Analytics = request.app.state.analytics
     scope, hours, rows = bottleneck_query(request, analytics.settings)
-    encoded = await answer(request, analytics.bottleneck_encoded, scope, hours, rows)
+    query = (scope, hours, rows)
+    encoded = await answer(request, ("bottlenecks", *query), analytics.bottleneck_encoded, *query)
     return _Prepared(_respond(request, encoded, analytics.settings.bottlenecks_cache_ttl))
 
 

@@ -737,7 +737,7 @@ def _html_headers(settings: Settings) -> dict[str, str]:
 @get(DASHBOARD_PATH, include_in_schema=False)
 async def dashboard(request: Request) -> Response:
     """The operators' dashboard (HTML)."""
-    return await answer(request, _dashboard, request)
+    return await answer(request, ("dashboard", request.scope.get("query_string", b"")), _dashboard, request)
 
 
 def _dashboard(request: Request) -> Response:

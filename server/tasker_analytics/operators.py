@@ -176,7 +176,7 @@ class _AnalyticsCollector(Collector):
 @get(f"{BASE_PATH}/metrics", media_type=CONTENT_TYPE_LATEST, responses=_RESPONSES)
 async def prometheus_metrics(request: Request) -> Response[str]:
     """Prometheus text exposition of the performance figures and the 24 h bottleneck analysis."""
-    return await answer(request, _prometheus_metrics, request)
+    return await answer(request, "metrics", _prometheus_metrics, request)
 
 
 def _prometheus_metrics(request: Request) -> Response[str]:
@@ -195,7 +195,7 @@ def _prometheus_metrics(request: Request) -> Response[str]:
 @get(f"{BASE_PATH}/grafana", responses=_RESPONSES)
 async def grafana_metrics(request: Request) -> Response[GrafanaMetrics]:
     """Flat JSON for a Grafana panel: health, 1 h trend, 24 h p95 and the 1 h bottleneck summary."""
-    return await answer(request, _grafana_metrics, request)
+    return await answer(request, "grafana", _grafana_metrics, request)
 
 
 def _grafana_metrics(request: Request) -> Response[GrafanaMetrics]:
