@@ -11,7 +11,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -134,7 +133,7 @@ def _resources(request: Request, build: BuildInfo) -> bytes:
         ResourceUtilization(
             warehouse=WarehouseStatus(
                 engine=analytics.warehouse.engine,
-                location=Path(build.location).name,
+                location=build.public_location,
                 size_bytes=build.size_bytes,
                 build_id=build.build_id,
                 built_at=utc(build.built_at),

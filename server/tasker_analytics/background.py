@@ -27,6 +27,8 @@ _STATUS_DECODER = msgspec.json.Decoder(BackgroundStatus)  # built once (see anal
 
 logger = logging.getLogger("tasker_analytics.background")
 KEEP_LOGS = 20
+# How long a read background status is reused (another worker's write shows within it).
+STATUS_SECONDS = 1.0
 
 
 def _now() -> datetime:
@@ -42,19 +44,27 @@ class BackgroundAggregator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._scheduler_lock = None
+        self._status: tuple[float, BackgroundStatus] | None = None
 
     def status(self) -> BackgroundStatus:
-        if self.status_file.exists():
-            try:
-                return _STATUS_DECODER.decode(self.status_file.read_bytes())
-            except (msgspec.DecodeError, OSError):
-                pass
-        return BackgroundStatus(
+        """The last status written, read at most once per STATUS_SECONDS: every cached
+        performance body reports it, and a file read per hit costs more than the hit."""
+        read = self._status
+        if read is not None and time.monotonic() - read[0] < STATUS_SECONDS:
+            return read[1]
+        status = BackgroundStatus(
             enabled=self.settings.background_aggregation,
             interval_seconds=self.settings.aggregation_interval_seconds,
         )
+        try:
+            status = _STATUS_DECODER.decode(self.status_file.read_bytes())
+        except (msgspec.DecodeError, OSError):
+            pass
+        self._status = (time.monotonic(), status)
+        return status
 
     def _write(self, status: BackgroundStatus) -> None:
+        self._status = None
         self.state_dir.mkdir(parents=True, exist_ok=True)
         temporary = self.status_file.with_name(f".{self.status_file.name}.{os.getpid()}")
         temporary.write_bytes(msgspec.json.encode(status))

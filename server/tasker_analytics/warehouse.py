@@ -78,6 +78,12 @@ class BuildInfo:
     size_bytes: int | None = None
     build_seconds: float | None = None
 
+    @property
+    def public_location(self) -> str:
+        """Where the build lives as a response may say it: a DuckDB file's name (no path),
+        a Postgres build schema's name."""
+        return os.path.basename(self.location)
+
 
 class Snapshot(Protocol):
     build: BuildInfo
