@@ -11,10 +11,19 @@ import time
 from pathlib import Path
 
 import duckdb
+import psycopg
 import pytest
 
-from conftest import COMMAND, build_duckdb_workload, service_missing
-from tasker_analytics.build import builds_folder, complete_builds
+from conftest import (
+    BUILD_AS_OF,
+    COMMAND,
+    build_duckdb_workload,
+    build_postgres_workload,
+    drop_schemas,
+    service_missing,
+)
+from tasker_analytics.build import build, builds_folder, complete_builds, postgres_build_schemas
+from tasker_analytics.settings import Settings
 from tasker_analytics.warehouse import build_sidecar
 
 
@@ -160,3 +169,24 @@ def test_an_empty_build_over_a_busy_one_asks_for_allow_empty(small, tmp_path):
     completed = _build(env, "--as-of", as_of, "--allow-empty")
     assert completed.returncode == 0, completed.stderr
     assert _served_build_id(served) not in (before, quiet)
+
+
+def test_postgres_build_schemas_a_killed_build_left_are_dropped_and_never_counted(postgres_dsn, tmp_path):
+    built = build_postgres_workload(postgres_dsn, tasks=300, seed=5, target_dir=tmp_path)
+    try:
+        leftovers = [f"{built.schema}__b20000101000000000000", f"{built.schema}__b29991231000000000000"]
+        with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+            for name in leftovers:
+                connection.execute(f'create schema "{name}"')
+                connection.execute(f'create table "{name}".int_task_executions (task_id bigint)')
+            served_before = connection.execute(f'select build_schema from "{built.schema}".build_pointer').fetchone()[0]
+        build(Settings(warehouse="postgres", database_url=postgres_dsn, database_schema=built.schema, keep_builds=1),
+              as_of=BUILD_AS_OF.isoformat(sep=" "), quiet=True,
+              extra_env={"TASKER_SOURCE_SCHEMA": built.source_schema, "DBT_TARGET_PATH": str(tmp_path / "t2")})
+        with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+            schemas = postgres_build_schemas(connection, built.schema)
+            served = connection.execute(f'select build_schema from "{built.schema}".build_pointer').fetchone()[0]
+        assert not set(leftovers) & set(schemas), schemas
+        assert schemas == [served] and served != served_before
+    finally:
+        drop_schemas(postgres_dsn, built.source_schema, built.schema)

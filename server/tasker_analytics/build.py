@@ -314,10 +314,47 @@ def publish_postgres(database_url: str, schema: str, build_schema: str, keep: in
                     f'create view "{schema}"."{relation}" as select * from "{build_schema}"."{relation}"'
                 )
             _copy_functions(connection, build_schema, schema)
-        for old in postgres_build_schemas(connection, schema)[max(keep, 1):]:
+        complete = [name for name in postgres_build_schemas(connection, schema) if _is_complete(connection, name)]
+        for old in complete[max(keep, 1):]:
             if old != build_schema:
                 with connection.transaction():
                     connection.execute(f'drop schema if exists "{old}" cascade')
+
+
+# A table each Postgres build schema gets once dbt succeeded, just before it is published:
+# a build schema without it is what a killed build left.
+COMPLETE_MARKER = "build_complete"
+
+
+def _is_complete(connection: psycopg.Connection, build_schema: str) -> bool:
+    row = connection.execute(
+        "select 1 from information_schema.tables where table_schema = %s and table_name = %s",
+        (build_schema, COMPLETE_MARKER),
+    ).fetchone()
+    return row is not None
+
+
+def _mark_complete(database_url: str, build_schema: str) -> None:
+    with psycopg.connect(database_url, connect_timeout=5, autocommit=True) as connection:
+        connection.execute(
+            f'create table "{build_schema}"."{COMPLETE_MARKER}" as select now() at time zone \'utc\' as completed_at'
+        )
+
+
+def remove_partial_postgres_builds(database_url: str, schema: str) -> list[str]:
+    """Drop the build schemas of `schema` that no build completed (a killed build's), never
+    the served one. Run under the build lock. Returns the schemas dropped."""
+    dropped = []
+    with psycopg.connect(database_url, connect_timeout=5, autocommit=True) as connection:
+        try:
+            served = connection.execute(f'select build_schema from "{schema}".build_pointer').fetchone()
+        except psycopg.errors.UndefinedTable:
+            served = None
+        for name in postgres_build_schemas(connection, schema):
+            if (served is None or name != served[0]) and not _is_complete(connection, name):
+                connection.execute(f'drop schema if exists "{name}" cascade')
+                dropped.append(name)
+    return dropped
 
 
 def _base_env(extra_env: dict[str, str] | None) -> dict[str, str]:
@@ -384,6 +421,7 @@ def _build_postgres_schema(
     lock = PROJECT_DIR / "data" / f".build-postgres-{settings.database_schema}.lock"
     _check_source_postgres(settings.database_url, env.get("TASKER_SOURCE_SCHEMA") or "public", as_of)
     with build_lock(lock):
+        remove_partial_postgres_builds(settings.database_url, settings.database_schema)
         previous = None if full_refresh else _seed_postgres(
             settings.database_url, settings.database_schema, build_schema, key, as_of
         )
@@ -402,6 +440,7 @@ def _build_postgres_schema(
             with psycopg.connect(settings.database_url, connect_timeout=5, autocommit=True) as connection:
                 connection.execute(f'drop schema if exists "{build_schema}" cascade')
             raise failure
+        _mark_complete(settings.database_url, build_schema)
         publish_postgres(settings.database_url, settings.database_schema, build_schema, settings.keep_builds)
     return BuildResult("postgres", time.monotonic() - started, completed.stdout or "", build_schema, incremental)
 

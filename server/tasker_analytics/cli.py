@@ -62,18 +62,26 @@ def port_in_use(host: str, port: int) -> OSError | None:
     return None
 
 
+def _refuse_taken_port(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit code 2 with a message when the port is taken (unless --share-port), else 0."""
+    host, port = args.host or settings.host, args.port or settings.port
+    refused = None if args.share_port else port_in_use(host, port)
+    if refused is None:
+        return 0
+    return _fail(
+        f"port {port} on {host} is already in use ({refused.strerror}): stop the server holding it, "
+        "or choose another with --port or TASKER_ANALYTICS_PORT (--share-port to serve beside it)"
+    )
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
     host, port = args.host or settings.host, args.port or settings.port
-    if not args.share_port:
-        refused = port_in_use(host, port)
-        if refused is not None:
-            return _fail(
-                f"port {port} on {host} is already in use ({refused.strerror}): stop the server holding it, "
-                "or choose another with --port or TASKER_ANALYTICS_PORT (--share-port to serve beside it)"
-            )
+    refused = _refuse_taken_port(args, settings)
+    if refused:
+        return refused
     base = f"http://{host}:{port}/tasker/analytics"
     if settings.enabled:
         print(
@@ -102,6 +110,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from tasker_analytics import generate
+
+    refused = _refuse_taken_port(args, settings)  # before minutes of generating and building
+    if refused:
+        return refused
 
     source = Path(args.source_duckdb) if args.source_duckdb else default_source_duckdb()
     if args.regenerate or not source.exists():
