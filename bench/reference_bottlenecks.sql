@@ -1,7 +1,7 @@
 -- The reference approach of the API benchmark (bench/api.py): the bottleneck lists of
 -- GET /tasker/analytics/bottlenecks (`slowest_tasks`, `slowest_steps`) computed per request
 -- from the raw Tasker tables, the way an engine without materialized rollups would.
--- Semantics are docs/API.md's (DESIGN.md section 3): the final state of a task or step is
+-- Semantics are docs/API.md's (Definitions): the final state of a task or step is
 -- the `to_state` of its highest-`sort_key` transition with created_at <= as_of (ties: the
 -- highest id), settled items are those whose final state is complete, error, cancelled or
 -- resolved_manually with a settle time in (as_of - hours, as_of]; duration figures cover

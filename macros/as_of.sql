@@ -1,4 +1,4 @@
-{#- The analysis reference time (DESIGN.md section 3): the dbt var `as_of` when given,
+{#- The analysis reference time (docs/API.md, Definitions): the dbt var `as_of` when given,
     else the build's start. Rendered as a timestamp literal, identical on every adapter. -#}
 {% macro as_of_literal() -%}
     {%- set value = var('as_of', none) -%}
@@ -17,12 +17,12 @@
     {{ dbt.dateadd('hour', -1 * hours, as_of()) }}
 {%- endmacro %}
 
-{#- Final states that settle a task or step (DESIGN.md section 3). -#}
+{#- Final states that settle a task or step (docs/API.md, Definitions). -#}
 {% macro settled_states() -%}
     ('complete', 'error', 'cancelled', 'resolved_manually')
 {%- endmacro %}
 
-{#- A rate in [0, 1]: numerator / denominator, 0 over zero items (DESIGN.md section 3). -#}
+{#- A rate in [0, 1]: numerator / denominator, 0 over zero items (docs/API.md, Definitions). -#}
 {% macro safe_ratio(numerator, denominator) -%}
     case when coalesce({{ denominator }}, 0) = 0 then cast(0.0 as {{ type_double() }})
         else cast({{ numerator }} as {{ type_double() }}) / {{ denominator }}

@@ -1,4 +1,4 @@
-{#- Per entity, from its transitions up to as_of (DESIGN.md section 3):
+{#- Per entity, from its transitions up to as_of (docs/API.md, Definitions):
     final_state      to_state of the highest sort_key (no transition: no row -> pending)
     last_transition_at  that transition's created_at (the settle time when settled)
     first_started_at first transition into in_progress

@@ -1,5 +1,6 @@
-"""A tiny builder of hand-crafted Tasker source data (the nine tables of DESIGN.md
-section 2), for tests whose expected figures are computed by hand.
+"""A tiny builder of hand-crafted Tasker source data (the nine tables of
+models/staging/tasker/_tasker__sources.yml), for tests whose expected figures are
+computed by hand.
 
 A task is described by its creation time, its queue wait and its steps; each step lists
 its attempts (duration and outcome) and the steps run as their dependencies allow:

@@ -7,7 +7,7 @@ else (final states, windows, durations, percentiles, grouping, sorting) is done
 here with dicts and lists so that it shares no code and no SQL with the dbt
 models it checks.
 
-The semantics follow docs/API.md and /work/shared/DESIGN.md section 3. Where
+The semantics follow docs/API.md (Definitions). Where
 those texts leave room for interpretation the choice made here is written next
 to the code (look for "Interpretation:").
 
@@ -30,7 +30,7 @@ from tasker_analytics.generate import TABLE_NAMES
 
 # --------------------------------------------------------------------------- constants
 
-TABLES = TABLE_NAMES  # the nine Tasker tables (DESIGN.md section 2)
+TABLES = TABLE_NAMES  # the nine Tasker tables (models/staging/tasker/_tasker__sources.yml)
 
 SETTLED_STATES = frozenset({"complete", "error", "cancelled", "resolved_manually"})
 MS = timedelta(milliseconds=1)

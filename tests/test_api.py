@@ -1,4 +1,4 @@
-"""The HTTP API's promises (docs/API.md, DESIGN.md section 5): shapes, headers, errors."""
+"""The HTTP API's promises (docs/API.md): shapes, headers, errors."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The synthetic Tasker workload generator: its output obeys Tasker's invariants and exercises
-every semantic the analytics compute (DESIGN.md sections 2, 3 and 6)."""
+every semantic the analytics compute (the source tables and docs/API.md's definitions)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 AS_OF = datetime(2026, 11, 28, 12, 0, 0)
 TASKS = 2000
 
-# The source contract (DESIGN.md section 2) as DuckDB types, written out independently of
+# The source contract (Tasker's schema) as DuckDB types, written out independently of
 # the generator's own column list.
 TS, INT, BIG, TXT, BOOL, JSON = "TIMESTAMP", "INTEGER", "BIGINT", "VARCHAR", "BOOLEAN", "JSON"
 EXPECTED_COLUMNS = {

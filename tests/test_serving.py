@@ -1,4 +1,4 @@
-"""Serving like production (DESIGN.md section 5): cache headers, ETag/304, a cache keyed
+"""Serving like production (docs/API.md, Headers, caching and auth): cache headers, ETag/304, a cache keyed
 by build and scope, publishing builds without a restart, probes, resource utilization."""
 
 from __future__ import annotations

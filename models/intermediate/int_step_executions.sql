@@ -7,7 +7,7 @@
     post_hook="{{ keep_tasks_in(retained_source_tasks()) }}"
 ) }}
 {#- One row per workflow step of a task created by as_of: its type, its state at as_of,
-    attempts, duration and wait (DESIGN.md section 3). -#}
+    attempts, duration and wait (docs/API.md, Definitions). -#}
 -- depends_on: {{ ref('int_touched_tasks') }}, {{ ref('stg_tasker__workflow_step_transitions') }}
 with steps as (
     select * from {{ ref('stg_tasker__workflow_steps') }}

@@ -7,7 +7,7 @@
     post_hook="{{ keep_tasks_in(retained_source_tasks()) }}"
 ) }}
 {#- One row per task created by as_of: its type, its state at as_of, whether it was
-    retried, its duration split into queue wait and run time (DESIGN.md section 3). -#}
+    retried, its duration split into queue wait and run time (docs/API.md, Definitions). -#}
 -- depends_on: {{ ref('int_touched_tasks') }}, {{ ref('stg_tasker__task_transitions') }}
 with tasks as (
     select * from {{ ref('stg_tasker__tasks') }}

@@ -1,7 +1,7 @@
 {#- Task figures per window of N hours ending at as_of, for every window the served
     marts need: the trend windows, the statistics window, and the health score's current
     and baseline windows. Throughput counts tasks by created_at, outcomes by settle time,
-    durations cover tasks settled complete (DESIGN.md section 3). -#}
+    durations cover tasks settled complete (docs/API.md, Definitions). -#}
 {%- set hours = (var('trend_windows_hours') + [var('statistics_window_hours'), var('health_window_hours'), var('health_baseline_hours')]) | unique | sort -%}
 
 with tasks as (

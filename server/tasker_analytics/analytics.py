@@ -1,7 +1,7 @@
 """The analytics API: performance metrics and bottleneck analysis over the built marts.
 
 The HTTP server and Python callers use this same module; every figure follows
-DESIGN.md section 3 and docs/API.md.
+the definitions of docs/API.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Synthetic Tasker workload generator (`tasker-analytics generate`).
 
-Fills the nine Tasker source tables (DESIGN.md section 2) with a realistic, deterministic
+Fills the nine Tasker source tables (models/staging/tasker/_tasker__sources.yml) with a realistic, deterministic
 workload: a fixed catalog of namespaces, task types and step DAGs (below), tasks spread over
 ``(as_of - history_hours, as_of]`` with a mild daily rhythm, and a vectorised simulation of
 their execution (queue waits, skewed step durations, failures with Ruby-style error classes,

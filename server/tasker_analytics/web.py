@@ -19,7 +19,8 @@ SESSION_COOKIE = "tasker_analytics_session"
 # With auth on, a response depends on the credentials, which come in the Authorization
 # header or the session cookie: shared caches must key on both.
 VARY_AUTHENTICATED = "Authorization, Cookie"
-# Longest accepted scope values: the widths of Tasker's own columns (DESIGN.md section 2).
+# Longest accepted scope values: the widths of Tasker's own columns (varchar(64) for the
+# namespace and task names, varchar(16) for the version).
 SCOPE_WIDTHS = {"namespace": 64, "task_name": 64, "version": 16}
 BOTTLENECK_PARAMETERS = {"namespace", "task_name", "name", "version", "period", "limit"}
 _INTEGER = re.compile(r"^[0-9]{1,9}$")
