@@ -283,27 +283,28 @@ def ours_lists(analytics: Analytics, scope: Scope, period: int, limit: int) -> t
     return msgspec.to_builtins(tasks), msgspec.to_builtins(steps)
 
 
-def compare_lists(
-    reference: tuple[list[dict], list[dict]], api: tuple[list[dict], list[dict]]
-) -> list[str]:
+def compare_lists(reference: tuple[list[dict], list[dict]], api: tuple[list[dict], list[dict]]) -> list[str]:
     """Every difference between the reference lists (exact, unrounded) and the API's lists:
     keys in the same order, counts equal, averages within the 0.05 ms rounding, rates within
     the rounding to 4 decimals, percentiles within 0.5 % plus the rounding. Empty when they agree."""
     problems: list[str] = []
-    for index, (name, key, counts, rates) in enumerate((
-        ("slowest_tasks", TASK_KEY, TASK_COUNTS, ("failure_rate",)),
-        ("slowest_steps", STEP_KEY, STEP_COUNTS, ("failure_rate", "retry_rate")),
-    )):
+    for index, (name, key, counts, rates) in enumerate(
+        (
+            ("slowest_tasks", TASK_KEY, TASK_COUNTS, ("failure_rate",)),
+            ("slowest_steps", STEP_KEY, STEP_COUNTS, ("failure_rate", "retry_rate")),
+        )
+    ):
         expected, got = reference[index], api[index]
         expected_keys = [tuple(row[k] for k in key) for row in expected]
         got_keys = [tuple(row.get(k) for k in key) for row in got]
         if expected_keys != got_keys:
-            at = next((i for i, pair in enumerate(zip(expected_keys, got_keys, strict=False))
-                       if pair[0] != pair[1]),
-                      min(len(expected_keys), len(got_keys)))
+            at = next(
+                (i for i, pair in enumerate(zip(expected_keys, got_keys, strict=False)) if pair[0] != pair[1]),
+                min(len(expected_keys), len(got_keys)),
+            )
             problems.append(
-                f"{name}: keys differ from position {at}: reference {expected_keys[at:at + 2]} != "
-                f"API {got_keys[at:at + 2]} (reference {len(expected_keys)} rows, API {len(got_keys)})"
+                f"{name}: keys differ from position {at}: reference {expected_keys[at : at + 2]} != "
+                f"API {got_keys[at : at + 2]} (reference {len(expected_keys)} rows, API {len(got_keys)})"
             )
             continue
         for position, (want, have) in enumerate(zip(expected, got, strict=True)):
@@ -361,15 +362,22 @@ def measure_uncached_in_process(analytics_duckdb: Path, task_types: list, count:
     }
     return {
         "method": "Analytics.bottleneck_report in this process with TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL=0 "
-                  "(the whole body, computed every call, default limit)",
+        "(the whole body, computed every call, default limit)",
         **_stats_ms(samples),
         "cpu": _stats_ms(cpu_samples),
         "by_period": by_period,
     }
 
 
-SERVED_STATEMENTS = ("TASK_BOTTLENECKS", "STEP_BOTTLENECKS", "ERROR_PATTERNS", "DURATION_SUMMARY",
-                     "DURATION_HISTOGRAM", "CRITICAL_PATH", "RECOMMENDATIONS")
+SERVED_STATEMENTS = (
+    "TASK_BOTTLENECKS",
+    "STEP_BOTTLENECKS",
+    "ERROR_PATTERNS",
+    "DURATION_SUMMARY",
+    "DURATION_HISTOGRAM",
+    "CRITICAL_PATH",
+    "RECOMMENDATIONS",
+)
 
 
 def statement_breakdown(analytics_duckdb: Path, work_dir: Path, periods: tuple[int, ...] = (1, 24, 168)) -> dict:
@@ -401,16 +409,20 @@ def statement_breakdown(analytics_duckdb: Path, work_dir: Path, periods: tuple[i
                 connection.execute(text, bound).fetchall()
                 connection.execute("pragma disable_profiling")
                 report = json.loads(profile.read_text())
-                compile_s = sum(float(report.get(part, {}).get("total_time", 0.0))
-                                for part in ("planner", "optimizer", "physical_planner"))
+                compile_s = sum(
+                    float(report.get(part, {}).get("total_time", 0.0))
+                    for part in ("planner", "optimizer", "physical_planner")
+                )
                 rows[name] = {
                     "median_ms": _ms(median(timings)),
                     "compile_ms": _ms(compile_s),
                     "operator_cpu_ms": _ms(float(report.get("query", {}).get("cpu_time", 0.0))),
                     "rows_scanned": int(report.get("query", {}).get("total_rows_scanned", 0)),
                 }
-            rows["all"] = {key: round(sum(row[key] for row in rows.values()), 3)
-                           for key in ("median_ms", "compile_ms", "operator_cpu_ms", "rows_scanned")}
+            rows["all"] = {
+                key: round(sum(row[key] for row in rows.values()), 3)
+                for key in ("median_ms", "compile_ms", "operator_cpu_ms", "rows_scanned")
+            }
             figures[f"{period}h"] = rows
     finally:
         connection.close()
@@ -418,19 +430,35 @@ def statement_breakdown(analytics_duckdb: Path, work_dir: Path, periods: tuple[i
     sizes = {}
     connection = duckdb.connect(str(analytics_duckdb), read_only=True)
     try:
-        for table in ("task_hourly_rollup", "step_hourly_rollup", "task_duration_sketches", "step_duration_sketches",
-                      "error_hourly_rollup", "error_step_outcomes", "step_dependency_rollup"):
+        for table in (
+            "task_hourly_rollup",
+            "step_hourly_rollup",
+            "task_duration_sketches",
+            "step_duration_sketches",
+            "error_hourly_rollup",
+            "error_step_outcomes",
+            "step_dependency_rollup",
+        ):
             sizes[table] = int(connection.execute(f"select count(*) from main.{table}").fetchall()[0][0])
     finally:
         connection.close()
-    return {"method": "each statement of an uncached bottleneck body, scope none, median of 3 after a warm-up; "
-                      "compile = DuckDB planner + optimizer + physical planner, operator_cpu = execution",
-            "periods": figures, "rollup_rows": sizes}
+    return {
+        "method": "each statement of an uncached bottleneck body, scope none, median of 3 after a warm-up; "
+        "compile = DuckDB planner + optimizer + physical planner, operator_cpu = execution",
+        "periods": figures,
+        "rollup_rows": sizes,
+    }
 
 
 def measure_reference(
-    analytics_duckdb: Path, source_duckdb: Path, task_types: list, as_of: datetime, *,
-    pairs: int, budget_s: float, seed: int,
+    analytics_duckdb: Path,
+    source_duckdb: Path,
+    task_types: list,
+    as_of: datetime,
+    *,
+    pairs: int,
+    budget_s: float,
+    seed: int,
 ) -> dict:
     """Alternating pairs: the reference lists, our lists and our whole body, per scope+period."""
     rng = random.Random(seed + 1)
@@ -465,12 +493,19 @@ def measure_reference(
             for step in order:
                 step()
             problems = compare_lists(answers["reference"], answers["ours"])
-            runs.append({
-                "scope": _scope_dict(scope), "period": period,
-                **{f"{name}_ms": _ms(timings[name]) for name in ("reference", "ours_lists", "ours_body")},
-                **{f"{name}_cpu_ms": _ms(timings[name + "_cpu"]) for name in ("reference", "ours_lists", "ours_body")},
-                "agree": not problems, "problems": problems[:5],
-            })
+            runs.append(
+                {
+                    "scope": _scope_dict(scope),
+                    "period": period,
+                    **{f"{name}_ms": _ms(timings[name]) for name in ("reference", "ours_lists", "ours_body")},
+                    **{
+                        f"{name}_cpu_ms": _ms(timings[name + "_cpu"])
+                        for name in ("reference", "ours_lists", "ours_body")
+                    },
+                    "agree": not problems,
+                    "problems": problems[:5],
+                }
+            )
     finally:
         reference.close()
         analytics.close()
@@ -480,9 +515,9 @@ def measure_reference(
     cpu = {name: median(run[f"{name}_cpu_ms"] for run in runs) for name in ("reference", "ours_lists", "ours_body")}
     return {
         "method": "bench/reference_bottlenecks.sql (DuckDB table macros over the raw Tasker tables of the "
-                  "source file, attached read-only) against the analyst functions over the rollups "
-                  "(ours_lists: the same two lists) and against the whole uncached bottleneck body (ours_body); "
-                  "same process, same DuckDB, alternating order, same random scope and period per pair",
+        "source file, attached read-only) against the analyst functions over the rollups "
+        "(ours_lists: the same two lists) and against the whole uncached bottleneck body (ours_body); "
+        "same process, same DuckDB, alternating order, same random scope and period per pair",
         "duckdb": duckdb.__version__,
         "limit": limit,
         "pairs": len(runs),
@@ -619,7 +654,10 @@ class Server:
         self.log = log
         with open(log, "w") as output:
             self.process = subprocess.Popen(
-                [*command, "--port", str(self.port)], env=env, stdout=output, stderr=subprocess.STDOUT,
+                [*command, "--port", str(self.port)],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self.rss = RssSampler(self.process.pid)
@@ -649,20 +687,35 @@ class Server:
 
 def _server_env(analytics_duckdb: Path, workers: int) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("TASKER_ANALYTICS_")}
-    env.update({
-        "TASKER_ANALYTICS_DUCKDB_PATH": str(analytics_duckdb),
-        "TASKER_ANALYTICS_WORKERS": str(workers),
-        # every measured request must be a cache hit: the TTLs outlast the run
-        "TASKER_ANALYTICS_PERFORMANCE_CACHE_TTL": "3600",
-        "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL": "3600",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "TASKER_ANALYTICS_DUCKDB_PATH": str(analytics_duckdb),
+            "TASKER_ANALYTICS_WORKERS": str(workers),
+            # every measured request must be a cache hit: the TTLs outlast the run
+            "TASKER_ANALYTICS_PERFORMANCE_CACHE_TTL": "3600",
+            "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL": "3600",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
 def _run_wrk(url: str, connections: int, seconds: int, threads: int, script: Path) -> dict:
-    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
-               "--latency", "-s", str(script), url]
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     try:
         output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
     except subprocess.TimeoutExpired:
@@ -692,9 +745,7 @@ def _cache_counts(base: str) -> tuple[int, int]:
     return int(cache["hits"]), int(cache["misses"])
 
 
-def measure_cached(
-    ours: Server, bare: Server, *, seconds: int, rounds: int, threads: int, script: Path
-) -> dict:
+def measure_cached(ours: Server, bare: Server, *, seconds: int, rounds: int, threads: int, script: Path) -> dict:
     runs: list[dict] = []
     misses_before = _cache_counts(ours.base)[1]
     names = list(TARGETS)
@@ -710,7 +761,8 @@ def measure_cached(
                 # the server's own CPU per answered request: what throughput would be on a
                 # core of its own, whatever else the machine runs
                 figures["server_cpu_us_per_request"] = round(
-                    (_tree_cpu_seconds(server.process.pid) - cpu_before) / max(figures["requests"], 1) * 1e6, 1)
+                    (_tree_cpu_seconds(server.process.pid) - cpu_before) / max(figures["requests"], 1) * 1e6, 1
+                )
                 runs.append({"target": name, "connections": connections, "round": round_index, **figures})
     misses_after = _cache_counts(ours.base)[1]
     summary: dict[str, dict] = {}
@@ -726,12 +778,13 @@ def measure_cached(
         for name in ("bottlenecks", "performance", "bare_thread"):
             level[name]["rps_ratio_vs_bare"] = _ratio(level[name]["rps"], level["bare"]["rps"])
             level[name]["p99_ratio_vs_bare"] = _ratio(level[name]["p99_ms"], level["bare"]["p99_ms"])
-            level[name]["cpu_ratio_vs_bare"] = _ratio(level[name]["server_cpu_us_per_request"],
-                                                      level["bare"]["server_cpu_us_per_request"])
+            level[name]["cpu_ratio_vs_bare"] = _ratio(
+                level[name]["server_cpu_us_per_request"], level["bare"]["server_cpu_us_per_request"]
+            )
         summary[str(connections)] = level
     return {
         "method": f"wrk -t {threads} -d {seconds}s --latency, {rounds} round(s) per connection count, targets "
-                  "alternating; figures are the medians over the rounds",
+        "alternating; figures are the medians over the rounds",
         "paths": {name: path for name, (_, path) in TARGETS.items()},
         "cache_misses_during_runs": misses_after - misses_before,
         "summary": summary,
@@ -752,8 +805,9 @@ def measure_uncached_http(ours: Server, task_types: list, count: int, seed: int,
                 continue
             seen.add(key)
             started = time.perf_counter()
-            response = client.get("/tasker/analytics/bottlenecks",
-                                  params={**scope.as_dict(), "period": period, "limit": limit})
+            response = client.get(
+                "/tasker/analytics/bottlenecks", params={**scope.as_dict(), "period": period, "limit": limit}
+            )
             samples.append(time.perf_counter() - started)
             if response.status_code != 200:
                 raise BenchError(f"uncached request answered {response.status_code}: {response.text[:300]}")
@@ -761,7 +815,7 @@ def measure_uncached_http(ours: Server, task_types: list, count: int, seed: int,
                 raise BenchError(f"an uncached request was a cache {response.headers.get('x-cache')}")
     return {
         "method": "GET /tasker/analytics/bottlenecks over HTTP, one at a time, every request with a distinct "
-                  "(scope, period, limit) so the response cache misses (X-Cache: miss checked)",
+        "(scope, period, limit) so the response cache misses (X-Cache: miss checked)",
         **_stats_ms(samples),
     }
 
@@ -772,8 +826,10 @@ def _in_process_cached(analytics_duckdb: Path, count: int = 2000) -> dict:
     analytics = Analytics(Settings(duckdb_path=analytics_duckdb))
     try:
         figures = {}
-        for name, call in (("bottlenecks", lambda: analytics.bottleneck_report(Scope(), 24)),
-                           ("performance", analytics.performance_report)):
+        for name, call in (
+            ("bottlenecks", lambda: analytics.bottleneck_report(Scope(), 24)),
+            ("performance", analytics.performance_report),
+        ):
             served = call()
             started = time.perf_counter()
             for _ in range(count):
@@ -796,8 +852,14 @@ def _in_process_cached(analytics_duckdb: Path, count: int = 2000) -> dict:
 
 
 def measure(
-    analytics_duckdb: Path, source_duckdb: Path, *, quick: bool, results_dir: Path,
-    workers: int = 1, wrk_threads: int = 1, seed: int = 7,
+    analytics_duckdb: Path,
+    source_duckdb: Path,
+    *,
+    quick: bool,
+    results_dir: Path,
+    workers: int = 1,
+    wrk_threads: int = 1,
+    seed: int = 7,
 ) -> dict:
     """Every figure of the API benchmark for one build (see the module docstring)."""
     analytics_duckdb, source_duckdb = Path(analytics_duckdb), Path(source_duckdb)
@@ -826,18 +888,28 @@ def measure(
         "benchmark": "api",
         "dataset": dataset,
         "plan": plan,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "duckdb": duckdb.__version__,
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "platform": platform.platform(),
+        },
         "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "load_average": {"start": _load_average()},
     }
 
     # In-process figures first, while no server runs.
-    result["uncached"] = {"in_process": measure_uncached_in_process(
-        analytics_duckdb, task_types, plan["uncached_requests"], seed)}
+    result["uncached"] = {
+        "in_process": measure_uncached_in_process(analytics_duckdb, task_types, plan["uncached_requests"], seed)
+    }
     result["reference"] = measure_reference(
-        analytics_duckdb, source_duckdb, task_types, as_of,
-        pairs=plan["reference_pairs"], budget_s=plan["reference_budget_s"], seed=seed,
+        analytics_duckdb,
+        source_duckdb,
+        task_types,
+        as_of,
+        pairs=plan["reference_pairs"],
+        budget_s=plan["reference_budget_s"],
+        seed=seed,
     )
     result["uncached"]["statements"] = statement_breakdown(analytics_duckdb, results_dir)
     result["cached_in_process"] = _in_process_cached(analytics_duckdb, 500 if quick else 2000)
@@ -848,8 +920,12 @@ def measure(
     script = results_dir / "api_wrk.lua"
     script.write_text(WRK_SCRIPT)
     python = Path(sys.executable)
-    ours = Server("analytics", [str(python.with_name("tasker-analytics")), "serve", "--workers", str(workers)],
-                  _server_env(analytics_duckdb, workers), results_dir / "api_server.log")
+    ours = Server(
+        "analytics",
+        [str(python.with_name("tasker-analytics")), "serve", "--workers", str(workers)],
+        _server_env(analytics_duckdb, workers),
+        results_dir / "api_server.log",
+    )
     bare = None
     try:
         ours.wait_ready()
@@ -865,22 +941,27 @@ def measure(
         body_file = results_dir / "api_bare_body.json"
         body_file.write_bytes(bodies["bottlenecks"])
         bare_env = {**os.environ, "BARE_BODY_FILE": str(body_file), "PYTHONUNBUFFERED": "1"}
-        bare = Server("bare", [str(python), str(BARE_APP), "--workers", str(workers)], bare_env,
-                      results_dir / "api_bare_server.log")
+        bare = Server(
+            "bare",
+            [str(python), str(BARE_APP), "--workers", str(workers)],
+            bare_env,
+            results_dir / "api_bare_server.log",
+        )
         bare.wait_ready()
         bare_body = httpx.get(bare.base + "/bare", timeout=10).content
         if len(bare_body) != len(bodies["bottlenecks"]):
             raise BenchError("the bare body does not have the size of the cached bottleneck body")
-        cached = measure_cached(ours, bare, seconds=plan["wrk_seconds"], rounds=plan["wrk_rounds"],
-                                threads=wrk_threads, script=script)
+        cached = measure_cached(
+            ours, bare, seconds=plan["wrk_seconds"], rounds=plan["wrk_rounds"], threads=wrk_threads, script=script
+        )
         cached["body_bytes"] = {name: len(body) for name, body in bodies.items()}
         result["cached"] = cached
         rss_under_wrk = ours.rss.figures()
         result["uncached"]["http"] = measure_uncached_http(ours, task_types, plan["uncached_requests"], seed)
         result["rss"] = {
             "method": "sum of VmRSS (/proc/<pid>/status) over the server's processes, sampled every 100 ms; "
-                      "workers = granian's worker processes, total = with granian's main process; pss = "
-                      "proportional set size (/proc/<pid>/smaps_rollup), shared library pages counted once",
+            "workers = granian's worker processes, total = with granian's main process; pss = "
+            "proportional set size (/proc/<pid>/smaps_rollup), shared library pages counted once",
             "ours_during_wrk": rss_under_wrk,
             "ours_overall": ours.rss.figures(),
             "bare_during_wrk": bare.rss.figures(),
@@ -902,10 +983,16 @@ def _goals(result: dict) -> dict[str, dict]:
     checks = {
         "cached_p99_ms_32_bottlenecks": (at32["bottlenecks"]["p99_ms"], GOALS["cached_p99_ms_32"], "<="),
         "cached_p99_ms_32_performance": (at32["performance"]["p99_ms"], GOALS["cached_p99_ms_32"], "<="),
-        "cached_rps_ratio_32_bottlenecks": (at32["bottlenecks"]["rps_ratio_vs_bare"], GOALS["cached_rps_ratio_32"],
-                                            ">="),
-        "cached_rps_ratio_32_performance": (at32["performance"]["rps_ratio_vs_bare"], GOALS["cached_rps_ratio_32"],
-                                            ">="),
+        "cached_rps_ratio_32_bottlenecks": (
+            at32["bottlenecks"]["rps_ratio_vs_bare"],
+            GOALS["cached_rps_ratio_32"],
+            ">=",
+        ),
+        "cached_rps_ratio_32_performance": (
+            at32["performance"]["rps_ratio_vs_bare"],
+            GOALS["cached_rps_ratio_32"],
+            ">=",
+        ),
         "uncached_p99_ms_in_process": (result["uncached"]["in_process"]["p99_ms"], GOALS["uncached_p99_ms"], "<="),
         "uncached_p99_ms_http": (result["uncached"]["http"]["p99_ms"], GOALS["uncached_p99_ms"], "<="),
         "reference_speedup_lists": (result["reference"]["speedup_lists"], GOALS["reference_speedup"], ">="),
@@ -914,8 +1001,12 @@ def _goals(result: dict) -> dict[str, dict]:
         "max_rss_mb_total": (rss["max_rss_mb_total"], GOALS["max_rss_mb"], "<="),
     }
     return {
-        name: {"value": value, "target": target, "op": op,
-               "met": value is not None and (value <= target if op == "<=" else value >= target)}
+        name: {
+            "value": value,
+            "target": target,
+            "op": op,
+            "met": value is not None and (value <= target if op == "<=" else value >= target),
+        }
         for name, (value, target, op) in checks.items()
     }
 
@@ -952,14 +1043,20 @@ def summary_markdown(result: dict) -> str:
         "| connections | endpoint | requests/s | p50 ms | p99 ms | throughput vs bare | server CPU µs/request |",
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
-    labels = {"bottlenecks": "`bottlenecks?period=24`", "performance": "`performance`", "bare": "bare",
-              "bare_thread": "bare (thread)"}
+    labels = {
+        "bottlenecks": "`bottlenecks?period=24`",
+        "performance": "`performance`",
+        "bare": "bare",
+        "bare_thread": "bare (thread)",
+    }
     for connections, level in result["cached"]["summary"].items():
         for name, label in labels.items():
             row = level[name]
             ratio = "1.00x" if name == "bare" else f"{_fmt(row['rps_ratio_vs_bare'], 2)}x"
-            lines.append(f"| {connections} | {label} | {_fmt(row['rps'], 0)} | {_fmt(row['p50_ms'], 2)} | "
-                         f"{_fmt(row['p99_ms'], 2)} | {ratio} | {_fmt(row['server_cpu_us_per_request'], 0)} |")
+            lines.append(
+                f"| {connections} | {label} | {_fmt(row['rps'], 0)} | {_fmt(row['p50_ms'], 2)} | "
+                f"{_fmt(row['p99_ms'], 2)} | {ratio} | {_fmt(row['server_cpu_us_per_request'], 0)} |"
+            )
     unc = result["uncached"]
     ref = result["reference"]
     rss = result["rss"]
@@ -1011,8 +1108,10 @@ def summary_markdown(result: dict) -> str:
         "|---|---:|---:|---|",
     ]
     for name, goal in result["goals"].items():
-        lines.append(f"| {name} | {_fmt(goal['value'], 2)} | {goal['op']} {_fmt(goal['target'], 1)} | "
-                     f"{'yes' if goal['met'] else '**no**'} |")
+        lines.append(
+            f"| {name} | {_fmt(goal['value'], 2)} | {goal['op']} {_fmt(goal['target'], 1)} | "
+            f"{'yes' if goal['met'] else '**no**'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -1030,8 +1129,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     try:
-        result = measure(args.analytics, args.source, quick=args.quick, results_dir=args.out.parent,
-                         workers=args.workers, wrk_threads=args.wrk_threads, seed=args.seed)
+        result = measure(
+            args.analytics,
+            args.source,
+            quick=args.quick,
+            results_dir=args.out.parent,
+            workers=args.workers,
+            wrk_threads=args.wrk_threads,
+            seed=args.seed,
+        )
     except BenchError as error:
         print(f"bench/api.py: {error}", file=sys.stderr)
         return 2

@@ -65,23 +65,35 @@ def run(seconds: int, connections: int, tasks: int, output: Path, rebuilds_wante
         extra = {"DBT_TARGET_PATH": str(folder / "target"), "DBT_LOG_PATH": str(folder / "logs")}
         build(settings, source_duckdb=str(source), as_of=AS_OFS[0], quiet=True, extra_env=extra)
         port = _free_port()
-        env = {**os.environ, "PYTHONFAULTHANDLER": "1", "TASKER_ANALYTICS_DUCKDB_PATH": str(served),
-               "TASKER_ANALYTICS_WORKERS": "2",
-               "TASKER_ANALYTICS_KEEP_BUILDS": "10"}
+        env = {
+            **os.environ,
+            "PYTHONFAULTHANDLER": "1",
+            "TASKER_ANALYTICS_DUCKDB_PATH": str(served),
+            "TASKER_ANALYTICS_WORKERS": "2",
+            "TASKER_ANALYTICS_KEEP_BUILDS": "10",
+        }
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("tasker-analytics")), "serve", "--port", str(port)],
-            env=env, stdout=open(output.with_suffix(".server.log"), "w"), stderr=subprocess.STDOUT,
+            env=env,
+            stdout=open(output.with_suffix(".server.log"), "w"),
+            stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         rebuilds: list[dict] = []
         try:
             _wait_ready(base, server)
+
             def rebuild_three() -> None:
-                for as_of in AS_OFS[1:1 + rebuilds_wanted]:
+                for as_of in AS_OFS[1 : 1 + rebuilds_wanted]:
                     started = time.monotonic()
                     build(settings, source_duckdb=str(source), as_of=as_of, quiet=True, extra_env=extra)
-                    rebuilds.append({"as_of": as_of, "seconds": round(time.monotonic() - started, 1),
-                                     "finished_at_s": round(time.monotonic() - load_started, 1)})
+                    rebuilds.append(
+                        {
+                            "as_of": as_of,
+                            "seconds": round(time.monotonic() - started, 1),
+                            "finished_at_s": round(time.monotonic() - load_started, 1),
+                        }
+                    )
 
             # wrk runs in 10-second rounds until both the duration has passed and the three
             # rebuilds are done, so every rebuild happens under load.
@@ -90,11 +102,28 @@ def run(seconds: int, connections: int, tasks: int, output: Path, rebuilds_wante
             builder.start()
             reports = []
             while time.monotonic() - load_started < seconds or builder.is_alive():
-                reports.append(subprocess.run(
-                    ["wrk", "-t", "2", "-c", str(connections), "-d", "10s", "--timeout", "10s",
-                     "-s", str(HERE / "rebuild_load.lua"), base],
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
-                ).stdout)
+                reports.append(
+                    subprocess.run(
+                        [
+                            "wrk",
+                            "-t",
+                            "2",
+                            "-c",
+                            str(connections),
+                            "-d",
+                            "10s",
+                            "--timeout",
+                            "10s",
+                            "-s",
+                            str(HERE / "rebuild_load.lua"),
+                            base,
+                        ],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                        timeout=120,
+                    ).stdout
+                )
             elapsed = time.monotonic() - load_started
             builder.join()
         finally:
@@ -114,15 +143,29 @@ def run(seconds: int, connections: int, tasks: int, output: Path, rebuilds_wante
             worst = key.startswith("p")  # latency percentiles: the worst round's
             figures[key] = max(figures.get(key, 0), int(value)) if worst else figures.get(key, 0) + int(value)
     result = {
-        "seconds": round(elapsed, 1), "connections": connections, "tasks": tasks, "wrk_rounds": len(reports),
+        "seconds": round(elapsed, 1),
+        "connections": connections,
+        "tasks": tasks,
+        "wrk_rounds": len(reports),
         **figures,
         "requests_per_second": round(figures["requests"] / elapsed, 1),
         "rebuilds": rebuilds,
     }
     result["ok"] = (
-        figures["requests"] > 0 and figures["checked"] == figures["requests"]
-        and all(figures[key] == 0 for key in ("errors_connect", "errors_read", "errors_write", "errors_timeout",
-                                              "non_2xx", "bad_status", "mixed"))
+        figures["requests"] > 0
+        and figures["checked"] == figures["requests"]
+        and all(
+            figures[key] == 0
+            for key in (
+                "errors_connect",
+                "errors_read",
+                "errors_write",
+                "errors_timeout",
+                "non_2xx",
+                "bad_status",
+                "mixed",
+            )
+        )
         and len(rebuilds) == rebuilds_wanted
     )
     output.parent.mkdir(parents=True, exist_ok=True)

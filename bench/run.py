@@ -55,6 +55,7 @@ def _fail(message: str) -> None:
 # generate (in a child process, so the generator's memory is gone before the builds)
 # --------------------------------------------------------------------------------------
 
+
 def prepare(tasks: int, folder: Path) -> dict:
     """Generate `tasks` tasks ending at END, split at CUTOFF; write the source as it stood
     at CUTOFF and the hour's arrivals as DuckDB files in `folder`."""
@@ -86,7 +87,9 @@ def prepare(tasks: int, folder: Path) -> dict:
 def _run_prepare(tasks: int, folder: Path) -> dict:
     completed = subprocess.run(
         [sys.executable, __file__, "_prepare", str(tasks), str(folder)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if completed.returncode != 0:
         _fail(f"generating {tasks} tasks failed:\n{completed.stderr[-2000:]}")
@@ -130,8 +133,12 @@ def run_build(label: str, folder: Path, env: dict[str, str], arguments: list[str
     command = [str(Path(sys.executable).with_name("tasker-analytics")), "build", *arguments]
     log = folder / f"build-{label}.log"
     completed = subprocess.run(
-        [sys.executable, "-c", _BUILD_CHILD, str(log), *command], env=build_env, capture_output=True, text=True,
-        check=False, cwd=folder,
+        [sys.executable, "-c", _BUILD_CHILD, str(log), *command],
+        env=build_env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=folder,
     )
     if completed.returncode != 0:
         _fail(f"the benchmark build {label} could not run:\n{completed.stderr[-2000:]}")
@@ -155,8 +162,11 @@ def run_build(label: str, folder: Path, env: dict[str, str], arguments: list[str
         "wind_down_s": round(wind_down, 2),
         "peak_rss_mb": round(outcome["peak_rss_kb"] / 1024),
         "slowest_nodes": sorted(
-            ({"node": item["unique_id"].split(".", 2)[2], "s": round(item["execution_time"], 2)}
-             for item in results["results"] if item["unique_id"].startswith("model.")),
+            (
+                {"node": item["unique_id"].split(".", 2)[2], "s": round(item["execution_time"], 2)}
+                for item in results["results"]
+                if item["unique_id"].startswith("model.")
+            ),
             key=lambda node: -node["s"],
         )[:5],
     }
@@ -171,15 +181,25 @@ def bench_duckdb(folder: Path) -> tuple[dict, Path]:
     incremental_served = folder / "incremental" / "tasker_analytics.duckdb"
     full_served = folder / "full" / "tasker_analytics.duckdb"
     as_of = ["--source-duckdb", str(source), "--as-of"]
-    first = run_build("duckdb-full-at-split", folder,
-                      {**base, "TASKER_ANALYTICS_DUCKDB_PATH": str(incremental_served)},
-                      [*as_of, CUTOFF.isoformat(sep=" ")])
+    first = run_build(
+        "duckdb-full-at-split",
+        folder,
+        {**base, "TASKER_ANALYTICS_DUCKDB_PATH": str(incremental_served)},
+        [*as_of, CUTOFF.isoformat(sep=" ")],
+    )
     write_duckdb(_arrivals(folder), str(source), append=True)
-    incremental = run_build("duckdb-incremental", folder,
-                            {**base, "TASKER_ANALYTICS_DUCKDB_PATH": str(incremental_served)},
-                            [*as_of, END.isoformat(sep=" ")])
-    full = run_build("duckdb-full", folder, {**base, "TASKER_ANALYTICS_DUCKDB_PATH": str(full_served)},
-                     [*as_of, END.isoformat(sep=" ")])
+    incremental = run_build(
+        "duckdb-incremental",
+        folder,
+        {**base, "TASKER_ANALYTICS_DUCKDB_PATH": str(incremental_served)},
+        [*as_of, END.isoformat(sep=" ")],
+    )
+    full = run_build(
+        "duckdb-full",
+        folder,
+        {**base, "TASKER_ANALYTICS_DUCKDB_PATH": str(full_served)},
+        [*as_of, END.isoformat(sep=" ")],
+    )
     if first["incremental"] or not incremental["incremental"] or full["incremental"]:
         _fail("the DuckDB builds did not run as full / incremental / full")
     return _build_figures(first, incremental, full), full_served
@@ -209,22 +229,40 @@ def bench_postgres(folder: Path, dsn: str) -> dict:
     write_postgres(before, dsn, schema=source_schema)
     written = time.perf_counter() - started
     del before
-    base = {"TASKER_ANALYTICS_WAREHOUSE": "postgres", "TASKER_ANALYTICS_DATABASE_URL": dsn,
-            "TASKER_SOURCE_SCHEMA": source_schema}
+    base = {
+        "TASKER_ANALYTICS_WAREHOUSE": "postgres",
+        "TASKER_ANALYTICS_DATABASE_URL": dsn,
+        "TASKER_SOURCE_SCHEMA": source_schema,
+    }
     try:
-        first = run_build("postgres-full-at-split", folder, {**base, "TASKER_ANALYTICS_PG_SCHEMA": schemas["inc"]},
-                          ["--as-of", CUTOFF.isoformat(sep=" ")])
+        first = run_build(
+            "postgres-full-at-split",
+            folder,
+            {**base, "TASKER_ANALYTICS_PG_SCHEMA": schemas["inc"]},
+            ["--as-of", CUTOFF.isoformat(sep=" ")],
+        )
         write_postgres(_arrivals(folder), dsn, schema=source_schema, append=True)
-        incremental = run_build("postgres-incremental", folder,
-                                {**base, "TASKER_ANALYTICS_PG_SCHEMA": schemas["inc"]},
-                                ["--as-of", END.isoformat(sep=" ")])
-        full = run_build("postgres-full", folder, {**base, "TASKER_ANALYTICS_PG_SCHEMA": schemas["full"]},
-                         ["--as-of", END.isoformat(sep=" ")])
+        incremental = run_build(
+            "postgres-incremental",
+            folder,
+            {**base, "TASKER_ANALYTICS_PG_SCHEMA": schemas["inc"]},
+            ["--as-of", END.isoformat(sep=" ")],
+        )
+        full = run_build(
+            "postgres-full",
+            folder,
+            {**base, "TASKER_ANALYTICS_PG_SCHEMA": schemas["full"]},
+            ["--as-of", END.isoformat(sep=" ")],
+        )
     finally:
         with psycopg.connect(dsn, autocommit=True) as connection:
-            names = [row[0] for row in connection.execute(
-                "select schema_name from information_schema.schemata where schema_name like %s",
-                (f"bench\\_%{suffix}%",)).fetchall()]
+            names = [
+                row[0]
+                for row in connection.execute(
+                    "select schema_name from information_schema.schemata where schema_name like %s",
+                    (f"bench\\_%{suffix}%",),
+                ).fetchall()
+            ]
             for name in names:
                 connection.execute(f'drop schema if exists "{name}" cascade')
     if first["incremental"] or not incremental["incremental"] or full["incremental"]:
@@ -236,13 +274,17 @@ def bench_postgres(folder: Path, dsn: str) -> dict:
 # the machine, the results document
 # --------------------------------------------------------------------------------------
 
+
 def machine() -> dict:
     from importlib.metadata import version
 
-    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                     if line.startswith("MemTotal:"))
-    versions = {name: version(name) for name in ("duckdb", "dbt-core", "dbt-duckdb", "dbt-postgres",
-                                                   "litestar", "granian", "msgspec")}
+    memory_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
+    )
+    versions = {
+        name: version(name)
+        for name in ("duckdb", "dbt-core", "dbt-duckdb", "dbt-postgres", "litestar", "granian", "msgspec")
+    }
     try:
         import psycopg
 
@@ -256,8 +298,14 @@ def machine() -> dict:
     return {
         "cores": os.cpu_count(),
         "memory_gib": round(memory_kb / 1024 / 1024, 1),
-        "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name")), platform.processor()),
+        "cpu": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        ),
         "python": platform.python_version(),
         "kernel": platform.release(),
         **versions,
@@ -283,21 +331,32 @@ def summary_markdown(result: dict) -> str:
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}, "
         f"DuckDB {m['duckdb']}, dbt-core {m['dbt-core']} (dbt-duckdb {m['dbt-duckdb']}, "
         f"dbt-postgres {m['dbt-postgres']}), PostgreSQL {m['postgresql']}, Litestar {m['litestar']}, "
-        f"granian {m['granian']}, wrk {m.get('wrk', 'absent')}.")
-    lines += ["", "**Generator** (tasks ending at 2026-11-28 12:00, seed 7; split an hour before the end)", "",
-              "| tasks | rows | generate s | tasks/s | rows/s | write DuckDB s | arrivals in the hour (rows / tasks) |",
-              "|---:|---:|---:|---:|---:|---:|---:|"]
+        f"granian {m['granian']}, wrk {m.get('wrk', 'absent')}."
+    )
+    lines += [
+        "",
+        "**Generator** (tasks ending at 2026-11-28 12:00, seed 7; split an hour before the end)",
+        "",
+        "| tasks | rows | generate s | tasks/s | rows/s | write DuckDB s | arrivals in the hour (rows / tasks) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for size in result["sizes"]:
         g = size["generate"]
-        lines.append(f"| {_cell(g['tasks'])} | {_cell(g['rows'])} | {_cell(g['generate_s'])} | "
-                     f"{_cell(g['tasks_per_s'])} | {_cell(g['rows_per_s'])} | {_cell(g['write_duckdb_s'])} | "
-                     f"{_cell(g['arrival_rows'])} / {_cell(g['arrival_tasks'])} |")
-    lines += ["", "**Builds** (`tasker-analytics build`; start-up = process start to dbt's first node, "
-              "wind-down = last node to exit; incremental after the hour's arrivals, against a full "
-              "refresh at the same as_of)", "",
-              "| engine | tasks | build | wall s | dbt start-up s | nodes s | wind-down s | peak RSS MB | "
-              "slowest models (s) |",
-              "|---|---:|---|---:|---:|---:|---:|---:|---|"]
+        lines.append(
+            f"| {_cell(g['tasks'])} | {_cell(g['rows'])} | {_cell(g['generate_s'])} | "
+            f"{_cell(g['tasks_per_s'])} | {_cell(g['rows_per_s'])} | {_cell(g['write_duckdb_s'])} | "
+            f"{_cell(g['arrival_rows'])} / {_cell(g['arrival_tasks'])} |"
+        )
+    lines += [
+        "",
+        "**Builds** (`tasker-analytics build`; start-up = process start to dbt's first node, "
+        "wind-down = last node to exit; incremental after the hour's arrivals, against a full "
+        "refresh at the same as_of)",
+        "",
+        "| engine | tasks | build | wall s | dbt start-up s | nodes s | wind-down s | peak RSS MB | "
+        "slowest models (s) |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
     for size in result["sizes"]:
         for engine in ("duckdb", "postgres"):
             figures = size.get(engine)
@@ -306,12 +365,16 @@ def summary_markdown(result: dict) -> str:
             for key in ("full_at_split", "full", "incremental"):
                 b = figures[key]
                 slow = ", ".join(f"{n['node']} {n['s']:.1f}" for n in b["slowest_nodes"][:3])
-                lines.append(f"| {engine} | {_cell(size['generate']['tasks'])} | {key.replace('_', ' ')} | "
-                             f"{_cell(b['wall_s'])} | {_cell(b['startup_s'])} | {_cell(b['nodes_s'])} | "
-                             f"{_cell(b['wind_down_s'])} | {_cell(b['peak_rss_mb'])} | {slow} |")
-            lines.append(f"| {engine} | {_cell(size['generate']['tasks'])} | **incremental / full** | "
-                         f"**{figures['incremental_over_full_wall']:.3f}** | | "
-                         f"**{figures['incremental_over_full_nodes']:.3f}** | | | |")
+                lines.append(
+                    f"| {engine} | {_cell(size['generate']['tasks'])} | {key.replace('_', ' ')} | "
+                    f"{_cell(b['wall_s'])} | {_cell(b['startup_s'])} | {_cell(b['nodes_s'])} | "
+                    f"{_cell(b['wind_down_s'])} | {_cell(b['peak_rss_mb'])} | {slow} |"
+                )
+            lines.append(
+                f"| {engine} | {_cell(size['generate']['tasks'])} | **incremental / full** | "
+                f"**{figures['incremental_over_full_wall']:.3f}** | | "
+                f"**{figures['incremental_over_full_nodes']:.3f}** | | | |"
+            )
     for size in result["sizes"]:
         if size.get("api"):
             lines += ["", api.summary_markdown(size["api"])]
@@ -366,15 +429,16 @@ def main(argv: list[str] | None = None) -> int:
         try:
             psycopg.connect(POSTGRES_DSN, connect_timeout=3).close()
         except psycopg.Error as error:
-            _fail(f"PostgreSQL at {POSTGRES_DSN} does not answer ({error}); set "
-                  "TASKER_ANALYTICS_BENCH_DATABASE_URL or pass --postgres-sizes ''")
+            _fail(
+                f"PostgreSQL at {POSTGRES_DSN} does not answer ({error}); set "
+                "TASKER_ANALYTICS_BENCH_DATABASE_URL or pass --postgres-sizes ''"
+            )
 
     mode = "quick" if args.quick else "full"
     results_dir = HERE / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    result = {"machine": machine(), "sizes": [],
-              "command": "make bench-quick" if args.quick else "make bench"}
+    result = {"machine": machine(), "sizes": [], "command": "make bench-quick" if args.quick else "make bench"}
     root = Path(tempfile.mkdtemp(prefix="tasker_bench_"))
     try:
         for tasks in task_sizes:
@@ -392,8 +456,9 @@ def main(argv: list[str] | None = None) -> int:
 
                 print(f"bench: {tasks:,} tasks: API", file=sys.stderr, flush=True)
                 try:
-                    size["api"] = api.measure(served, folder / "source.duckdb", quick=args.quick,
-                                              results_dir=results_dir / f"api-{tasks}")
+                    size["api"] = api.measure(
+                        served, folder / "source.duckdb", quick=args.quick, results_dir=results_dir / f"api-{tasks}"
+                    )
                 except (Exception, SystemExit) as error:  # noqa: BLE001 - recorded, the other figures stand
                     size["api_error"] = f"{type(error).__name__}: {error}"
                     print(f"bench: {tasks:,} tasks: API measurement failed: {error}", file=sys.stderr)

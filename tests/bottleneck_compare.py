@@ -90,9 +90,15 @@ def compare_body(diff: Diff, oracle: dict, body: dict, *, limit: int) -> None:
             d.problems[-1] += _alternatives_note(o)
 
     compare_ranked(
-        diff, "slowest_tasks", oracle["_all_slowest_tasks"], body.get("slowest_tasks"), limit=limit,
-        key=lambda r: tuple(r[k] for k in TASK_KEY), sort_value=lambda r: r["avg_duration_ms"],
-        tie_tol=DURATION_ABS_TOL, compare_row=task_row,
+        diff,
+        "slowest_tasks",
+        oracle["_all_slowest_tasks"],
+        body.get("slowest_tasks"),
+        limit=limit,
+        key=lambda r: tuple(r[k] for k in TASK_KEY),
+        sort_value=lambda r: r["avg_duration_ms"],
+        tie_tol=DURATION_ABS_TOL,
+        compare_row=task_row,
     )
 
     # ---- slowest steps
@@ -108,9 +114,15 @@ def compare_body(diff: Diff, oracle: dict, body: dict, *, limit: int) -> None:
             d.problems[-1] += _alternatives_note(o)
 
     compare_ranked(
-        diff, "slowest_steps", oracle["_all_slowest_steps"], body.get("slowest_steps"), limit=limit,
-        key=lambda r: tuple(r[k] for k in STEP_KEY), sort_value=lambda r: r["avg_duration_ms"],
-        tie_tol=DURATION_ABS_TOL, compare_row=step_row,
+        diff,
+        "slowest_steps",
+        oracle["_all_slowest_steps"],
+        body.get("slowest_steps"),
+        limit=limit,
+        key=lambda r: tuple(r[k] for k in STEP_KEY),
+        sort_value=lambda r: r["avg_duration_ms"],
+        tie_tol=DURATION_ABS_TOL,
+        compare_row=step_row,
     )
 
     # ---- error patterns
@@ -126,10 +138,15 @@ def compare_body(diff: Diff, oracle: dict, body: dict, *, limit: int) -> None:
 
     # frequency desc, then error type: both exact, so any inversion is an error
     compare_ranked(
-        diff, "error_patterns", oracle["_all_error_patterns"], body.get("error_patterns"), limit=limit,
+        diff,
+        "error_patterns",
+        oracle["_all_error_patterns"],
+        body.get("error_patterns"),
+        limit=limit,
         key=lambda r: (r["error_type"],),
         sort_value=lambda r: r["frequency"],
-        tie_tol=STRICT, compare_row=error_row,
+        tie_tol=STRICT,
+        compare_row=error_row,
     )
 
     # ---- performance distribution
@@ -141,8 +158,10 @@ def compare_body(diff: Diff, oracle: dict, body: dict, *, limit: int) -> None:
         diff.duration(f"performance_distribution.{name}", o[name], a.get(name), approximate=approx)
     hist = a.get("histogram")
     if not isinstance(hist, list) or len(hist) != len(o["histogram"]):
-        diff.add("performance_distribution.histogram",
-                 f"oracle buckets {[(h['bucket'], h['count']) for h in o['histogram']]} != API {hist!r}")
+        diff.add(
+            "performance_distribution.histogram",
+            f"oracle buckets {[(h['bucket'], h['count']) for h in o['histogram']]} != API {hist!r}",
+        )
     else:
         for ob, ab in zip(o["histogram"], hist, strict=True):
             p = f"performance_distribution.histogram[k={ob['bucket']}]"
@@ -155,8 +174,9 @@ def compare_body(diff: Diff, oracle: dict, body: dict, *, limit: int) -> None:
     if not isinstance(dep, dict):
         diff.add("dependency_analysis", f"expected an object, API gave {dep!r}")
         return
-    diff.count("dependency_analysis.tasks_analyzed", oracle["dependency_analysis"]["tasks_analyzed"],
-               dep.get("tasks_analyzed"))
+    diff.count(
+        "dependency_analysis.tasks_analyzed", oracle["dependency_analysis"]["tasks_analyzed"], dep.get("tasks_analyzed")
+    )
 
     def cp_row(d: Diff, path: str, o: dict, a: dict) -> None:
         d.count(f"{path}.on_critical_path", o["on_critical_path"], a.get("on_critical_path"))
@@ -164,9 +184,15 @@ def compare_body(diff: Diff, oracle: dict, body: dict, *, limit: int) -> None:
         d.rate(f"{path}.share", o["share"], a.get("share"))
 
     compare_ranked(
-        diff, "dependency_analysis.critical_path_steps", oracle["_all_critical_path_steps"],
-        dep.get("critical_path_steps"), limit=limit, key=lambda r: tuple(r[k] for k in STEP_KEY),
-        sort_value=lambda r: r["critical_path_ms"], tie_tol=EXACT_SUM_TIE, compare_row=cp_row,
+        diff,
+        "dependency_analysis.critical_path_steps",
+        oracle["_all_critical_path_steps"],
+        dep.get("critical_path_steps"),
+        limit=limit,
+        key=lambda r: tuple(r[k] for k in STEP_KEY),
+        sort_value=lambda r: r["critical_path_ms"],
+        tie_tol=EXACT_SUM_TIE,
+        compare_row=cp_row,
     )
 
     def blocking_row(d: Diff, path: str, o: dict, a: dict) -> None:
@@ -174,9 +200,15 @@ def compare_body(diff: Diff, oracle: dict, body: dict, *, limit: int) -> None:
         d.duration(f"{path}.blocked_wait_ms", o["blocked_wait_ms"], a.get("blocked_wait_ms"))
 
     compare_ranked(
-        diff, "dependency_analysis.blocking_steps", oracle["_all_blocking_steps"], dep.get("blocking_steps"),
-        limit=limit, key=lambda r: tuple(r[k] for k in STEP_KEY),
-        sort_value=lambda r: r["blocked_wait_ms"], tie_tol=EXACT_SUM_TIE, compare_row=blocking_row,
+        diff,
+        "dependency_analysis.blocking_steps",
+        oracle["_all_blocking_steps"],
+        dep.get("blocking_steps"),
+        limit=limit,
+        key=lambda r: tuple(r[k] for k in STEP_KEY),
+        sort_value=lambda r: r["blocked_wait_ms"],
+        tie_tol=EXACT_SUM_TIE,
+        compare_row=blocking_row,
     )
     # exact ties of the sums must follow the names: compare_ranked tolerates inversions within
     # EXACT_SUM_TIE, so check the order of equal sums here
@@ -188,9 +220,11 @@ def compare_body(diff: Diff, oracle: dict, body: dict, *, limit: int) -> None:
             x, y = rows[i], rows[i + 1]
             try:
                 if x[value] == y[value] and tuple(x[k] for k in STEP_KEY) > tuple(y[k] for k in STEP_KEY):
-                    diff.add(f"dependency_analysis.{section}",
-                             f"order: equal {value} {x[value]} but {tuple(x[k] for k in STEP_KEY)} before "
-                             f"{tuple(y[k] for k in STEP_KEY)} (ties go by namespace, task, version, step)")
+                    diff.add(
+                        f"dependency_analysis.{section}",
+                        f"order: equal {value} {x[value]} but {tuple(x[k] for k in STEP_KEY)} before "
+                        f"{tuple(y[k] for k in STEP_KEY)} (ties go by namespace, task, version, step)",
+                    )
             except (KeyError, TypeError):
                 continue
 
@@ -219,12 +253,22 @@ def compare_sketch(diff: Diff, oracle: dict, body: dict, label: str = "") -> Non
             for measure in ("duration", "queue_wait", "run_time"):
                 for q in ("p50", "p95", "p99"):
                     name = f"{q}_{measure}_ms"
-                    _sketch_value(diff, f"{label}{section}[{tuple(a.get(k) for k in key)}].{name}",
-                                  o[f"_sketch_{name}"], o[name], a.get(name))
+                    _sketch_value(
+                        diff,
+                        f"{label}{section}[{tuple(a.get(k) for k in key)}].{name}",
+                        o[f"_sketch_{name}"],
+                        o[name],
+                        a.get(name),
+                    )
     dist = body.get("performance_distribution") or {}
     for q in ("p50", "p95", "p99"):
-        _sketch_value(diff, f"{label}performance_distribution.{q}", oracle["performance_distribution"][f"_sketch_{q}"],
-                      oracle["performance_distribution"][q], dist.get(q))
+        _sketch_value(
+            diff,
+            f"{label}performance_distribution.{q}",
+            oracle["performance_distribution"][f"_sketch_{q}"],
+            oracle["performance_distribution"][q],
+            dist.get(q),
+        )
 
 
 def _sketch_value(diff: Diff, path: str, sketch: float | None, exact: float | None, api: Any) -> None:

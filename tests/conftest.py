@@ -168,7 +168,10 @@ def drop_schemas(dsn: str, *schemas: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_workload(postgres_dsn, tmp_path_factory):
     built = build_postgres_workload(
-        postgres_dsn, tasks=WORKLOAD_TASKS, seed=WORKLOAD_SEED, target_dir=tmp_path_factory.mktemp("pg"),
+        postgres_dsn,
+        tasks=WORKLOAD_TASKS,
+        seed=WORKLOAD_SEED,
+        target_dir=tmp_path_factory.mktemp("pg"),
         dbt_tests=True,
     )
     yield built

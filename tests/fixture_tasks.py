@@ -87,8 +87,12 @@ class TaskerFixture:
         self._named_steps: dict[str, int] = {}
         self._epoch = datetime(2026, 1, 1)
         self._system = self._t.add(
-            "tasker_dependent_systems", dependent_system_id=1, name="fixture_system", description=None,
-            created_at=self._epoch, updated_at=self._epoch,
+            "tasker_dependent_systems",
+            dependent_system_id=1,
+            name="fixture_system",
+            description=None,
+            created_at=self._epoch,
+            updated_at=self._epoch,
         )
 
     # ---- catalog
@@ -97,21 +101,36 @@ class TaskerFixture:
         if key not in self._types:
             if namespace not in self._namespaces:
                 self._namespaces[namespace] = self._t.add(
-                    "tasker_task_namespaces", task_namespace_id=len(self._namespaces) + 1, name=namespace,
-                    description=None, created_at=self._epoch, updated_at=self._epoch,
+                    "tasker_task_namespaces",
+                    task_namespace_id=len(self._namespaces) + 1,
+                    name=namespace,
+                    description=None,
+                    created_at=self._epoch,
+                    updated_at=self._epoch,
                 )
             self._types[key] = self._t.add(
-                "tasker_named_tasks", named_task_id=len(self._types) + 1, name=name,
-                task_namespace_id=self._namespaces[namespace], version=version, description=None,
-                configuration="{}", created_at=self._epoch, updated_at=self._epoch,
+                "tasker_named_tasks",
+                named_task_id=len(self._types) + 1,
+                name=name,
+                task_namespace_id=self._namespaces[namespace],
+                version=version,
+                description=None,
+                configuration="{}",
+                created_at=self._epoch,
+                updated_at=self._epoch,
             )
         return self._types[key]
 
     def _named_step(self, name: str) -> int:
         if name not in self._named_steps:
             self._named_steps[name] = self._t.add(
-                "tasker_named_steps", named_step_id=len(self._named_steps) + 1, dependent_system_id=self._system,
-                name=name, description=None, created_at=self._epoch, updated_at=self._epoch,
+                "tasker_named_steps",
+                named_step_id=len(self._named_steps) + 1,
+                dependent_system_id=self._system,
+                name=name,
+                description=None,
+                created_at=self._epoch,
+                updated_at=self._epoch,
             )
         return self._named_steps[name]
 
@@ -120,16 +139,25 @@ class TaskerFixture:
         state = "pending"
         for sort_key, (at, to_state, metadata) in enumerate(events, start=1):
             rows = self._t.rows[table]
-            rows.append({
-                "id": len(rows) + 1, key: entity_id, "from_state": state, "to_state": to_state,
-                "metadata": json.dumps(metadata), "sort_key": sort_key, "most_recent": sort_key == len(events),
-                "created_at": at, "updated_at": at,
-            })
+            rows.append(
+                {
+                    "id": len(rows) + 1,
+                    key: entity_id,
+                    "from_state": state,
+                    "to_state": to_state,
+                    "metadata": json.dumps(metadata),
+                    "sort_key": sort_key,
+                    "most_recent": sort_key == len(events),
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            )
             state = to_state
 
     # ---- tasks
-    def add_task(self, named_task_id: int, created: datetime, queue_ms: int, steps: list[Step],
-                 edges: list[tuple[str, str]] = ()) -> dict[str, datetime]:
+    def add_task(
+        self, named_task_id: int, created: datetime, queue_ms: int, steps: list[Step], edges: list[tuple[str, str]] = ()
+    ) -> dict[str, datetime]:
         """Add one task; return its settle time under "task" and each step's settle time."""
         task_id = len(self._t.rows["tasker_tasks"]) + 1
         start = created + _ms(queue_ms)
@@ -158,34 +186,64 @@ class TaskerFixture:
                 settled[step.name] = at
                 final[step.name] = events[-1][1]
             state = final.get(step.name, "pending")
-            results = {"status": "ok"} if state == "complete" else (
-                {"error": "failed", "error_class": last_error} if last_error else {})
+            results = (
+                {"status": "ok"}
+                if state == "complete"
+                else ({"error": "failed", "error_class": last_error} if last_error else {})
+            )
             self._t.add(
-                "tasker_workflow_steps", workflow_step_id=step_id, task_id=task_id,
-                named_step_id=self._named_step(step.name), retryable=True, retry_limit=5, in_process=False,
-                processed=state == "complete", processed_at=at if state == "complete" else None,
+                "tasker_workflow_steps",
+                workflow_step_id=step_id,
+                task_id=task_id,
+                named_step_id=self._named_step(step.name),
+                retryable=True,
+                retry_limit=5,
+                in_process=False,
+                processed=state == "complete",
+                processed_at=at if state == "complete" else None,
                 attempts=len(step.attempts) if runs else None,
-                last_attempted_at=events[-2][0] if runs else None, backoff_request_seconds=None,
-                inputs="{}", results=json.dumps(results), skippable=False, created_at=created,
+                last_attempted_at=events[-2][0] if runs else None,
+                backoff_request_seconds=None,
+                inputs="{}",
+                results=json.dumps(results),
+                skippable=False,
+                created_at=created,
                 updated_at=at if runs else created,
             )
             ids[step.name] = step_id
             self._transitions("tasker_workflow_step_transitions", "workflow_step_id", step_id, events)
         for parent, child in edges:
             self._t.add(
-                "tasker_workflow_step_edges", id=len(self._t.rows["tasker_workflow_step_edges"]) + 1,
-                from_step_id=ids[parent], to_step_id=ids[child], name="provides", created_at=created,
+                "tasker_workflow_step_edges",
+                id=len(self._t.rows["tasker_workflow_step_edges"]) + 1,
+                from_step_id=ids[parent],
+                to_step_id=ids[child],
+                name="provides",
+                created_at=created,
                 updated_at=created,
             )
         task_state = "complete" if all(final.get(s.name) == "complete" for s in steps) else "error"
         task_settle = max(settled.values())
         self._t.add(
-            "tasker_tasks", task_id=task_id, named_task_id=named_task_id, complete=task_state == "complete",
-            requested_at=created, initiator="fixture", source_system="tests", reason="fixture", bypass_steps=None,
-            tags="[]", context="{}", identity_hash=f"fixture-{task_id}", created_at=created, updated_at=task_settle,
+            "tasker_tasks",
+            task_id=task_id,
+            named_task_id=named_task_id,
+            complete=task_state == "complete",
+            requested_at=created,
+            initiator="fixture",
+            source_system="tests",
+            reason="fixture",
+            bypass_steps=None,
+            tags="[]",
+            context="{}",
+            identity_hash=f"fixture-{task_id}",
+            created_at=created,
+            updated_at=task_settle,
         )
         self._transitions(
-            "tasker_task_transitions", "task_id", task_id,
+            "tasker_task_transitions",
+            "task_id",
+            task_id,
             [(start, "in_progress", {}), (task_settle, task_state, {})],
         )
         return {"task": task_settle, **settled}

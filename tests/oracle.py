@@ -192,8 +192,9 @@ def percentile(values: Sequence[float], p: float, *, is_sorted: bool = False) ->
 SKETCH_ALPHA = 0.005  # dbt var sketch_relative_accuracy (docs/API.md, "Served from rollups")
 
 
-def sketch_percentile(values: Sequence[float], p: float, *, alpha: float = SKETCH_ALPHA,
-                      is_sorted: bool = False) -> float | None:
+def sketch_percentile(
+    values: Sequence[float], p: float, *, alpha: float = SKETCH_ALPHA, is_sorted: bool = False
+) -> float | None:
     """The documented sketch percentile: percentile_cont with every value replaced by the
     representative value of its log bucket (diagnostics only; the exact figure is
     ``percentile``). Values exactly on a bucket edge may land either side in float."""
@@ -415,8 +416,7 @@ def facts(raw: Raw, as_of: datetime) -> Facts:
 
     namespaces = {r["task_namespace_id"]: r["name"] for r in raw.task_namespaces}
     task_types = {
-        r["named_task_id"]: (namespaces.get(r["task_namespace_id"]), r["name"], r["version"])
-        for r in raw.named_tasks
+        r["named_task_id"]: (namespaces.get(r["task_namespace_id"]), r["name"], r["version"]) for r in raw.named_tasks
     }
     step_names = {r["named_step_id"]: r["name"] for r in raw.named_steps}
 
@@ -619,13 +619,14 @@ def performance(
                 "settled_24h_complete_only": sum(
                     1 for t in settled24 if t.final_state == "complete" and t.duration_ms < 0
                 ),
-                "all_settled_up_to_as_of": sum(
-                    1 for t in f.tasks if t.duration_ms is not None and t.duration_ms < 0
-                ),
+                "all_settled_up_to_as_of": sum(1 for t in f.tasks if t.duration_ms is not None and t.duration_ms < 0),
             },
             "processing_times.count": {"durations": len(d24), "completed": o24["completed"]},
-            "health.latency.count": {"current": len(cur), "baseline": len(base),
-                                     "completed_in_window": hw["completed"]},
+            "health.latency.count": {
+                "current": len(cur),
+                "baseline": len(base),
+                "completed_in_window": hw["completed"],
+            },
             "health.latency.p95": {"current": cur_p95, "baseline": base_p95},
         },
     }
@@ -694,24 +695,30 @@ def bottlenecks(
         o = _outcomes(items)
         timed = [t for t in items if t.complete_duration is not None]
         complete = [t for t in items if t.final_state == "complete"]
-        task_rows.append({
-            "namespace": ns, "task_name": name, "version": ver,
-            "execution_count": o["settled"], "completed": o["completed"], "failed": o["failed"],
-            **_stats("duration_", "ms", [t.duration_ms for t in timed]),
-            "failure_rate": rate(o["failed"], o["settled"]),
-            **_stats("queue_wait_", "ms", _nonnegative(t.queue_wait_ms for t in timed)),
-            **_stats("run_time_", "ms", _nonnegative(t.run_time_ms for t in timed)),
-            "_alternatives": {
-                "every complete task, negatives kept": {
-                    "avg_queue_wait_ms": mean(_present(t.queue_wait_ms for t in complete)),
-                    "avg_run_time_ms": mean(_present(t.run_time_ms for t in complete)),
+        task_rows.append(
+            {
+                "namespace": ns,
+                "task_name": name,
+                "version": ver,
+                "execution_count": o["settled"],
+                "completed": o["completed"],
+                "failed": o["failed"],
+                **_stats("duration_", "ms", [t.duration_ms for t in timed]),
+                "failure_rate": rate(o["failed"], o["settled"]),
+                **_stats("queue_wait_", "ms", _nonnegative(t.queue_wait_ms for t in timed)),
+                **_stats("run_time_", "ms", _nonnegative(t.run_time_ms for t in timed)),
+                "_alternatives": {
+                    "every complete task, negatives kept": {
+                        "avg_queue_wait_ms": mean(_present(t.queue_wait_ms for t in complete)),
+                        "avg_run_time_ms": mean(_present(t.run_time_ms for t in complete)),
+                    },
+                    "every complete task, negative values dropped": {
+                        "avg_queue_wait_ms": mean(_nonnegative(t.queue_wait_ms for t in complete)),
+                        "avg_run_time_ms": mean(_nonnegative(t.run_time_ms for t in complete)),
+                    },
                 },
-                "every complete task, negative values dropped": {
-                    "avg_queue_wait_ms": mean(_nonnegative(t.queue_wait_ms for t in complete)),
-                    "avg_run_time_ms": mean(_nonnegative(t.run_time_ms for t in complete)),
-                },
-            },
-        })
+            }
+        )
     task_rows = _sort_desc_nulls_last(task_rows, "avg_duration_ms", ("namespace", "task_name", "version"))
 
     # ---- slowest steps
@@ -727,28 +734,33 @@ def bottlenecks(
         d = sorted(s.duration_ms for s in timed)
         retried = sum(1 for s in items if s.retried)
         complete = [s for s in items if s.final_state == "complete"]
-        step_rows.append({
-            "namespace": ns, "task_name": name, "version": ver, "step_name": step_name,
-            "execution_count": o["settled"], "completed": o["completed"], "failed": o["failed"],
-            "retried": retried,
-            **_stats("duration_", "ms", d),
-            "failure_rate": rate(o["failed"], o["settled"]),
-            "retry_rate": rate(retried, o["settled"]),
-            **_stats("queue_wait_", "ms", _nonnegative(s.queue_wait_ms for s in timed)),
-            **_stats("run_time_", "ms", d),
-            "_durations_count": len(d),
-            "_alternatives": {
-                "negative waits kept": {
-                    "avg_queue_wait_ms": mean(_present(s.queue_wait_ms for s in timed)),
+        step_rows.append(
+            {
+                "namespace": ns,
+                "task_name": name,
+                "version": ver,
+                "step_name": step_name,
+                "execution_count": o["settled"],
+                "completed": o["completed"],
+                "failed": o["failed"],
+                "retried": retried,
+                **_stats("duration_", "ms", d),
+                "failure_rate": rate(o["failed"], o["settled"]),
+                "retry_rate": rate(retried, o["settled"]),
+                **_stats("queue_wait_", "ms", _nonnegative(s.queue_wait_ms for s in timed)),
+                **_stats("run_time_", "ms", d),
+                "_durations_count": len(d),
+                "_alternatives": {
+                    "negative waits kept": {
+                        "avg_queue_wait_ms": mean(_present(s.queue_wait_ms for s in timed)),
+                    },
+                    "every complete step, negatives kept": {
+                        "avg_queue_wait_ms": mean(_present(s.queue_wait_ms for s in complete)),
+                    },
                 },
-                "every complete step, negatives kept": {
-                    "avg_queue_wait_ms": mean(_present(s.queue_wait_ms for s in complete)),
-                },
-            },
-        })
-    step_rows = _sort_desc_nulls_last(
-        step_rows, "avg_duration_ms", ("namespace", "task_name", "version", "step_name")
-    )
+            }
+        )
+    step_rows = _sort_desc_nulls_last(step_rows, "avg_duration_ms", ("namespace", "task_name", "version", "step_name"))
 
     # ---- error patterns
     step_state = {s.step_id: s.final_state for s in f.steps}
@@ -759,17 +771,19 @@ def bottlenecks(
     for et, evs in by_error_type.items():
         errored = {e.step_id for e in evs}
         recovered = sum(1 for sid in errored if step_state[sid] == "complete")
-        error_rows.append({
-            "error_type": et,
-            "frequency": len(evs),
-            "affected_steps": sorted({e.step_name for e in evs}),
-            "error_classes": sorted({e.error_class for e in evs}),
-            "first_seen": min(e.at for e in evs),
-            "last_seen": max(e.at for e in evs),
-            "errored_steps": len(errored),
-            "recovered_steps": recovered,
-            "retry_success_rate": rate(recovered, len(errored)),
-        })
+        error_rows.append(
+            {
+                "error_type": et,
+                "frequency": len(evs),
+                "affected_steps": sorted({e.step_name for e in evs}),
+                "error_classes": sorted({e.error_class for e in evs}),
+                "first_seen": min(e.at for e in evs),
+                "last_seen": max(e.at for e in evs),
+                "errored_steps": len(errored),
+                "recovered_steps": recovered,
+                "retry_success_rate": rate(recovered, len(errored)),
+            }
+        )
     error_rows.sort(key=lambda r: (-r["frequency"], r["error_type"]))
 
     # ---- performance distribution
@@ -796,13 +810,20 @@ def bottlenecks(
     for r in step_rows:
         key = (r["namespace"], r["task_name"], r["step_name"])
         timeout = timeouts.get(key)
-        base = {"namespace": r["namespace"], "task_name": r["task_name"], "version": r["version"],
-                "step": r["step_name"]}
+        base = {
+            "namespace": r["namespace"],
+            "task_name": r["task_name"],
+            "version": r["version"],
+            "step": r["step_name"],
+        }
         if timeout is not None:
             cand = {
-                **base, "current_timeout": timeout, "completed": r["completed"],
+                **base,
+                "current_timeout": timeout,
+                "completed": r["completed"],
                 "durations_count": r["_durations_count"],
-                "p95_ms": r["p95_duration_ms"], "p99_ms": r["p99_duration_ms"],
+                "p95_ms": r["p95_duration_ms"],
+                "p99_ms": r["p99_duration_ms"],
             }
             candidates.append(cand)
             # Interpretation: "at least 5 completed executions" = the step's `completed`
@@ -812,18 +833,26 @@ def bottlenecks(
                 and r["p95_duration_ms"] is not None
                 and r["p95_duration_ms"] >= TIMEOUT_P95_SHARE * timeout * 1000
             ):
-                timeout_rows.append({
-                    "type": "timeout_optimization", **base,
-                    "current_timeout": timeout,
-                    "suggested_timeout": suggested_timeout(r["p99_duration_ms"]),
-                    "p95_ms": r["p95_duration_ms"], "p99_ms": r["p99_duration_ms"],
-                })
+                timeout_rows.append(
+                    {
+                        "type": "timeout_optimization",
+                        **base,
+                        "current_timeout": timeout,
+                        "suggested_timeout": suggested_timeout(r["p99_duration_ms"]),
+                        "p95_ms": r["p95_duration_ms"],
+                        "p99_ms": r["p99_duration_ms"],
+                    }
+                )
         if r["execution_count"] >= MIN_RETRY_EXECUTIONS and r["retry_rate"] >= RETRY_RATE_THRESHOLD:
-            retry_rows.append({
-                "type": "retry_policy", **base,
-                "retry_rate": r["retry_rate"], "execution_count": r["execution_count"],
-                "retried": r["retried"],
-            })
+            retry_rows.append(
+                {
+                    "type": "retry_policy",
+                    **base,
+                    "retry_rate": r["retry_rate"],
+                    "execution_count": r["execution_count"],
+                    "retried": r["retried"],
+                }
+            )
     ident = ("namespace", "task_name", "version", "step")
     retry_rows.sort(key=lambda r: (-r["retry_rate"], *(r[k] for k in ident)))
     timeout_rows.sort(key=lambda r: (-r["p95_ms"], *(r[k] for k in ident)))
@@ -833,8 +862,7 @@ def bottlenecks(
     negative_steps = sum(1 for s in steps if s.duration_ms is not None and s.duration_ms < 0)
 
     scope_dict = {
-        k: v for k, v in (("namespace", namespace), ("task_name", task_name), ("version", version))
-        if v is not None
+        k: v for k, v in (("namespace", namespace), ("task_name", task_name), ("version", version)) if v is not None
     }
     for r in step_rows:
         r.pop("_durations_count", None)
@@ -863,7 +891,8 @@ def bottlenecks(
         "_all_blocking_steps": dependency["blocking_steps"],
         "_timeout_candidates": candidates,
         "_contract_recommendations": contract_recommendations(
-            step_rows, steps, dependency, period=period, timeouts=timeouts),
+            step_rows, steps, dependency, period=period, timeouts=timeouts
+        ),
         "_error_class_sources": _count_by(e.class_source for e in errors),
         "_alternatives": {
             "dependency_analysis": {
@@ -875,9 +904,7 @@ def bottlenecks(
             },
             "data_quality.negative_durations": {
                 "settled_any_state": negative,
-                "settled_complete_only": sum(
-                    1 for t in tasks if t.final_state == "complete" and t.duration_ms < 0
-                ),
+                "settled_complete_only": sum(1 for t in tasks if t.final_state == "complete" and t.duration_ms < 0),
             },
         },
     }
@@ -963,8 +990,9 @@ def gates(parents: dict[Any, list], settle: dict[Any, datetime | None], created:
     """
     out = []
     for dependent in sorted(parents):
-        settled = sorted((p for p in set(parents[dependent]) if settle.get(p) is not None),
-                         key=lambda p: (settle[p], _neg_key(p)))
+        settled = sorted(
+            (p for p in set(parents[dependent]) if settle.get(p) is not None), key=lambda p: (settle[p], _neg_key(p))
+        )
         if not settled:
             continue
         gate = settled[-1]  # the latest settle time; among equal ones the smallest id sorts last
@@ -1018,16 +1046,14 @@ def task_dags(raw: Raw, as_of: datetime) -> dict[Any, TaskDag]:
         if t.final_state != "complete":
             continue
         items = steps_by_task.get(t.task_id, [])
-        ms = {s.step_id: (s.duration_ms if s.duration_ms is not None and s.duration_ms >= 0 else 0.0)
-              for s in items}
+        ms = {s.step_id: (s.duration_ms if s.duration_ms is not None and s.duration_ms >= 0 else 0.0) for s in items}
         edges = edges_by_task.get(t.task_id, set())
         length, path = critical_path(ms, edges)
         parents: dict[Any, list] = {}
         for a, b in edges:
             parents.setdefault(b, []).append(a)
         g = gates(parents, {s.step_id: s.settle_time for s in items}, {s.step_id: s.created_at for s in items})
-        out[t.task_id] = TaskDag(t.task_id, t.task_type, length, path, ms,
-                                 {s.step_id: s.step_name for s in items}, g)
+        out[t.task_id] = TaskDag(t.task_id, t.task_type, length, path, ms, {s.step_id: s.step_name for s in items}, g)
     raw._cache[key] = out
     return out
 
@@ -1057,8 +1083,14 @@ def dependency_analysis(raw: Raw, as_of: datetime, analyzed: Sequence[TaskFact])
     cp_rows = []
     for k, row in cp.items():
         total = math.fsum(row["ms"])
-        cp_rows.append({**dict(zip(names, k, strict=True)), "on_critical_path": len(row["tasks"]),
-                        "critical_path_ms": total, "share": rate_float(total, type_total[k[:3]])})
+        cp_rows.append(
+            {
+                **dict(zip(names, k, strict=True)),
+                "on_critical_path": len(row["tasks"]),
+                "critical_path_ms": total,
+                "share": rate_float(total, type_total[k[:3]]),
+            }
+        )
     cp_rows.sort(key=lambda r: (-r["critical_path_ms"], *(r[n] for n in names)))
     blocking_rows = [
         {**dict(zip(names, k, strict=True)), "dependents_blocked": row["n"], "blocked_wait_ms": math.fsum(row["ms"])}
@@ -1068,8 +1100,12 @@ def dependency_analysis(raw: Raw, as_of: datetime, analyzed: Sequence[TaskFact])
     per_type: dict[tuple, int] = {}
     for t in analyzed:
         per_type[t.task_type] = per_type.get(t.task_type, 0) + 1
-    return {"tasks_analyzed": len(analyzed), "critical_path_steps": cp_rows, "blocking_steps": blocking_rows,
-            "tasks_per_type": per_type}
+    return {
+        "tasks_analyzed": len(analyzed),
+        "critical_path_steps": cp_rows,
+        "blocking_steps": blocking_rows,
+        "tasks_per_type": per_type,
+    }
 
 
 def rate_float(numerator: float, denominator: float) -> float:
@@ -1083,8 +1119,14 @@ MIN_CRITICAL_PATH_TASKS = 20
 CRITICAL_PATH_SHARE = 0.5
 
 
-def contract_recommendations(step_rows: list[dict], steps: list[StepFact], dependency: dict, *, period: int,
-                             timeouts: dict[tuple[str, str, str], float]) -> dict[str, list[dict]]:
+def contract_recommendations(
+    step_rows: list[dict],
+    steps: list[StepFact],
+    dependency: dict,
+    *,
+    period: int,
+    timeouts: dict[tuple[str, str, str], float],
+) -> dict[str, list[dict]]:
     """The ``timeout_optimization`` and ``critical_path`` recommendations of docs/API.md (the
     rules whose figures the oracle has), each with ``evidence`` and
     ``estimated_impact_ms_per_day``, unsorted. ``borderline`` marks a row whose rule sits
@@ -1106,27 +1148,49 @@ def contract_recommendations(step_rows: list[dict], steps: list[StepFact], depen
             continue
         key = (r["namespace"], r["task_name"], r["version"], r["step_name"])
         over = sum(1 for d in durations.get(key, []) if d > timeout * 1000)
-        timeout_rows.append({
-            "type": "timeout_optimization", "namespace": key[0], "task_name": key[1], "version": key[2],
-            "step": key[3], "current_timeout": timeout, "suggested_timeout": suggested_timeout(r["p99_duration_ms"]),
-            "p95_ms": p95, "p99_ms": r["p99_duration_ms"],
-            "evidence": {"p95_ms": p95, "p99_ms": r["p99_duration_ms"], "timeout_ms": timeout * 1000,
-                         "completed": r["completed"], "over_timeout": over},
-            "estimated_impact_ms_per_day": over * per_day * timeout * 1000,
-            "borderline": borderline,
-        })
+        timeout_rows.append(
+            {
+                "type": "timeout_optimization",
+                "namespace": key[0],
+                "task_name": key[1],
+                "version": key[2],
+                "step": key[3],
+                "current_timeout": timeout,
+                "suggested_timeout": suggested_timeout(r["p99_duration_ms"]),
+                "p95_ms": p95,
+                "p99_ms": r["p99_duration_ms"],
+                "evidence": {
+                    "p95_ms": p95,
+                    "p99_ms": r["p99_duration_ms"],
+                    "timeout_ms": timeout * 1000,
+                    "completed": r["completed"],
+                    "over_timeout": over,
+                },
+                "estimated_impact_ms_per_day": over * per_day * timeout * 1000,
+                "borderline": borderline,
+            }
+        )
     cp_rows = []
     for r in dependency["critical_path_steps"]:
         ttype = (r["namespace"], r["task_name"], r["version"])
         analyzed = dependency["tasks_per_type"].get(ttype, 0)
         if analyzed < MIN_CRITICAL_PATH_TASKS or r["share"] < CRITICAL_PATH_SHARE - 1e-9:
             continue
-        cp_rows.append({
-            "type": "critical_path", "namespace": ttype[0], "task_name": ttype[1], "version": ttype[2],
-            "step": r["step_name"],
-            "evidence": {"tasks_analyzed": analyzed, "on_critical_path": r["on_critical_path"],
-                         "critical_path_ms": r["critical_path_ms"], "share": r["share"]},
-            "estimated_impact_ms_per_day": r["critical_path_ms"] * per_day,
-            "borderline": abs(r["share"] - CRITICAL_PATH_SHARE) <= 1e-9,
-        })
+        cp_rows.append(
+            {
+                "type": "critical_path",
+                "namespace": ttype[0],
+                "task_name": ttype[1],
+                "version": ttype[2],
+                "step": r["step_name"],
+                "evidence": {
+                    "tasks_analyzed": analyzed,
+                    "on_critical_path": r["on_critical_path"],
+                    "critical_path_ms": r["critical_path_ms"],
+                    "share": r["share"],
+                },
+                "estimated_impact_ms_per_day": r["critical_path_ms"] * per_day,
+                "borderline": abs(r["share"] - CRITICAL_PATH_SHARE) <= 1e-9,
+            }
+        )
     return {"timeout_optimization": timeout_rows, "critical_path": cp_rows}

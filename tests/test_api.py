@@ -14,7 +14,12 @@ BOTTLENECKS = "/tasker/analytics/bottlenecks"
 
 SPEC_PERFORMANCE_KEYS = {"system_health_score", "performance_trends", "task_statistics", "processing_times"}
 SPEC_BOTTLENECK_KEYS = {
-    "analysis_period", "scope", "slowest_tasks", "slowest_steps", "error_patterns", "recommendations",
+    "analysis_period",
+    "scope",
+    "slowest_tasks",
+    "slowest_steps",
+    "error_patterns",
+    "recommendations",
     "performance_distribution",
 }
 
@@ -37,7 +42,9 @@ def test_performance_has_the_spec_shape_and_real_figures(client):
     assert 0 < times["p50"] <= times["p95"] <= times["p99"]
     assert 0 < body["system_health_score"] <= 100
     assert [component["name"] for component in body["health_components"]] == [
-        "success_share", "first_attempt_step_success", "latency",
+        "success_share",
+        "first_attempt_step_success",
+        "latency",
     ]
     assert body["active_tasks"] > 0
     assert body["data_as_of"].startswith("2026-11-28T11:30:00")
@@ -57,8 +64,15 @@ def test_bottlenecks_has_the_spec_shape_and_real_figures(client):
     assert body["scope"] == {}
     assert body["slowest_tasks"] and body["slowest_steps"] and body["error_patterns"]
     first = body["slowest_tasks"][0]
-    assert {"task_name", "namespace", "version", "avg_duration_ms", "p95_duration_ms", "execution_count",
-            "failure_rate"} <= first.keys()
+    assert {
+        "task_name",
+        "namespace",
+        "version",
+        "avg_duration_ms",
+        "p95_duration_ms",
+        "execution_count",
+        "failure_rate",
+    } <= first.keys()
     averages = [task["avg_duration_ms"] for task in body["slowest_tasks"] if task["avg_duration_ms"] is not None]
     assert averages == sorted(averages, reverse=True)
     step = body["slowest_steps"][0]
@@ -200,7 +214,8 @@ def test_a_different_seed_changes_the_figures(client, tmp_path, workload):
         theirs = other_client.get(PERFORMANCE).json()
         mine, yours = _figures(ours), _figures(theirs)
         held = [
-            path for path, value in mine.items()
+            path
+            for path, value in mine.items()
             if (isinstance(value, float) and value not in (0.0, 1.0)) or value >= 50
         ]
         assert len(held) >= 20
@@ -219,7 +234,10 @@ def test_a_different_seed_changes_the_figures(client, tmp_path, workload):
         theirs["performance_distribution"][key] for key in percentiles
     ]
     for task in ours["slowest_tasks"]:
-        match = [other for other in theirs["slowest_tasks"]
-                 if (other["namespace"], other["task_name"], other["version"])
-                 == (task["namespace"], task["task_name"], task["version"])]
+        match = [
+            other
+            for other in theirs["slowest_tasks"]
+            if (other["namespace"], other["task_name"], other["version"])
+            == (task["namespace"], task["task_name"], task["version"])
+        ]
         assert match and match[0]["avg_duration_ms"] != task["avg_duration_ms"]

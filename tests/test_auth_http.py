@@ -28,8 +28,15 @@ ENDPOINTS = ["/tasker/analytics/performance", "/tasker/analytics/bottlenecks?nam
 
 def _claims(**extra) -> dict:
     now = int(time.time())
-    return {"sub": "dashboard", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600,
-            "permissions": [PERMISSION], **extra}
+    return {
+        "sub": "dashboard",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 600,
+        "permissions": [PERMISSION],
+        **extra,
+    }
 
 
 def _b64(data: dict) -> str:
@@ -49,10 +56,15 @@ def keys(tmp_path_factory):
 
 
 def _app(workload, **auth):
-    settings = workload.settings(auth=AuthSettings(
-        required=True, jwt_issuer=ISSUER, jwt_audience=AUDIENCE,
-        service_tokens=(("billing", hash_service_token(SERVICE_TOKEN)),), **auth,
-    ))
+    settings = workload.settings(
+        auth=AuthSettings(
+            required=True,
+            jwt_issuer=ISSUER,
+            jwt_audience=AUDIENCE,
+            service_tokens=(("billing", hash_service_token(SERVICE_TOKEN)),),
+            **auth,
+        )
+    )
     return TestClient(create_app(settings))
 
 
@@ -97,8 +109,7 @@ def _hs_cases(keys) -> dict[str, tuple[dict | None, int]]:
         "wrong audience": (_bearer(jwt.encode(_claims(aud="someone-else"), SECRET, "HS256")), 401),
         "wrong key": (_bearer(jwt.encode(_claims(), "another-secret-that-is-32-bytes-long!!", "HS256")), 401),
         "alg none": (_bearer(f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}."), 401),
-        "signed by an RSA key the server does not use": (
-            _bearer(jwt.encode(_claims(), keys["private"], "RS256")), 401),
+        "signed by an RSA key the server does not use": (_bearer(jwt.encode(_claims(), keys["private"], "RS256")), 401),
         "missing permission": (_bearer(jwt.encode(_claims(permissions=["other:read"]), SECRET, "HS256")), 403),
         "unknown service token": (_bearer("not-a-configured-service-token"), 401),
     }
@@ -134,9 +145,11 @@ def test_rs256_matrix_and_key_confusion_with_the_cache_warm(rs_client, keys):
     # HS256 signed by hand with the server's public PEM as the HMAC secret.
     header = _b64({"alg": "HS256", "typ": "JWT"})
     payload = _b64(_claims())
-    signature = base64.urlsafe_b64encode(
-        hmac.new(keys["public_pem"], f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    ).rstrip(b"=").decode()
+    signature = (
+        base64.urlsafe_b64encode(hmac.new(keys["public_pem"], f"{header}.{payload}".encode(), hashlib.sha256).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     cases = {
         "HS256 signed with the public key (key confusion)": (_bearer(f"{header}.{payload}.{signature}"), 401),
         "signed by another RSA key": (_bearer(jwt.encode(_claims(), keys["other"], "RS256")), 401),

@@ -56,9 +56,7 @@ def reference(workload):
 
 
 def _api_lists(client, scope: Scope, period: int) -> tuple[list[dict], list[dict]]:
-    response = client.get(
-        "/tasker/analytics/bottlenecks", params={**scope.as_dict(), "period": period, "limit": LIMIT}
-    )
+    response = client.get("/tasker/analytics/bottlenecks", params={**scope.as_dict(), "period": period, "limit": LIMIT})
     assert response.status_code == 200, response.text
     body = response.json()
     return body["slowest_tasks"], body["slowest_steps"]
@@ -125,10 +123,12 @@ MUTATIONS = {
     "a retried count off by one": lambda tasks, steps: steps[0].update(retried=steps[0]["retried"] + 1),
     "a failure rate off": lambda tasks, steps: tasks[0].update(failure_rate=tasks[0]["failure_rate"] + 0.001),
     "an average off by 0.2 ms": lambda tasks, steps: steps[1].update(avg_duration_ms=steps[1]["avg_duration_ms"] + 0.2),
-    "a p95 off by 1 %": lambda tasks, steps: (
-        row := _timed_row(tasks, "p95_duration_ms")).update(p95_duration_ms=row["p95_duration_ms"] * 1.01),
-    "a p99 queue wait off by 1 %": lambda tasks, steps: (
-        row := _timed_row(steps, "p99_queue_wait_ms")).update(p99_queue_wait_ms=row["p99_queue_wait_ms"] * 0.99),
+    "a p95 off by 1 %": lambda tasks, steps: (row := _timed_row(tasks, "p95_duration_ms")).update(
+        p95_duration_ms=row["p95_duration_ms"] * 1.01
+    ),
+    "a p99 queue wait off by 1 %": lambda tasks, steps: (row := _timed_row(steps, "p99_queue_wait_ms")).update(
+        p99_queue_wait_ms=row["p99_queue_wait_ms"] * 0.99
+    ),
     "a p50 run time missing": lambda tasks, steps: _timed_row(tasks, "p50_run_time_ms").update(p50_run_time_ms=None),
 }
 

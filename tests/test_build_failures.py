@@ -45,8 +45,9 @@ def _env(workload, served: Path | None = None, **extra: str) -> dict[str, str]:
 
 
 def _build(env: dict[str, str], *arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([COMMAND, "build", *arguments], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [COMMAND, "build", *arguments], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def _one_line_error(completed: subprocess.CompletedProcess, *words: str) -> str:
@@ -68,14 +69,22 @@ def test_a_killed_build_leaves_partial_files_that_the_next_build_removes(small):
     served = small.warehouse_path
     before = _served_build_id(served)
     env = _env(small, DBT_TARGET_PATH=str(served.parent / "target-killed"))
-    process = subprocess.Popen([COMMAND, "build", "--full-refresh"], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [COMMAND, "build", "--full-refresh"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     partial: list[Path] = []
     while not partial:
         assert time.monotonic() < deadline and process.poll() is None, "no build file appeared"
-        partial = [path for path in builds_folder(served).glob("*.duckdb") if not build_sidecar(path).exists()
-                   and path.resolve() != served.resolve()]
+        partial = [
+            path
+            for path in builds_folder(served).glob("*.duckdb")
+            if not build_sidecar(path).exists() and path.resolve() != served.resolve()
+        ]
         time.sleep(0.2)
     time.sleep(1.5)  # well into dbt's run
     os.killpg(process.pid, signal.SIGKILL)
@@ -102,8 +111,12 @@ def test_a_full_disk_is_one_line_and_the_previous_build_stays(small, tmp_path):
     mount = tmp_path / "small-disk"
     mount.mkdir()
     size_kb = served_file.stat().st_size // 1024 + 512  # room for the served build, not a copy of it
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mount)],
-                             capture_output=True, text=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if mounted.returncode != 0:
         service_missing(f"cannot mount a tmpfs for the full-disk test: {mounted.stderr.strip()}")
     try:
@@ -124,8 +137,11 @@ def test_a_full_disk_is_one_line_and_the_previous_build_stays(small, tmp_path):
 
 
 def test_an_unreachable_postgres_is_one_line(small):
-    env = _env(small, TASKER_ANALYTICS_WAREHOUSE="postgres",
-               TASKER_ANALYTICS_DATABASE_URL="postgresql://someone:secret@127.0.0.1:1/tasker")
+    env = _env(
+        small,
+        TASKER_ANALYTICS_WAREHOUSE="postgres",
+        TASKER_ANALYTICS_DATABASE_URL="postgresql://someone:secret@127.0.0.1:1/tasker",
+    )
     line = _one_line_error(_build(env), "TASKER_ANALYTICS_DATABASE_URL", "cannot reach")
     assert "secret" not in line
 
@@ -151,8 +167,12 @@ def test_an_empty_build_over_a_busy_one_asks_for_allow_empty(small, tmp_path):
         settled = connection.execute("select settled_count from performance_overview").fetchone()[0]
     assert settled >= 50
     empty = tmp_path / "empty-source.duckdb"
-    generated = subprocess.run([COMMAND, "generate", "--tasks", "0", "--duckdb", str(empty), "--no-progress"],
-                               capture_output=True, text=True, check=False)
+    generated = subprocess.run(
+        [COMMAND, "generate", "--tasks", "0", "--duckdb", str(empty), "--no-progress"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert generated.returncode == 0, generated.stderr
     before = _served_build_id(served)
     as_of = small.as_of.isoformat()
@@ -180,9 +200,12 @@ def test_postgres_build_schemas_a_killed_build_left_are_dropped_and_never_counte
                 connection.execute(f'create schema "{name}"')
                 connection.execute(f'create table "{name}".int_task_executions (task_id bigint)')
             served_before = connection.execute(f'select build_schema from "{built.schema}".build_pointer').fetchone()[0]
-        build(Settings(warehouse="postgres", database_url=postgres_dsn, database_schema=built.schema, keep_builds=1),
-              as_of=BUILD_AS_OF.isoformat(sep=" "), quiet=True,
-              extra_env={"TASKER_SOURCE_SCHEMA": built.source_schema, "DBT_TARGET_PATH": str(tmp_path / "t2")})
+        build(
+            Settings(warehouse="postgres", database_url=postgres_dsn, database_schema=built.schema, keep_builds=1),
+            as_of=BUILD_AS_OF.isoformat(sep=" "),
+            quiet=True,
+            extra_env={"TASKER_SOURCE_SCHEMA": built.source_schema, "DBT_TARGET_PATH": str(tmp_path / "t2")},
+        )
         with psycopg.connect(postgres_dsn, autocommit=True) as connection:
             schemas = postgres_build_schemas(connection, built.schema)
             served = connection.execute(f'select build_schema from "{built.schema}".build_pointer').fetchone()[0]

@@ -108,8 +108,11 @@ def test_the_encoded_body_equals_the_python_apis_body(workload):
         encoded = analytics.bottleneck_encoded(scope, 24, 5)
         assert encoded.status == "hit" and served.cache.status == "miss"
         decoded = msgspec.json.decode(encoded.json(), type=Bottlenecks)
-        expected = msgspec.structs.replace(served.body, freshness_seconds=decoded.freshness_seconds,
-                                           cache_info=msgspec.structs.replace(served.cache, status="hit"))
+        expected = msgspec.structs.replace(
+            served.body,
+            freshness_seconds=decoded.freshness_seconds,
+            cache_info=msgspec.structs.replace(served.cache, status="hit"),
+        )
         assert decoded == expected
         assert abs(decoded.freshness_seconds - served.body.freshness_seconds) < 5
     finally:
@@ -117,10 +120,12 @@ def test_the_encoded_body_equals_the_python_apis_body(workload):
 
 
 def test_a_cache_ttl_of_zero_keeps_nothing(workload):
-    settings = Settings.from_env({
-        "TASKER_ANALYTICS_DUCKDB_PATH": str(workload.warehouse_path),
-        "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL": "0",
-    })
+    settings = Settings.from_env(
+        {
+            "TASKER_ANALYTICS_DUCKDB_PATH": str(workload.warehouse_path),
+            "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL": "0",
+        }
+    )
     analytics = Analytics(settings)
     counter = _CountingSnapshots(analytics.warehouse)
     analytics.warehouse.snapshot = counter  # type: ignore[method-assign]
@@ -131,11 +136,21 @@ def test_a_cache_ttl_of_zero_keeps_nothing(workload):
 
 def _encoded(size: int, build: str = "b1") -> Encoded:
     body = Bottlenecks(
-        analysis_period="1 hour", period_hours=1, scope={}, slowest_tasks=[], slowest_steps=[],
-        error_patterns=[], performance_distribution=None, dependency_analysis=None, recommendations=[],
-        percentiles="approximate", percentile_relative_error=0.0, data_quality=None,
+        analysis_period="1 hour",
+        period_hours=1,
+        scope={},
+        slowest_tasks=[],
+        slowest_steps=[],
+        error_patterns=[],
+        performance_distribution=None,
+        dependency_analysis=None,
+        recommendations=[],
+        percentiles="approximate",
+        percentile_relative_error=0.0,
+        data_quality=None,
         data_as_of=datetime.fromisoformat("2026-01-01T00:00:00+00:00"),
-        built_at=datetime.fromisoformat("2026-01-01T00:00:00+00:00"), build_id=build + "x" * size,
+        built_at=datetime.fromisoformat("2026-01-01T00:00:00+00:00"),
+        build_id=build + "x" * size,
     )
     return Encoded.of(body, CacheInfo(status="hit", key="k", ttl_seconds=60), 'W/"e"')
 
@@ -234,8 +249,7 @@ def test_before_routing_a_cached_key_still_needs_credentials_and_valid_input(wor
     from tasker_analytics.auth import AuthSettings, hash_service_token
 
     token = "a-service-token-for-the-pre-routing-test"
-    settings = workload.settings(auth=AuthSettings(
-        required=True, service_tokens=(("svc", hash_service_token(token)),)))
+    settings = workload.settings(auth=AuthSettings(required=True, service_tokens=(("svc", hash_service_token(token)),)))
     application = create_app(settings)
     routed = _RoutedCalls(application)
     application.asgi_handler = routed  # type: ignore[method-assign]

@@ -164,12 +164,16 @@ def test_a_namespace_over_a_shorter_period(run_check, api):
     rates = _namespace_rates(api["bottlenecks"][1])
     assert rates
     for namespace, (failed, settled, rate) in rates.items():
-        code, out = run_check("--min-health", "0", "--max-failure-rate", "1", "--namespace", namespace,
-                              "--period", "1", "--json")
+        code, out = run_check(
+            "--min-health", "0", "--max-failure-rate", "1", "--namespace", namespace, "--period", "1", "--json"
+        )
         body = json.loads(out)
         assert code == 0
         assert (body["failed"], body["settled"], body["failure_rate"], body["period_hours"]) == (
-            failed, settled, rate, 1
+            failed,
+            settled,
+            rate,
+            1,
         )
         assert body["build_id"] == api["bottlenecks"][1]["build_id"]
 
@@ -181,7 +185,9 @@ def test_the_period_path_agrees_with_task_statistics(run_check, api):
     body = json.loads(out)
     assert code == 0
     assert (body["failed"], body["settled"], body["failure_rate"]) == (
-        statistics["failed"], statistics["settled"], statistics["failure_rate"]
+        statistics["failed"],
+        statistics["settled"],
+        statistics["failure_rate"],
     )
 
 

@@ -89,7 +89,10 @@ def test_build_without_a_source_is_a_clear_error(tmp_path):
 
 def test_build_rejects_a_bad_as_of(tmp_path):
     completed = subprocess.run(
-        [COMMAND, "build", "--as-of", "yesterday"], env=_environment(tmp_path), capture_output=True, text=True,
+        [COMMAND, "build", "--as-of", "yesterday"],
+        env=_environment(tmp_path),
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert completed.returncode == 1

@@ -32,12 +32,23 @@ def _served_build(path: Path) -> str:
 
 
 def _build_process(served: Path, source: Path, target: Path) -> subprocess.Popen:
-    env = {**os.environ, "TASKER_ANALYTICS_DUCKDB_PATH": str(served), "DBT_TARGET_PATH": str(target),
-           "DBT_LOG_PATH": str(target / "logs")}
-    command = [str(Path(sys.executable).with_name("tasker-analytics")), "build",
-               "--source-duckdb", str(source), "--as-of", AS_OF]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    env = {
+        **os.environ,
+        "TASKER_ANALYTICS_DUCKDB_PATH": str(served),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(target / "logs"),
+    }
+    command = [
+        str(Path(sys.executable).with_name("tasker-analytics")),
+        "build",
+        "--source-duckdb",
+        str(source),
+        "--as-of",
+        AS_OF,
+    ]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 
 
 def _kill(process: subprocess.Popen) -> None:

@@ -129,10 +129,16 @@ def build_tables() -> dict[str, list[dict]]:
         nonlocal edge_id
         for parent, child in pairs:
             edge_id += 1
-            b.tables["workflow_step_edges"].append({
-                "id": edge_id, "from_step_id": parent, "to_step_id": child, "name": "provides",
-                "created_at": at("09:00:00"), "updated_at": at("09:00:00"),
-            })
+            b.tables["workflow_step_edges"].append(
+                {
+                    "id": edge_id,
+                    "from_step_id": parent,
+                    "to_step_id": child,
+                    "name": "provides",
+                    "created_at": at("09:00:00"),
+                    "updated_at": at("09:00:00"),
+                }
+            )
 
     def step(step_id, task_id, named, created, ip, done):
         trs = ([("in_progress", at(ip))] if ip else []) + [("complete", at(done))]
@@ -190,10 +196,17 @@ def build_tables() -> dict[str, list[dict]]:
     # T8 diamond, failed
     b.task(8, DIAMOND, at("11:55:00"), [("in_progress", at("11:55:00.050")), ("error", at("11:55:03"))])
     step(801, 8, A, "11:55:00", "11:55:00.100", "11:55:01")
-    b.step(802, 8, B, at("11:55:00"), [
-        ("in_progress", at("11:55:01.100")),
-        ("error", at("11:55:02"), '{"error_class": "Net::ReadTimeout"}'),
-    ], attempts=1)
+    b.step(
+        802,
+        8,
+        B,
+        at("11:55:00"),
+        [
+            ("in_progress", at("11:55:01.100")),
+            ("error", at("11:55:02"), '{"error_class": "Net::ReadTimeout"}'),
+        ],
+        attempts=1,
+    )
     b.step(803, 8, C, at("11:55:00"), [], attempts=None)
     b.step(804, 8, D, at("11:55:00"), [], attempts=None)
     edges((801, 802), (801, 803), (802, 804), (803, 804))
@@ -211,13 +224,22 @@ def build_tables() -> dict[str, list[dict]]:
 
 
 def cp(task_name: str, step_name: str, on_critical_path: int, critical_path_ms: float, share: float) -> dict:
-    return {"task_name": task_name, "step_name": step_name, "on_critical_path": on_critical_path,
-            "critical_path_ms": critical_path_ms, "share": share}
+    return {
+        "task_name": task_name,
+        "step_name": step_name,
+        "on_critical_path": on_critical_path,
+        "critical_path_ms": critical_path_ms,
+        "share": share,
+    }
 
 
 def bl(task_name: str, step_name: str, dependents_blocked: int, blocked_wait_ms: float) -> dict:
-    return {"task_name": task_name, "step_name": step_name, "dependents_blocked": dependents_blocked,
-            "blocked_wait_ms": blocked_wait_ms}
+    return {
+        "task_name": task_name,
+        "step_name": step_name,
+        "dependents_blocked": dependents_blocked,
+        "blocked_wait_ms": blocked_wait_ms,
+    }
 
 
 # ---- hand values (see the module docstring), period=1: T1..T6
@@ -295,8 +317,10 @@ EXPECTED_BOUNDS_1H = {
 # bounds, period=2: + B2 (a 1000, b 3000; gate 2000): total 7000 + 4000 + 0 = 11000
 EXPECTED_BOUNDS_2H = {
     "tasks_analyzed": 3,
-    "critical_path_steps": [cp("edge_task", "b", 2, 8000.0, 8000 / 11000),
-                            cp("edge_task", "a", 2, 3000.0, 3000 / 11000)],
+    "critical_path_steps": [
+        cp("edge_task", "b", 2, 8000.0, 8000 / 11000),
+        cp("edge_task", "a", 2, 3000.0, 3000 / 11000),
+    ],
     "blocking_steps": [bl("edge_task", "a", 2, 5000.0)],
 }
 
@@ -305,8 +329,10 @@ CASES = {
     "period=1": ({"period": "1", "namespace": NS}, EXPECTED_1H),
     "period=24": ({"period": "24", "namespace": NS}, EXPECTED_24H),
     "fan,period=1": ({"period": "1", "task_name": "fan"}, _scoped(EXPECTED_1H, "fan", 2)),
-    "diamond,period=24": ({"period": "24", "namespace": NS, "task_name": "diamond", "version": VERSION},
-                          _scoped(EXPECTED_24H, "diamond", 3)),
+    "diamond,period=24": (
+        {"period": "24", "namespace": NS, "task_name": "diamond", "version": VERSION},
+        _scoped(EXPECTED_24H, "diamond", 3),
+    ),
     "linear,period=1": ({"period": "1", "name": "linear"}, _scoped(EXPECTED_1H, "linear", 2)),
     "bounds,period=1": ({"period": "1", "namespace": BOUNDS}, EXPECTED_BOUNDS_1H),
     "bounds,period=2": ({"period": "2", "namespace": BOUNDS}, EXPECTED_BOUNDS_2H),
@@ -315,9 +341,11 @@ CASES = {
 
 def _with_ids(expected: dict) -> dict:
     """The hand rows with namespace and version (all tasks share them)."""
+
     def full(r):
         ns = BOUNDS if r["task_name"] == "edge_task" else NS
         return {"namespace": ns, "task_name": r["task_name"], "version": VERSION, **r}
+
     return {
         "tasks_analyzed": expected["tasks_analyzed"],
         "critical_path_steps": [full(r) for r in expected["critical_path_steps"]],
@@ -330,8 +358,10 @@ def assert_dependency_equal(expected: dict, got: dict, who: str) -> None:
     problems = []
     if got.get("tasks_analyzed") != expected["tasks_analyzed"]:
         problems.append(f"tasks_analyzed: hand {expected['tasks_analyzed']} != {who} {got.get('tasks_analyzed')!r}")
-    for section, fields in (("critical_path_steps", ("on_critical_path", "critical_path_ms", "share")),
-                            ("blocking_steps", ("dependents_blocked", "blocked_wait_ms"))):
+    for section, fields in (
+        ("critical_path_steps", ("on_critical_path", "critical_path_ms", "share")),
+        ("blocking_steps", ("dependents_blocked", "blocked_wait_ms")),
+    ):
         want = expected[section]
         have = got.get(section)
         if not isinstance(have, list):
@@ -343,8 +373,10 @@ def assert_dependency_equal(expected: dict, got: dict, who: str) -> None:
             problems.append(f"{section} rows/order: hand {want_keys}\n      != {who} {have_keys}")
         for w in want:
             k = (w["namespace"], w["task_name"], w["version"], w["step_name"])
-            h = next((r for r in have if tuple(r.get(x) for x in ("namespace", "task_name", "version",
-                                                                  "step_name")) == k), None)
+            h = next(
+                (r for r in have if tuple(r.get(x) for x in ("namespace", "task_name", "version", "step_name")) == k),
+                None,
+            )
             if h is None:
                 continue
             for name in fields:
@@ -389,9 +421,18 @@ def test_oracle_gates_function():
 def test_oracle_task_paths(raw):
     dags = task_dags(raw, AS_OF)
     assert sorted(dags) == [1, 2, 3, 4, 5, 6, 7, 901, 902, 903], "T8 failed: not analyzed"
-    want = {1: (8000, (101, 102, 104)), 2: (5500, (201, 202, 204)), 3: (8500, (301, 303, 305)),
-            4: (5500, (401, 402, 405)), 5: (3750, (501, 502, 503)), 6: (2000, (601, 602, 603)),
-            7: (8000, (701, 703, 704)), 901: (7000, (9011, 9012)), 902: (4000, (9021, 9022)), 903: (0.0, ())}
+    want = {
+        1: (8000, (101, 102, 104)),
+        2: (5500, (201, 202, 204)),
+        3: (8500, (301, 303, 305)),
+        4: (5500, (401, 402, 405)),
+        5: (3750, (501, 502, 503)),
+        6: (2000, (601, 602, 603)),
+        7: (8000, (701, 703, 704)),
+        901: (7000, (9011, 9012)),
+        902: (4000, (9021, 9022)),
+        903: (0.0, ()),
+    }
     assert {k: (d.length_ms, d.path) for k, d in dags.items()} == want
     assert dags[4].step_ms[404] == 0  # never ran: counts 0
     gated = {k: sorted((g.gating_step, g.dependent_step, g.wait_ms) for g in d.gates) for k, d in dags.items()}
@@ -405,9 +446,17 @@ def test_oracle_task_paths(raw):
 @pytest.mark.parametrize("case", list(CASES))
 def test_oracle_matches_hand_values(raw, case):
     params, expected = CASES[case]
-    o = bottlenecks(raw, AS_OF, period=int(params["period"]), namespace=params.get("namespace"),
-                    task_name=params.get("task_name", params.get("name")), version=params.get("version"),
-                    limit=50, timeouts={}, taxonomy={})
+    o = bottlenecks(
+        raw,
+        AS_OF,
+        period=int(params["period"]),
+        namespace=params.get("namespace"),
+        task_name=params.get("task_name", params.get("name")),
+        version=params.get("version"),
+        limit=50,
+        timeouts={},
+        taxonomy={},
+    )
     assert_dependency_equal(expected, o["dependency_analysis"], "oracle")
 
 
@@ -424,7 +473,10 @@ def dag_build(tmp_path_factory):
     _write_source(build_tables(), source)
     settings = Settings(duckdb_path=directory / "tasker_analytics.duckdb")
     build(
-        settings, source_duckdb=str(source), as_of=AS_OF.isoformat(sep=" "), quiet=True,
+        settings,
+        source_duckdb=str(source),
+        as_of=AS_OF.isoformat(sep=" "),
+        quiet=True,
         extra_env={"DBT_TARGET_PATH": str(directory / "target"), "DBT_LOG_PATH": str(directory / "logs")},
     )
     return settings, source
@@ -465,9 +517,17 @@ def test_api_whole_body_matches_oracle(dag_client, dag_build, case):
     """The rest of the body on this workload too (error patterns, durations, waits)."""
     params, _ = CASES[case]
     raw = load_raw(str(dag_build[1]))
-    o = bottlenecks(raw, AS_OF, period=int(params["period"]), namespace=params.get("namespace"),
-                    task_name=params.get("task_name", params.get("name")), version=params.get("version"),
-                    limit=50, timeouts={}, taxonomy=_taxonomy())
+    o = bottlenecks(
+        raw,
+        AS_OF,
+        period=int(params["period"]),
+        namespace=params.get("namespace"),
+        task_name=params.get("task_name", params.get("name")),
+        version=params.get("version"),
+        limit=50,
+        timeouts={},
+        taxonomy=_taxonomy(),
+    )
     diff = Diff(f"GET {URL} {params}")
     compare_body(diff, o, _get(dag_client, params), limit=50)
     diff.check()

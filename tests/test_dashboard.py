@@ -53,8 +53,12 @@ class Page(HTMLParser):
         self.close()
 
     def handle_starttag(self, tag, attrs):
-        element = {"tag": tag, "attrs": {name: value or "" for name, value in attrs}, "text": [],
-                   "within": {e["attrs"].get("id") for e in self._open} - {None}}
+        element = {
+            "tag": tag,
+            "attrs": {name: value or "" for name, value in attrs},
+            "text": [],
+            "within": {e["attrs"].get("id") for e in self._open} - {None},
+        }
         self.elements.append(element)
         if tag not in self.VOID:
             self._open.append(element)
@@ -105,8 +109,11 @@ class Page(HTMLParser):
         return self.figure(name)["attrs"]["data-value"]
 
     def bars(self) -> list[int]:
-        return [int(e["attrs"]["data-count"]) for e in self.find("rect", within="duration-histogram")
-                if "bar" in e["attrs"].get("class", "").split()]
+        return [
+            int(e["attrs"]["data-count"])
+            for e in self.find("rect", within="duration-histogram")
+            if "bar" in e["attrs"].get("class", "").split()
+        ]
 
     def rows(self, table_id: str) -> list[dict]:
         return [e for e in self.find("tr", within=table_id) if "data-namespace" in e["attrs"]]
@@ -166,15 +173,20 @@ def test_the_page_shows_the_json_apis_figures(app_client):
     assert sum(page.bars()) == distribution["count"] == int(page.value("distribution.count"))
     assert _number(page.value("distribution.p95")) == distribution["p95"]
 
-    shown = [(r["attrs"]["data-namespace"], r["attrs"]["data-task-name"], r["attrs"]["data-version"])
-             for r in page.rows("slowest-tasks")]
+    shown = [
+        (r["attrs"]["data-namespace"], r["attrs"]["data-task-name"], r["attrs"]["data-version"])
+        for r in page.rows("slowest-tasks")
+    ]
     assert shown == [(t["namespace"], t["task_name"], t["version"]) for t in bottlenecks["slowest_tasks"]]
     first = page.rows("slowest-tasks")[0]
     assert int(_cell(page, first, "execution_count")) == bottlenecks["slowest_tasks"][0]["execution_count"]
     assert _number(_cell(page, first, "avg_duration_ms")) == bottlenecks["slowest_tasks"][0]["avg_duration_ms"]
     assert len(page.rows("slowest-steps")) == len(bottlenecks["slowest_steps"])
-    errors = [e["attrs"]["data-error-type"] for e in page.find("tr", within="error-patterns")
-              if "data-error-type" in e["attrs"]]
+    errors = [
+        e["attrs"]["data-error-type"]
+        for e in page.find("tr", within="error-patterns")
+        if "data-error-type" in e["attrs"]
+    ]
     assert errors == [pattern["error_type"] for pattern in bottlenecks["error_patterns"]]
     for recommendation in bottlenecks["recommendations"]:
         assert recommendation["rationale"] in response.text
@@ -190,7 +202,7 @@ def test_the_page_shows_the_json_apis_figures(app_client):
 def _cell(page: Page, row: dict, field: str) -> str:
     """data-value of the cell `field` in a table row."""
     index = page.elements.index(row)
-    for element in page.elements[index + 1:]:
+    for element in page.elements[index + 1 :]:
         if element["tag"] == "tr":
             break
         if element["attrs"].get("data-field") == field:
@@ -222,23 +234,36 @@ def test_the_scope_filters_change_the_figures(app_client):
     namespaces = {e["attrs"]["value"] for e in everything.find("option", within="filter-namespace")} - {""}
     assert namespaces == {task["namespace"] for task in catalog} >= {"ecommerce", "payments"}
     assert [e["attrs"]["value"] for e in everything.find("option", within="filter-period")] == [
-        "1", "4", "24", "72", "168"]
+        "1",
+        "4",
+        "24",
+        "72",
+        "168",
+    ]
     task_names = {e["attrs"]["value"] for e in payments.find("option", within="filter-task_name")} - {""}
     assert task_names == {task["task_name"] for task in catalog if task["namespace"] == "payments"}
     assert {row["attrs"]["data-task-name"] for row in rows} <= task_names
 
     # One task type, by the links of the table.
     task = expected["slowest_tasks"][0]
-    narrowed = Page(app_client.get(DASHBOARD, params={
-        "namespace": task["namespace"], "task_name": task["task_name"], "version": task["version"], "period": 168,
-    }).text)
+    narrowed = Page(
+        app_client.get(
+            DASHBOARD,
+            params={
+                "namespace": task["namespace"],
+                "task_name": task["task_name"],
+                "version": task["version"],
+                "period": 168,
+            },
+        ).text
+    )
     assert [(r["attrs"]["data-task-name"], r["attrs"]["data-version"]) for r in narrowed.rows("slowest-tasks")] == [
-        (task["task_name"], task["version"])]
+        (task["task_name"], task["version"])
+    ]
 
 
 def test_a_plain_get_form_with_empty_selects_is_redirected_without_them(app_client):
-    response = app_client.get(
-        DASHBOARD + "?namespace=&task_name=&version=&period=72", follow_redirects=False)
+    response = app_client.get(DASHBOARD + "?namespace=&task_name=&version=&period=72", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == DASHBOARD + "?period=72"
     assert app_client.get(DASHBOARD + "?namespace=&period=72").status_code == 200
@@ -262,8 +287,15 @@ def test_user_values_are_escaped(app_client):
 
 @pytest.mark.parametrize(
     ("query", "parameter"),
-    [("period=abc", "period"), ("period=0", "period"), ("limit=x", "limit"), ("colour=red", "colour"),
-     ("namespace=" + "n" * 65, "namespace"), ("namespace=a%00b", "namespace"), ("period=1&period=4", "period")],
+    [
+        ("period=abc", "period"),
+        ("period=0", "period"),
+        ("limit=x", "limit"),
+        ("colour=red", "colour"),
+        ("namespace=" + "n" * 65, "namespace"),
+        ("namespace=a%00b", "namespace"),
+        ("period=1&period=4", "period"),
+    ],
 )
 def test_bad_filters_answer_the_apis_400(app_client, query, parameter):
     response = app_client.get(f"{DASHBOARD}?{query}")
@@ -290,15 +322,22 @@ def test_without_auth_a_session_is_not_needed(app_client):
 
 def _token(permissions=(PERMISSION,), lifetime=600, **claims) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": "operator", "iat": now, "exp": now + lifetime, "permissions": list(permissions),
-                       **claims}, SECRET, algorithm="HS256")
+    return jwt.encode(
+        {"sub": "operator", "iat": now, "exp": now + lifetime, "permissions": list(permissions), **claims},
+        SECRET,
+        algorithm="HS256",
+    )
 
 
 @pytest.fixture(scope="module")
 def auth_client(workload):
-    settings = workload.settings(auth=AuthSettings(
-        required=True, jwt_secret=SECRET, service_tokens=(("ops", hash_service_token(SERVICE_TOKEN)),),
-    ))
+    settings = workload.settings(
+        auth=AuthSettings(
+            required=True,
+            jwt_secret=SECRET,
+            service_tokens=(("ops", hash_service_token(SERVICE_TOKEN)),),
+        )
+    )
     with TestClient(dashboard_app(settings)) as test_client:
         yield test_client
 
@@ -337,8 +376,11 @@ def test_auth_on_without_credentials_shows_no_dashboard(fresh):
     assert 'id="health-score"' not in response.text
     assert "data-figure" not in response.text
     assert 'id="signin"' in response.text
-    for bad in ("garbage", _token(lifetime=-120), jwt.encode({"exp": int(time.time()) + 60,
-                                                              "permissions": [PERMISSION]}, "x" * 32)):
+    for bad in (
+        "garbage",
+        _token(lifetime=-120),
+        jwt.encode({"exp": int(time.time()) + 60, "permissions": [PERMISSION]}, "x" * 32),
+    ):
         response = fresh.get(DASHBOARD, headers=_with_cookie(bad))
         assert response.status_code == 401, bad
         assert "data-figure" not in response.text
@@ -363,7 +405,8 @@ def test_a_session_cookie_opens_the_dashboard(fresh):
     assert response.headers["cache-control"] == "no-store"
     page = Page(response.text)
     assert page.text(page.by_id("health-score")) == str(
-        fresh.get(PERFORMANCE, headers={"Authorization": f"Bearer {token}"}).json()["system_health_score"])
+        fresh.get(PERFORMANCE, headers={"Authorization": f"Bearer {token}"}).json()["system_health_score"]
+    )
     assert page.find(id="signout")
     # The header works as well, like on the API.
     assert fresh.get(DASHBOARD, headers={"Authorization": f"Bearer {token}"}).status_code == 200

@@ -29,8 +29,14 @@ from tasker_analytics.web import SESSION_COOKIE
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 DASHBOARD = "/tasker/analytics/dashboard"
@@ -43,7 +49,7 @@ START_SECONDS = 60
 
 # Until create_app lists the dashboard's handlers, the test serves this module: create_app
 # plus dashboard.route_handlers, with granian like `tasker-analytics serve`.
-SERVER_MODULE = '''
+SERVER_MODULE = """
 import sys
 
 from tasker_analytics.app import create_app
@@ -66,7 +72,7 @@ if __name__ == "__main__":
 
     Granian("dashboard_server:app", address="127.0.0.1", port=int(sys.argv[1]), interface=Interfaces.ASGI,
             factory=True, workers=1).serve()
-'''
+"""
 
 
 def _free_port() -> int:
@@ -148,8 +154,10 @@ def server(workload, tmp_path_factory):
 @pytest.fixture(scope="module")
 def auth_server(workload, tmp_path_factory):
     with _serve(
-        workload, tmp_path_factory.mktemp("dashboard_auth_server"),
-        TASKER_ANALYTICS_AUTH_REQUIRED="true", TASKER_ANALYTICS_JWT_SECRET=SECRET,
+        workload,
+        tmp_path_factory.mktemp("dashboard_auth_server"),
+        TASKER_ANALYTICS_AUTH_REQUIRED="true",
+        TASKER_ANALYTICS_JWT_SECRET=SECRET,
     ) as base:
         yield base
 
@@ -256,8 +264,9 @@ def test_auth_on_the_dashboard_needs_a_session(browser, auth_server):
         errors.clear()  # the 401 itself is logged as a failed resource
 
         # A token without the permission: 403, no cookie, still no dashboard.
-        refused = context.request.post(auth_server + SESSION,
-                                       headers={"Authorization": f"Bearer {_token(permissions=['other'])}"})
+        refused = context.request.post(
+            auth_server + SESSION, headers={"Authorization": f"Bearer {_token(permissions=['other'])}"}
+        )
         assert refused.status == 403
         assert not [c for c in context.cookies() if c["name"] == SESSION_COOKIE]
 
@@ -273,8 +282,9 @@ def test_auth_on_the_dashboard_needs_a_session(browser, auth_server):
 
         response = page.goto(auth_server + DASHBOARD)
         assert response.status == 200
-        performance = context.request.get(auth_server + PERFORMANCE,
-                                          headers={"Authorization": f"Bearer {token}"}).json()
+        performance = context.request.get(
+            auth_server + PERFORMANCE, headers={"Authorization": f"Bearer {token}"}
+        ).json()
         assert page.locator("#health-score").inner_text() == str(performance["system_health_score"])
         assert page.locator("svg#duration-histogram rect.bar").count() > 0
         assert page.evaluate("document.cookie") == ""  # HttpOnly: the page's script cannot read the token

@@ -41,11 +41,14 @@ def test_docs_generate_on_duckdb_and_every_column_is_described(workload, tmp_pat
     copy = tmp_path / "analytics.duckdb"
     shutil.copy(Path(os.path.realpath(workload.warehouse_path)), copy)
     target = tmp_path / "target"
-    _docs_generate({
-        "TASKER_ANALYTICS_TARGET": "duckdb",
-        "TASKER_ANALYTICS_DUCKDB_PATH": str(copy),
-        "TASKER_SOURCE_DUCKDB_PATH": str(workload.source_path),
-    }, target)
+    _docs_generate(
+        {
+            "TASKER_ANALYTICS_TARGET": "duckdb",
+            "TASKER_ANALYTICS_DUCKDB_PATH": str(copy),
+            "TASKER_SOURCE_DUCKDB_PATH": str(workload.source_path),
+        },
+        target,
+    )
     assert _documentation_gaps(target) == []
 
 
@@ -58,22 +61,32 @@ def test_docs_generate_on_postgres(postgres_workload, tmp_path):
             f'select build_schema from "{postgres_workload.schema}".build_pointer'
         ).fetchone()[0]
     target = tmp_path / "target"
-    _docs_generate({
-        **postgres_environment(postgres_workload.dsn),
-        "TASKER_ANALYTICS_TARGET": "postgres",
-        "TASKER_ANALYTICS_PG_SCHEMA": build_schema,
-        "TASKER_SOURCE_SCHEMA": postgres_workload.source_schema,
-    }, target)
+    _docs_generate(
+        {
+            **postgres_environment(postgres_workload.dsn),
+            "TASKER_ANALYTICS_TARGET": "postgres",
+            "TASKER_ANALYTICS_PG_SCHEMA": build_schema,
+            "TASKER_SOURCE_SCHEMA": postgres_workload.source_schema,
+        },
+        target,
+    )
     assert _documentation_gaps(target) == []
 
 
 def test_the_documentation_check_can_fail(tmp_path):
     target = tmp_path / "target"
     target.mkdir()
-    node = {"resource_type": "model", "package_name": "tasker_analytics", "description": "",
-            "columns": {"a": {"description": "described"}}}
+    node = {
+        "resource_type": "model",
+        "package_name": "tasker_analytics",
+        "description": "",
+        "columns": {"a": {"description": "described"}},
+    }
     (target / "manifest.json").write_text(json.dumps({"nodes": {"model.tasker_analytics.x": node}}))
-    (target / "catalog.json").write_text(json.dumps({"nodes": {"model.tasker_analytics.x": {
-        "columns": {"a": {}, "b": {}}}}}))
-    assert _documentation_gaps(target) == ["model.tasker_analytics.x: no description",
-                                           "model.tasker_analytics.x.b: no description"]
+    (target / "catalog.json").write_text(
+        json.dumps({"nodes": {"model.tasker_analytics.x": {"columns": {"a": {}, "b": {}}}}})
+    )
+    assert _documentation_gaps(target) == [
+        "model.tasker_analytics.x: no description",
+        "model.tasker_analytics.x.b: no description",
+    ]

@@ -33,7 +33,9 @@ def fuzz_schema(workload):
 def test_no_server_error_and_schema_conformance(fuzz_schema):
     operations = [result.ok() for result in fuzz_schema.get_all_operations()]
     assert {operation.path for operation in operations} >= {
-        "/tasker/analytics/performance", "/tasker/analytics/bottlenecks", "/tasker/analytics/metrics",
+        "/tasker/analytics/performance",
+        "/tasker/analytics/bottlenecks",
+        "/tasker/analytics/metrics",
     }
     calls = []
     for operation in operations:

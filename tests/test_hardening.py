@@ -95,8 +95,9 @@ def _isolation_pass(clients, parameter: str) -> None:
 def test_a_scope_value_spelling_other_parameters_never_shares_a_key_or_an_etag(workload, parameter):
     """Two callers with their own tokens: neither's request ever fills the other's entry."""
     tokens = ["first-service-token-of-the-isolation-test", "second-service-token-of-the-isolation-test"]
-    auth = AuthSettings(required=True, service_tokens=tuple((f"s{i}", hash_service_token(t)) for i, t in
-                                                              enumerate(tokens)))
+    auth = AuthSettings(
+        required=True, service_tokens=tuple((f"s{i}", hash_service_token(t)) for i, t in enumerate(tokens))
+    )
     with TestClient(create_app(workload.settings(auth=auth))) as client:
         callers = [_Authorized(client, token) for token in tokens]
         _isolation_pass(callers, parameter)
@@ -198,7 +199,8 @@ def test_a_flood_of_uncached_requests_is_bounded_and_probes_stay_fast(workload):
             probes: dict[str, list[float]] = {"/health/live": [], "/health/ready": [], PERFORMANCE: []}
             flood = subprocess.Popen(
                 [sys.executable, str(Path(__file__).with_name("flood_client.py")), server.base, "4", "64", "0.5"],
-                stdout=subprocess.PIPE, text=True,
+                stdout=subprocess.PIPE,
+                text=True,
             )
             time.sleep(0.5)
             while flood.poll() is None:
@@ -264,9 +266,21 @@ def private_redis(tmp_path):
         service_missing("redis-server is not installed")
     port = free_port()
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port, socket_timeout=5)
     deadline = time.monotonic() + 10
@@ -410,7 +424,11 @@ def test_a_second_server_on_a_taken_port_refuses_to_start(workload):
     with running_server(env) as server:
         completed = subprocess.run(
             [COMMAND, "serve", "--port", str(server.port)],
-            env={**os.environ, **env}, capture_output=True, text=True, timeout=30, check=False,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         assert completed.returncode == 2, completed
         assert f"port {server.port}" in completed.stderr and "in use" in completed.stderr
@@ -421,8 +439,15 @@ def test_a_second_server_on_a_taken_port_refuses_to_start(workload):
 
 
 def test_head_answers_like_get_without_a_body(client):
-    for path in ("/health/live", "/health/ready", PERFORMANCE, f"{BOTTLENECKS}?period=3", f"{BASE}/metrics",
-                 f"{BASE}/dashboard", "/schema/openapi.json"):
+    for path in (
+        "/health/live",
+        "/health/ready",
+        PERFORMANCE,
+        f"{BOTTLENECKS}?period=3",
+        f"{BASE}/metrics",
+        f"{BASE}/dashboard",
+        "/schema/openapi.json",
+    ):
         get, head = client.get(path), client.head(path)
         assert head.status_code == get.status_code == 200, (path, head.status_code)
         assert head.content == b""
@@ -432,8 +457,9 @@ def test_head_answers_like_get_without_a_body(client):
 
 def _token(**claims) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": "x", "exp": now + 600, "permissions": ["tasker.analytics:index"], **claims},
-                      SECRET, "HS256")
+    return jwt.encode(
+        {"sub": "x", "exp": now + 600, "permissions": ["tasker.analytics:index"], **claims}, SECRET, "HS256"
+    )
 
 
 def test_time_claims_that_are_not_numbers_are_refused(workload):
@@ -459,8 +485,7 @@ def test_short_service_tokens_are_refused(workload):
 
 def test_hash_token_reads_the_token_from_standard_input():
     token = "a-service-token-read-from-standard-input"
-    completed = subprocess.run([COMMAND, "hash-token"], input=token + "\n", capture_output=True, text=True,
-                               check=False)
+    completed = subprocess.run([COMMAND, "hash-token"], input=token + "\n", capture_output=True, text=True, check=False)
     assert completed.returncode == 0 and completed.stdout.strip() == hash_service_token(token)
 
 
@@ -482,4 +507,3 @@ def test_the_openapi_pages_load_no_third_party_script(client):
     for page in ("/schema/redoc", "/schema/swagger", "/schema/elements", "/schema/rapidoc"):
         assert client.get(page).status_code == 404, page
     assert b"<script" not in response.content
-

@@ -41,7 +41,8 @@ def split_workload():
     before, arrivals = split_at(generate_workload(tasks=TASKS, seed=SEED, as_of=END), CUTOFF, seed=SEED)
     late = arrivals["tasker_workflow_step_transitions"].to_pydict()
     late_steps = {
-        step for step, created in zip(late["workflow_step_id"], late["created_at"], strict=True)
+        step
+        for step, created in zip(late["workflow_step_id"], late["created_at"], strict=True)
         if created <= CUTOFF - timedelta(hours=2)
     }
     assert late_steps, "the split must hold back late step transitions"
@@ -67,6 +68,7 @@ def _env(target_dir: Path, **extra: str) -> dict[str, str]:
 
 def _rows_equal(left: list[tuple], right: list[tuple]) -> bool:
     """Equal row multisets, floats to 1e-9 relative (sums may add in another order)."""
+
     def key(row):
         return tuple((value is None, str(type(value)), value if value is not None else 0) for value in row)
 
@@ -98,34 +100,61 @@ def test_duckdb_incremental_equals_full_refresh(split_workload, tmp_path):
     write_duckdb(before, str(source))
     served = {name: tmp_path / name / "tasker_analytics.duckdb" for name in ("incremental", "full")}
 
-    first = build(Settings(duckdb_path=served["incremental"]), source_duckdb=str(source),
-                  as_of=CUTOFF.isoformat(sep=" "), quiet=True, extra_env=_env(tmp_path / "incremental"))
+    first = build(
+        Settings(duckdb_path=served["incremental"]),
+        source_duckdb=str(source),
+        as_of=CUTOFF.isoformat(sep=" "),
+        quiet=True,
+        extra_env=_env(tmp_path / "incremental"),
+    )
     assert not first.incremental
     write_duckdb(arrivals, str(source), append=True)
-    second = build(Settings(duckdb_path=served["incremental"]), source_duckdb=str(source),
-                   as_of=END.isoformat(sep=" "), quiet=True, extra_env=_env(tmp_path / "incremental"))
-    full = build(Settings(duckdb_path=served["full"]), source_duckdb=str(source),
-                 as_of=END.isoformat(sep=" "), quiet=True, extra_env=_env(tmp_path / "full"))
+    second = build(
+        Settings(duckdb_path=served["incremental"]),
+        source_duckdb=str(source),
+        as_of=END.isoformat(sep=" "),
+        quiet=True,
+        extra_env=_env(tmp_path / "incremental"),
+    )
+    full = build(
+        Settings(duckdb_path=served["full"]),
+        source_duckdb=str(source),
+        as_of=END.isoformat(sep=" "),
+        quiet=True,
+        extra_env=_env(tmp_path / "full"),
+    )
     assert second.incremental and not full.incremental
 
     connection = duckdb.connect()
     for name, path in served.items():
         connection.execute(f"attach '{path.resolve()}' as \"{name}\" (read_only)")
-    relations = [row[0] for row in connection.execute(
-        "select table_name from duckdb_tables() where database_name = 'full' and schema_name = 'main' "
-        "order by table_name").fetchall() if row[0] not in STATE_RELATIONS]
+    relations = [
+        row[0]
+        for row in connection.execute(
+            "select table_name from duckdb_tables() where database_name = 'full' and schema_name = 'main' "
+            "order by table_name"
+        ).fetchall()
+        if row[0] not in STATE_RELATIONS
+    ]
     assert {"int_task_executions", "int_step_executions", "task_hourly_rollup"} <= set(relations)
 
     def fetch(relation: str, build_name: str) -> list[tuple]:
-        columns = [row[0] for row in connection.execute(
-            "select column_name from duckdb_columns() where database_name = ? and table_name = ? "
-            "order by column_index", ["full", relation]).fetchall() if row[0] not in BUILD_COLUMNS]
+        columns = [
+            row[0]
+            for row in connection.execute(
+                "select column_name from duckdb_columns() where database_name = ? and table_name = ? "
+                "order by column_index",
+                ["full", relation],
+            ).fetchall()
+            if row[0] not in BUILD_COLUMNS
+        ]
         select = ", ".join(f'"{column}"' for column in columns)
         return connection.execute(f'select {select} from "{build_name}".main.{relation}').fetchall()
 
     assert _compare(fetch, relations) == []
     _check_touched_and_retention(
-        lambda sql: connection.execute(sql.format(schema="incremental.main")).fetchall(), late_tasks)
+        lambda sql: connection.execute(sql.format(schema="incremental.main")).fetchall(), late_tasks
+    )
 
 
 def _check_touched_and_retention(query, late_tasks: set[int]) -> None:
@@ -157,8 +186,12 @@ def test_postgres_incremental_equals_full_refresh(split_workload, postgres_dsn, 
         return Settings(warehouse="postgres", database_url=postgres_dsn, database_schema=schemas[name])
 
     def run(name: str, as_of: datetime):
-        return build(settings(name), as_of=as_of.isoformat(sep=" "), quiet=True,
-                     extra_env=_env(tmp_path / name, TASKER_SOURCE_SCHEMA=schemas["source"]))
+        return build(
+            settings(name),
+            as_of=as_of.isoformat(sep=" "),
+            quiet=True,
+            extra_env=_env(tmp_path / name, TASKER_SOURCE_SCHEMA=schemas["source"]),
+        )
 
     assert not run("incremental", CUTOFF).incremental
     write_postgres(arrivals, postgres_dsn, schema=schemas["source"], append=True)
@@ -166,24 +199,36 @@ def test_postgres_incremental_equals_full_refresh(split_workload, postgres_dsn, 
     assert second.incremental and not full.incremental
 
     with psycopg.connect(postgres_dsn) as connection:
-        build_schema = {name: connection.execute(
-            f'select build_schema from "{schemas[name]}".build_pointer').fetchone()[0]
-            for name in ("incremental", "full")}
-        relations = [row[0] for row in connection.execute(
-            "select table_name from information_schema.tables where table_schema = %s "
-            "and table_type = 'BASE TABLE' order by table_name", (build_schema["full"],)).fetchall()
-            if row[0] not in STATE_RELATIONS]
+        build_schema = {
+            name: connection.execute(f'select build_schema from "{schemas[name]}".build_pointer').fetchone()[0]
+            for name in ("incremental", "full")
+        }
+        relations = [
+            row[0]
+            for row in connection.execute(
+                "select table_name from information_schema.tables where table_schema = %s "
+                "and table_type = 'BASE TABLE' order by table_name",
+                (build_schema["full"],),
+            ).fetchall()
+            if row[0] not in STATE_RELATIONS
+        ]
         assert set(INCREMENTAL_RELATIONS) - STATE_RELATIONS <= set(relations)
 
         def fetch(relation: str, build_name: str) -> list[tuple]:
-            columns = [row[0] for row in connection.execute(
-                "select column_name from information_schema.columns where table_schema = %s "
-                "and table_name = %s order by ordinal_position", (build_schema["full"], relation)).fetchall()
-                if row[0] not in BUILD_COLUMNS]
+            columns = [
+                row[0]
+                for row in connection.execute(
+                    "select column_name from information_schema.columns where table_schema = %s "
+                    "and table_name = %s order by ordinal_position",
+                    (build_schema["full"], relation),
+                ).fetchall()
+                if row[0] not in BUILD_COLUMNS
+            ]
             select = ", ".join(f'"{column}"' for column in columns)
             return connection.execute(f'select {select} from "{build_schema[build_name]}"."{relation}"').fetchall()
 
         assert _compare(fetch, relations) == []
         incremental_schema = f'"{build_schema["incremental"]}"'
         _check_touched_and_retention(
-            lambda sql: connection.execute(sql.format(schema=incremental_schema)).fetchall(), late_tasks)
+            lambda sql: connection.execute(sql.format(schema=incremental_schema)).fetchall(), late_tasks
+        )

@@ -27,8 +27,16 @@ GRAFANA = "/tasker/analytics/grafana"
 SERVICE_TOKEN = "service-token-for-the-prometheus-scraper"
 AGES = {"tasker_analytics_build_age_seconds", "tasker_analytics_data_age_seconds"}
 GRAFANA_KEYS = {
-    "system_health", "completion_rate", "avg_duration", "p95_duration", "slowest_task_duration", "error_count",
-    "recommendation_count", "timestamp", "data_as_of", "build_id",
+    "system_health",
+    "completion_rate",
+    "avg_duration",
+    "p95_duration",
+    "slowest_task_duration",
+    "error_count",
+    "recommendation_count",
+    "timestamp",
+    "data_as_of",
+    "build_id",
 }
 
 
@@ -76,14 +84,20 @@ def _expected(performance: dict, bottlenecks: dict) -> dict:
     statistics = performance["task_statistics"]
     series += [
         _series("tasks", statistics[key], outcome=outcome)
-        for outcome, key in [("total", "total_tasks"), ("completed", "completed"), ("failed", "failed"),
-                             ("retried", "retried"), ("cancelled", "cancelled"),
-                             ("resolved_manually", "resolved_manually")]
+        for outcome, key in [
+            ("total", "total_tasks"),
+            ("completed", "completed"),
+            ("failed", "failed"),
+            ("retried", "retried"),
+            ("cancelled", "cancelled"),
+            ("resolved_manually", "resolved_manually"),
+        ]
     ]
     times = performance["processing_times"]
     series += [
         _series("task_duration_milliseconds", times[key], quantile=quantile)
-        for quantile, key in [("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99")] if times[key] is not None
+        for quantile, key in [("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99")]
+        if times[key] is not None
     ]
     series.append(_series("active_tasks", performance["active_tasks"]))
     for task in bottlenecks["slowest_tasks"]:

@@ -94,8 +94,11 @@ class Diff:
         if approximate:
             tol = max(tol, APPROX_REL_TOL * abs(oracle) + DURATION_ABS_TOL)
         if abs(api - oracle) > tol:
-            self.add(path, f"oracle {oracle:.4f} ms != API {api} (diff {api - oracle:+.4f}, tol {tol:.4f}"
-                           f"{', approximate' if approximate else ''})")
+            self.add(
+                path,
+                f"oracle {oracle:.4f} ms != API {api} (diff {api - oracle:+.4f}, tol {tol:.4f}"
+                f"{', approximate' if approximate else ''})",
+            )
         elif abs(api * 10 - round(api * 10)) > 1e-6:
             self.add(path, f"API {api!r} is not rounded to 1 decimal")
 
@@ -116,8 +119,10 @@ class Diff:
     def check(self, hint: str = "") -> None:
         if self.problems:
             lines = "\n  ".join(self.problems)
-            pytest.fail(f"{self.context}: {len(self.problems)} mismatch(es)\n  {lines}"
-                        + (f"\n{hint}" if hint else ""), pytrace=False)
+            pytest.fail(
+                f"{self.context}: {len(self.problems)} mismatch(es)\n  {lines}" + (f"\n{hint}" if hint else ""),
+                pytrace=False,
+            )
 
 
 def compare_ranked(
@@ -156,11 +161,13 @@ def compare_ranked(
     required = [r for r in oracle_all if key(r) not in optional]
     expected_len = min(limit, len(oracle_all))
     if not optional and len(api_rows) != expected_len:
-        diff.add(path, f"oracle has {len(oracle_all)} rows (limit {limit} -> {expected_len}), "
-                       f"API gave {len(api_rows)}")
+        diff.add(path, f"oracle has {len(oracle_all)} rows (limit {limit} -> {expected_len}), API gave {len(api_rows)}")
     elif optional and not (min(limit, len(required)) <= len(api_rows) <= expected_len):
-        diff.add(path, f"API gave {len(api_rows)} rows, oracle expects {min(limit, len(required))}"
-                       f"..{expected_len} (some rows are on a threshold edge)")
+        diff.add(
+            path,
+            f"API gave {len(api_rows)} rows, oracle expects {min(limit, len(required))}"
+            f"..{expected_len} (some rows are on a threshold edge)",
+        )
 
     seen = set()
     api_keys = []
@@ -193,8 +200,11 @@ def compare_ranked(
         for b_i in range(a_i + 1, len(api_keys)):
             a, b = api_keys[a_i], api_keys[b_i]
             if rank[a] > rank[b] and not tied(by_key[a], by_key[b]):
-                diff.add(path, f"order: API puts {a} before {b}; oracle sort values "
-                               f"{sort_value(by_key[a])} vs {sort_value(by_key[b])}")
+                diff.add(
+                    path,
+                    f"order: API puts {a} before {b}; oracle sort values "
+                    f"{sort_value(by_key[a])} vs {sort_value(by_key[b])}",
+                )
 
     # rows the oracle expects within the limit that the API lacks
     for r in oracle_all[:limit]:
@@ -272,7 +282,10 @@ def dataset(request, tmp_path_factory) -> Dataset:
     if request.param == "generated":
         workload = request.getfixturevalue("workload")
         return Dataset(
-            "generated", load_raw(str(workload.source_path)), workload.as_of, Path(workload.project_dir),
+            "generated",
+            load_raw(str(workload.source_path)),
+            workload.as_of,
+            Path(workload.project_dir),
             health={
                 "weights": tuple(getattr(workload, "health_weights", DEFAULT_WEIGHTS)),
                 "health_window_hours": getattr(workload, "health_window_hours", 1),
@@ -399,8 +412,11 @@ def test_active_tasks_namespaces_task_types(perf_api, perf_oracle):
 
 def test_performance_data_quality(perf_api, perf_oracle):
     diff = Diff("performance data_quality")
-    diff.count("negative_durations", perf_oracle["data_quality"]["negative_durations"],
-               perf_api.get("data_quality", {}).get("negative_durations"))
+    diff.count(
+        "negative_durations",
+        perf_oracle["data_quality"]["negative_durations"],
+        perf_api.get("data_quality", {}).get("negative_durations"),
+    )
     diff.check(_alternatives_hint(perf_oracle, "data_quality.negative_durations"))
 
 
@@ -408,8 +424,7 @@ def test_health_components(perf_api, perf_oracle):
     approx = _approximate(perf_api)
     api = {c.get("name"): c for c in perf_api["health_components"]}
     diff = Diff("health_components")
-    diff.equal("names (in order)", list(HEALTH_COMPONENTS),
-               [c.get("name") for c in perf_api["health_components"]])
+    diff.equal("names (in order)", list(HEALTH_COMPONENTS), [c.get("name") for c in perf_api["health_components"]])
     for oracle in perf_oracle["health_components"]:
         name = oracle["name"]
         got = api.get(name)
@@ -428,8 +443,11 @@ def test_health_components(perf_api, perf_oracle):
             diff.add(f"{name}.weight", f"oracle {oracle['weight']} != API {got.get('weight')!r}")
         if not isinstance(got.get("description"), str) or not got["description"]:
             diff.add(f"{name}.description", "missing or empty")
-    diff.check(_alternatives_hint(perf_oracle, "health.latency.count") + "\n"
-               + _alternatives_hint(perf_oracle, "health.latency.p95"))
+    diff.check(
+        _alternatives_hint(perf_oracle, "health.latency.count")
+        + "\n"
+        + _alternatives_hint(perf_oracle, "health.latency.p95")
+    )
 
 
 def test_system_health_score(perf_api, perf_oracle):
@@ -538,10 +556,16 @@ def test_bottleneck_meta(api, dataset, bottleneck_case, scenario):
     diff.equal("scope", oracle["scope"], scope)
     if body.get("percentiles") not in {"exact", "approximate"}:
         diff.add("percentiles", f"must be 'exact' or 'approximate', API gave {body.get('percentiles')!r}")
-    diff.count("data_quality.negative_durations", oracle["data_quality"]["negative_durations"],
-               (body.get("data_quality") or {}).get("negative_durations"))
-    diff.count("data_quality.negative_step_durations", oracle["data_quality"]["negative_step_durations"],
-               (body.get("data_quality") or {}).get("negative_step_durations"))
+    diff.count(
+        "data_quality.negative_durations",
+        oracle["data_quality"]["negative_durations"],
+        (body.get("data_quality") or {}).get("negative_durations"),
+    )
+    diff.count(
+        "data_quality.negative_step_durations",
+        oracle["data_quality"]["negative_step_durations"],
+        (body.get("data_quality") or {}).get("negative_step_durations"),
+    )
     diff.check(_alternatives_hint(oracle, "data_quality.negative_durations"))
 
 
@@ -559,10 +583,15 @@ def test_bottleneck_slowest_tasks(api, dataset, bottleneck_case, scenario):
         d.rate(f"{path}.failure_rate", o["failure_rate"], a.get("failure_rate"))
 
     compare_ranked(
-        diff, "slowest_tasks", oracle["_all_slowest_tasks"], body.get("slowest_tasks"),
+        diff,
+        "slowest_tasks",
+        oracle["_all_slowest_tasks"],
+        body.get("slowest_tasks"),
         limit=params.get("limit", API_DEFAULT_LIMIT),
         key=lambda r: (r["namespace"], r["task_name"], r["version"]),
-        sort_value=lambda r: r["avg_duration_ms"], tie_tol=DURATION_ABS_TOL, compare_row=compare,
+        sort_value=lambda r: r["avg_duration_ms"],
+        tie_tol=DURATION_ABS_TOL,
+        compare_row=compare,
     )
     diff.check()
 
@@ -583,10 +612,15 @@ def test_bottleneck_slowest_steps(api, dataset, bottleneck_case, scenario):
         d.rate(f"{path}.retry_rate", o["retry_rate"], a.get("retry_rate"))
 
     compare_ranked(
-        diff, "slowest_steps", oracle["_all_slowest_steps"], body.get("slowest_steps"),
+        diff,
+        "slowest_steps",
+        oracle["_all_slowest_steps"],
+        body.get("slowest_steps"),
         limit=params.get("limit", API_DEFAULT_LIMIT),
         key=lambda r: (r["namespace"], r["task_name"], r["version"], r["step_name"]),
-        sort_value=lambda r: r["avg_duration_ms"], tie_tol=DURATION_ABS_TOL, compare_row=compare,
+        sort_value=lambda r: r["avg_duration_ms"],
+        tie_tol=DURATION_ABS_TOL,
+        compare_row=compare,
     )
     diff.check()
 
@@ -602,10 +636,15 @@ def test_bottleneck_error_patterns(api, dataset, bottleneck_case, scenario):
         d.equal(f"{path}.error_classes", o["error_classes"], a.get("error_classes"))
 
     compare_ranked(
-        diff, "error_patterns", oracle["_all_error_patterns"], body.get("error_patterns"),
+        diff,
+        "error_patterns",
+        oracle["_all_error_patterns"],
+        body.get("error_patterns"),
         limit=params.get("limit", API_DEFAULT_LIMIT),
         key=lambda r: (r["error_type"],),
-        sort_value=lambda r: r["frequency"], tie_tol=0, compare_row=compare,
+        sort_value=lambda r: r["frequency"],
+        tie_tol=0,
+        compare_row=compare,
     )
     diff.check(f"(oracle's error-class sources in scope: {oracle['_error_class_sources']})")
 
@@ -623,8 +662,7 @@ def test_bottleneck_performance_distribution(api, dataset, bottleneck_case, scen
         diff.duration(name, o[name], a.get(name), approximate=approx)
     hist = a.get("histogram")
     if not isinstance(hist, list) or len(hist) != len(o["histogram"]):
-        diff.add("histogram", f"oracle buckets {[(h['bucket'], h['count']) for h in o['histogram']]} != "
-                              f"API {hist!r}")
+        diff.add("histogram", f"oracle buckets {[(h['bucket'], h['count']) for h in o['histogram']]} != API {hist!r}")
     else:
         for ob, ab in zip(o["histogram"], hist, strict=True):
             p = f"histogram[k={ob['bucket']}]"
@@ -696,15 +734,19 @@ def test_bottleneck_recommendations(api, dataset, bottleneck_case, scenario):
         ev, oev = a.get("evidence") or {}, o["evidence"]
         if o["type"] == "timeout_optimization":
             if not _is_num(a.get("current_timeout")) or abs(a["current_timeout"] - o["current_timeout"]) > 1e-9:
-                diff.add(f"{path}.current_timeout",
-                         f"oracle {o['current_timeout']} != API {a.get('current_timeout')!r}")
+                diff.add(
+                    f"{path}.current_timeout", f"oracle {o['current_timeout']} != API {a.get('current_timeout')!r}"
+                )
             for name in ("p95_ms", "p99_ms"):
                 diff.duration(f"{path}.{name}", o[name], a.get(name), approximate=approx)
                 diff.duration(f"{path}.evidence.{name}", oev[name], ev.get(name), approximate=approx)
             allowed = _suggested_timeouts(o["p99_ms"], approx)
             if a.get("suggested_timeout") not in allowed:
-                diff.add(f"{path}.suggested_timeout", f"oracle {sorted(allowed)} (p99 {o['p99_ms']:.1f} ms x 1.5, "
-                                                      f"up to a multiple of 5 s) != API {a.get('suggested_timeout')!r}")
+                diff.add(
+                    f"{path}.suggested_timeout",
+                    f"oracle {sorted(allowed)} (p99 {o['p99_ms']:.1f} ms x 1.5, "
+                    f"up to a multiple of 5 s) != API {a.get('suggested_timeout')!r}",
+                )
             diff.duration(f"{path}.evidence.timeout_ms", oev["timeout_ms"], ev.get("timeout_ms"))
             diff.count(f"{path}.evidence.completed", oev["completed"], ev.get("completed"))
             diff.count(f"{path}.evidence.over_timeout", oev["over_timeout"], ev.get("over_timeout"))
@@ -713,8 +755,11 @@ def test_bottleneck_recommendations(api, dataset, bottleneck_case, scenario):
             diff.count(f"{path}.evidence.on_critical_path", oev["on_critical_path"], ev.get("on_critical_path"))
             diff.duration(f"{path}.evidence.critical_path_ms", oev["critical_path_ms"], ev.get("critical_path_ms"))
             diff.rate(f"{path}.evidence.share", oev["share"], ev.get("share"))
-        diff.duration(f"{path}.estimated_impact_ms_per_day", o["estimated_impact_ms_per_day"],
-                      a.get("estimated_impact_ms_per_day"))
+        diff.duration(
+            f"{path}.estimated_impact_ms_per_day",
+            o["estimated_impact_ms_per_day"],
+            a.get("estimated_impact_ms_per_day"),
+        )
 
     impacts = [r.get("estimated_impact_ms_per_day") for r in recs if _is_num(r.get("estimated_impact_ms_per_day"))]
     floor = min(impacts) if len(recs) >= limit and impacts else None

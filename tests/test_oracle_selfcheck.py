@@ -74,12 +74,27 @@ class Builder:
                 {"task_namespace_id": 2, "name": "billing"},
             ],
             "named_tasks": [
-                {"named_task_id": 10, "name": "process_order", "task_namespace_id": 1, "version": "1.0.0",
-                 "configuration": "{}"},
-                {"named_task_id": 11, "name": "process_order", "task_namespace_id": 1, "version": "2.0.0",
-                 "configuration": None},
-                {"named_task_id": 12, "name": "invoice", "task_namespace_id": 2, "version": "2.0",
-                 "configuration": None},
+                {
+                    "named_task_id": 10,
+                    "name": "process_order",
+                    "task_namespace_id": 1,
+                    "version": "1.0.0",
+                    "configuration": "{}",
+                },
+                {
+                    "named_task_id": 11,
+                    "name": "process_order",
+                    "task_namespace_id": 1,
+                    "version": "2.0.0",
+                    "configuration": None,
+                },
+                {
+                    "named_task_id": 12,
+                    "name": "invoice",
+                    "task_namespace_id": 2,
+                    "version": "2.0",
+                    "configuration": None,
+                },
             ],
             "dependent_systems": [{"dependent_system_id": 1, "name": "tasker"}],
             "named_steps": [
@@ -96,18 +111,32 @@ class Builder:
         self._ids = {"tt": 0, "st": 0}
 
     def task(self, task_id, named_task_id, created, transitions):
-        self.tables["tasks"].append({
-            "task_id": task_id, "named_task_id": named_task_id, "complete": False,
-            "requested_at": created, "created_at": created, "updated_at": created,
-            "tags": "[]", "context": "{}",
-        })
+        self.tables["tasks"].append(
+            {
+                "task_id": task_id,
+                "named_task_id": named_task_id,
+                "complete": False,
+                "requested_at": created,
+                "created_at": created,
+                "updated_at": created,
+                "tags": "[]",
+                "context": "{}",
+            }
+        )
         self._transitions("task_transitions", "task_id", task_id, transitions, "tt")
 
     def step(self, step_id, task_id, named_step_id, created, transitions, attempts, results=None):
-        self.tables["workflow_steps"].append({
-            "workflow_step_id": step_id, "task_id": task_id, "named_step_id": named_step_id,
-            "attempts": attempts, "results": results, "created_at": created, "updated_at": created,
-        })
+        self.tables["workflow_steps"].append(
+            {
+                "workflow_step_id": step_id,
+                "task_id": task_id,
+                "named_step_id": named_step_id,
+                "attempts": attempts,
+                "results": results,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
         self._transitions("workflow_step_transitions", "workflow_step_id", step_id, transitions, "st")
 
     def _transitions(self, table, key, entity_id, transitions, counter):
@@ -116,11 +145,18 @@ class Builder:
             to_state, created = tr[0], tr[1]
             metadata = tr[2] if len(tr) > 2 else None
             self._ids[counter] += 1
-            self.tables[table].append({
-                "id": self._ids[counter], key: entity_id, "from_state": prev, "to_state": to_state,
-                "metadata": metadata, "sort_key": i, "most_recent": i == len(transitions),
-                "created_at": created,
-            })
+            self.tables[table].append(
+                {
+                    "id": self._ids[counter],
+                    key: entity_id,
+                    "from_state": prev,
+                    "to_state": to_state,
+                    "metadata": metadata,
+                    "sort_key": i,
+                    "most_recent": i == len(transitions),
+                    "created_at": created,
+                }
+            )
             prev = to_state
 
     def raw(self) -> Raw:
@@ -147,28 +183,70 @@ def main_builder() -> Builder:
     b.task(12, C, at("11:58:00"), [("in_progress", at("11:58:00.500")), ("complete", at("12:00:00.000"))])
 
     PAY, SHIP, CHARGE = 100, 101, 102
-    b.step(1, 1, PAY, at("11:00:00"), [
-        ("in_progress", at("11:00:00.300")),
-        ("error", at("11:00:00.500"), '{"error_class": "Net::ReadTimeout", "error": "timed out"}'),
-        ("pending", at("11:00:00.600")),
-        ("in_progress", at("11:00:00.800")),
-        ("complete", at("11:00:01.400")),
-    ], attempts=5, results='{"error_class": "Net::OpenTimeout"}')
-    b.step(2, 1, SHIP, at("11:00:00"), [
-        ("in_progress", at("11:00:01.000")), ("complete", at("11:00:01.200")),
-    ], attempts=1)
-    b.step(3, 2, PAY, at("10:30:00"), [
-        ("in_progress", at("10:30:02")), ("error", at("11:29:59"), {}),
-    ], attempts=1, results={"error": "boom", "error_class": "PG::ConnectionBad"})
+    b.step(
+        1,
+        1,
+        PAY,
+        at("11:00:00"),
+        [
+            ("in_progress", at("11:00:00.300")),
+            ("error", at("11:00:00.500"), '{"error_class": "Net::ReadTimeout", "error": "timed out"}'),
+            ("pending", at("11:00:00.600")),
+            ("in_progress", at("11:00:00.800")),
+            ("complete", at("11:00:01.400")),
+        ],
+        attempts=5,
+        results='{"error_class": "Net::OpenTimeout"}',
+    )
+    b.step(
+        2,
+        1,
+        SHIP,
+        at("11:00:00"),
+        [
+            ("in_progress", at("11:00:01.000")),
+            ("complete", at("11:00:01.200")),
+        ],
+        attempts=1,
+    )
+    b.step(
+        3,
+        2,
+        PAY,
+        at("10:30:00"),
+        [
+            ("in_progress", at("10:30:02")),
+            ("error", at("11:29:59"), {}),
+        ],
+        attempts=1,
+        results={"error": "boom", "error_class": "PG::ConnectionBad"},
+    )
     b.step(4, 2, SHIP, at("10:30:00"), [], attempts=None)
-    b.step(5, 3, CHARGE, at("11:50:00"), [
-        ("in_progress", at("11:50:00.200")), ("error", at("11:50:00.400")),
-        ("resolved_manually", at("11:50:00.500")),
-    ], attempts=1, results=None)
+    b.step(
+        5,
+        3,
+        CHARGE,
+        at("11:50:00"),
+        [
+            ("in_progress", at("11:50:00.200")),
+            ("error", at("11:50:00.400")),
+            ("resolved_manually", at("11:50:00.500")),
+        ],
+        attempts=1,
+        results=None,
+    )
     b.step(6, 4, CHARGE, at("11:55:00"), [], attempts=3)
-    b.step(7, 5, PAY, at("11:40:00"), [
-        ("in_progress", at("11:40:01")), ("error", at("12:01:00"), '{"error_class": "Net::ReadTimeout"}'),
-    ], attempts=1)
+    b.step(
+        7,
+        5,
+        PAY,
+        at("11:40:00"),
+        [
+            ("in_progress", at("11:40:01")),
+            ("error", at("12:01:00"), '{"error_class": "Net::ReadTimeout"}'),
+        ],
+        attempts=1,
+    )
     b.step(8, 6, PAY, at("12:20:00"), [], attempts=5)
     return b
 
@@ -352,18 +430,24 @@ def bn(raw, **kw):
 def test_bottleneck_default(raw):
     b = bn(raw)
     assert b["period_hours"] == 24 and b["scope"] == {}
-    tasks = [(r["task_name"], r["version"], r["execution_count"], r["completed"], r["failed"])
-             for r in b["slowest_tasks"]]
+    tasks = [
+        (r["task_name"], r["version"], r["execution_count"], r["completed"], r["failed"]) for r in b["slowest_tasks"]
+    ]
     # C: T3 (negative), T11 600, T12 120000 -> avg 60300; B: T9 3000; A: T1 1500 (+ T2 error, T10 cancelled)
-    assert tasks == [("invoice", "2.0", 3, 3, 0), ("process_order", "2.0.0", 1, 1, 0),
-                     ("process_order", "1.0.0", 3, 1, 1)]
+    assert tasks == [
+        ("invoice", "2.0", 3, 3, 0),
+        ("process_order", "2.0.0", 1, 1, 0),
+        ("process_order", "1.0.0", 3, 1, 1),
+    ]
     c = b["slowest_tasks"][0]
     assert close(c["avg_duration_ms"], 60300)
     assert close(c["p95_duration_ms"], 600 + 119400 * 0.95)
     assert close(b["slowest_tasks"][2]["failure_rate"], 1 / 3)
 
-    steps = [(r["task_name"], r["step_name"], r["execution_count"], r["completed"], r["failed"], r["retried"])
-             for r in b["slowest_steps"]]
+    steps = [
+        (r["task_name"], r["step_name"], r["execution_count"], r["completed"], r["failed"], r["retried"])
+        for r in b["slowest_steps"]
+    ]
     assert steps == [
         ("process_order", "payment", 2, 1, 1, 1),  # S1 (1100 ms, retried), S3 (error)
         ("process_order", "ship", 1, 1, 0, 0),  # S2 200 ms
@@ -376,18 +460,41 @@ def test_bottleneck_default(raw):
 
     assert b["error_patterns"] == [
         # S1 errored at 11:00:00.500 and ended complete: recovered
-        {"error_type": "NetworkTimeoutError", "frequency": 1, "affected_steps": ["payment"],
-         "error_classes": ["Net::ReadTimeout"], "first_seen": at("11:00:00.500"), "last_seen": at("11:00:00.500"),
-         "errored_steps": 1, "recovered_steps": 1, "retry_success_rate": 1.0},
+        {
+            "error_type": "NetworkTimeoutError",
+            "frequency": 1,
+            "affected_steps": ["payment"],
+            "error_classes": ["Net::ReadTimeout"],
+            "first_seen": at("11:00:00.500"),
+            "last_seen": at("11:00:00.500"),
+            "errored_steps": 1,
+            "recovered_steps": 1,
+            "retry_success_rate": 1.0,
+        },
         # S3 errored at 11:29:59 and stays in error
-        {"error_type": "PG::ConnectionBad", "frequency": 1, "affected_steps": ["payment"],
-         "error_classes": ["PG::ConnectionBad"],  # unmapped class passes through
-         "first_seen": at("11:29:59"), "last_seen": at("11:29:59"),
-         "errored_steps": 1, "recovered_steps": 0, "retry_success_rate": 0.0},
+        {
+            "error_type": "PG::ConnectionBad",
+            "frequency": 1,
+            "affected_steps": ["payment"],
+            "error_classes": ["PG::ConnectionBad"],  # unmapped class passes through
+            "first_seen": at("11:29:59"),
+            "last_seen": at("11:29:59"),
+            "errored_steps": 1,
+            "recovered_steps": 0,
+            "retry_success_rate": 0.0,
+        },
         # S5 errored at 11:50:00.400 and was resolved manually: not recovered
-        {"error_type": "UnknownError", "frequency": 1, "affected_steps": ["charge"],
-         "error_classes": ["UnknownError"], "first_seen": at("11:50:00.400"), "last_seen": at("11:50:00.400"),
-         "errored_steps": 1, "recovered_steps": 0, "retry_success_rate": 0.0},
+        {
+            "error_type": "UnknownError",
+            "frequency": 1,
+            "affected_steps": ["charge"],
+            "error_classes": ["UnknownError"],
+            "first_seen": at("11:50:00.400"),
+            "last_seen": at("11:50:00.400"),
+            "errored_steps": 1,
+            "recovered_steps": 0,
+            "retry_success_rate": 0.0,
+        },
     ]
 
     # queue wait (created -> first ip) and run time (first ip -> settle) of complete tasks;
@@ -410,9 +517,10 @@ def test_bottleneck_default(raw):
     # a settled step that ran has a duration: .200 -> .500 = 300 ms); T9, T11, T12 have no steps -> empty paths.
     dep = b["dependency_analysis"]
     assert dep["tasks_analyzed"] == 5
-    assert [(r["task_name"], r["step_name"], r["on_critical_path"], r["critical_path_ms"], r["share"])
-            for r in dep["critical_path_steps"]] == [
-        ("process_order", "payment", 1, 1100, 1.0), ("invoice", "charge", 1, 300, 1.0)]
+    assert [
+        (r["task_name"], r["step_name"], r["on_critical_path"], r["critical_path_ms"], r["share"])
+        for r in dep["critical_path_steps"]
+    ] == [("process_order", "payment", 1, 1100, 1.0), ("invoice", "charge", 1, 300, 1.0)]
     assert dep["blocking_steps"] == []
 
     d = b["performance_distribution"]
@@ -420,7 +528,7 @@ def test_bottleneck_default(raw):
     assert close(d["avg_ms"], 31275)
     # 600 -> floor(4 * 2.778) = 11; 1500 -> 12; 3000 -> 13; 120000 -> floor(4 * 5.079) = 20
     assert [(h["bucket"], h["count"]) for h in d["histogram"]] == [(11, 1), (12, 1), (13, 1), (20, 1)]
-    assert close(d["histogram"][0]["lower_ms"], 10 ** 2.75)
+    assert close(d["histogram"][0]["lower_ms"], 10**2.75)
     assert b["data_quality"]["negative_durations"] == 1
 
 
@@ -442,8 +550,10 @@ def test_bottleneck_scopes(raw):
 def test_bottleneck_period_1(raw):
     b = bn(raw, period=1)
     # (11:00, 12:00]: A: T1 complete, T2 error, T10 cancelled; C: T3 (negative), T12
-    got = {(r["task_name"], r["version"]): (r["execution_count"], r["completed"], r["avg_duration_ms"])
-           for r in b["slowest_tasks"]}
+    got = {
+        (r["task_name"], r["version"]): (r["execution_count"], r["completed"], r["avg_duration_ms"])
+        for r in b["slowest_tasks"]
+    }
     assert got == {("process_order", "1.0.0"): (3, 1, 1500), ("invoice", "2.0"): (2, 2, 120000)}
     assert b["performance_distribution"]["count"] == 2
 
@@ -462,10 +572,17 @@ def build_recommendations() -> Raw:
         b.task(task_id, 10, created, [("in_progress", at(f"11:0{i}:00.100")), ("complete", at(f"11:0{i}:05"))])
         step_id += 1
         dur = 900 + 100 * i  # 900, 1000, ..., 1400 ms
-        b.step(step_id, task_id, 100, created, [
-            ("in_progress", at(f"11:0{i}:01")),
-            ("complete", at(f"11:0{i}:02.{dur - 1000:03d}") if dur >= 1000 else at(f"11:0{i}:01.{dur:03d}")),
-        ], attempts=1)
+        b.step(
+            step_id,
+            task_id,
+            100,
+            created,
+            [
+                ("in_progress", at(f"11:0{i}:01")),
+                ("complete", at(f"11:0{i}:02.{dur - 1000:03d}") if dur >= 1000 else at(f"11:0{i}:01.{dur:03d}")),
+            ],
+            attempts=1,
+        )
         step_id += 1
         ship = [("in_progress", at(f"11:0{i}:03")), ("complete", at(f"11:0{i}:03.100"))]
         b.step(step_id, task_id, 101, created, ship, attempts=1)
@@ -476,8 +593,11 @@ def build_recommendations() -> Raw:
         step_id += 1
         trs = [("in_progress", at(f"10:{10 + i}:01"))]
         if i < 5:
-            trs += [("error", at(f"10:{10 + i}:02")), ("pending", at(f"10:{10 + i}:03")),
-                    ("in_progress", at(f"10:{10 + i}:04"))]
+            trs += [
+                ("error", at(f"10:{10 + i}:02")),
+                ("pending", at(f"10:{10 + i}:03")),
+                ("in_progress", at(f"10:{10 + i}:04")),
+            ]
         trs.append(("complete", at(f"10:{10 + i}:05")))
         b.step(step_id, task_id, 100, created, trs, attempts=None)
     return b.raw()
@@ -506,8 +626,15 @@ def test_recommendations():
     # ship: 100 ms, far below 80 % of 1 s -> no recommendation
     assert all(r["step"] != "ship" for r in recs)
     # fewer than 5 completed executions -> no timeout recommendation
-    b = bottlenecks(raw, AS_OF, period=1, namespace="ecommerce", version="1.0.0",
-                    timeouts={("ecommerce", "process_order", "payment"): 1.0}, taxonomy={})
+    b = bottlenecks(
+        raw,
+        AS_OF,
+        period=1,
+        namespace="ecommerce",
+        version="1.0.0",
+        timeouts={("ecommerce", "process_order", "payment"): 1.0},
+        taxonomy={},
+    )
     assert len(b["slowest_steps"]) == 2
     assert b["recommendations"][0]["type"] == "timeout_optimization"
     small = bottlenecks(raw, datetime(2026, 11, 28, 11, 4), timeouts=timeouts, taxonomy={})
@@ -529,32 +656,69 @@ def build_edge_tables() -> dict[str, list[dict]]:
     b.step(13, 13, SHIP, at("11:20:00"), [], attempts=2)
     # T14: clock skew inside a step: complete (sort_key 2) stamped before its in_progress (sort_key 1)
     b.task(14, C, at("11:30:00"), [("in_progress", at("11:30:00.010")), ("complete", at("11:30:02"))])
-    b.step(14, 14, CHARGE, at("11:30:00"), [("in_progress", at("11:30:01")), ("complete", at("11:30:00.500"))],
-           attempts=1)
+    b.step(
+        14, 14, CHARGE, at("11:30:00"), [("in_progress", at("11:30:01")), ("complete", at("11:30:00.500"))], attempts=1
+    )
     # T15: the task itself goes error -> pending -> in_progress -> complete; its step retried once,
     # with metadata {"error_class": null} (JSON null falls through to results)
-    b.task(15, A, at("10:00:00"), [
-        ("in_progress", at("10:00:01")), ("error", at("10:05:00")), ("pending", at("10:06:00")),
-        ("in_progress", at("10:07:00")), ("complete", at("10:08:00")),
-    ])
-    b.step(15, 15, PAY, at("10:00:00"), [
-        ("in_progress", at("10:00:02")), ("error", at("10:04:59"), '{"error_class": null, "attempt": 1}'),
-        ("pending", at("10:06:00")), ("in_progress", at("10:07:01")), ("complete", at("10:07:59")),
-    ], attempts=2, results='{"error_class": "Faraday::TimeoutError"}')
+    b.task(
+        15,
+        A,
+        at("10:00:00"),
+        [
+            ("in_progress", at("10:00:01")),
+            ("error", at("10:05:00")),
+            ("pending", at("10:06:00")),
+            ("in_progress", at("10:07:00")),
+            ("complete", at("10:08:00")),
+        ],
+    )
+    b.step(
+        15,
+        15,
+        PAY,
+        at("10:00:00"),
+        [
+            ("in_progress", at("10:00:02")),
+            ("error", at("10:04:59"), '{"error_class": null, "attempt": 1}'),
+            ("pending", at("10:06:00")),
+            ("in_progress", at("10:07:01")),
+            ("complete", at("10:07:59")),
+        ],
+        attempts=2,
+        results='{"error_class": "Faraday::TimeoutError"}',
+    )
     # T16: resolved manually after an error; its step errored twice (two events, two windows)
-    b.task(16, C, at("03:00:00"), [
-        ("in_progress", at("03:00:01")), ("error", at("03:10:00")), ("resolved_manually", at("10:30:00")),
-    ])
-    b.step(16, 16, CHARGE, at("03:00:00"), [
-        ("in_progress", at("03:00:02")), ("error", at("03:00:03"), {"error_class": "Stripe::CardError"}),
-        ("pending", at("03:00:04")), ("in_progress", at("03:05:00")),
-        ("error", at("03:09:59"), {"error_class": "Stripe::CardError"}),
-        ("resolved_manually", at("10:30:00")),
-    ], attempts=2)
+    b.task(
+        16,
+        C,
+        at("03:00:00"),
+        [
+            ("in_progress", at("03:00:01")),
+            ("error", at("03:10:00")),
+            ("resolved_manually", at("10:30:00")),
+        ],
+    )
+    b.step(
+        16,
+        16,
+        CHARGE,
+        at("03:00:00"),
+        [
+            ("in_progress", at("03:00:02")),
+            ("error", at("03:00:03"), {"error_class": "Stripe::CardError"}),
+            ("pending", at("03:00:04")),
+            ("in_progress", at("03:05:00")),
+            ("error", at("03:09:59"), {"error_class": "Stripe::CardError"}),
+            ("resolved_manually", at("10:30:00")),
+        ],
+        attempts=2,
+    )
     # T17: a zero-millisecond task (histogram bucket 0 via max(d, 1)); its step settles exactly at as_of
     b.task(17, A, at("11:45:00"), [("in_progress", at("11:45:00")), ("complete", at("11:45:00"))])
-    b.step(17, 17, SHIP, at("11:45:00"), [("in_progress", at("11:59:59.999")), ("complete", at("12:00:00"))],
-           attempts=1)
+    b.step(
+        17, 17, SHIP, at("11:45:00"), [("in_progress", at("11:59:59.999")), ("complete", at("12:00:00"))], attempts=1
+    )
     # T18: created exactly at as_of (exists, in flight, pending: no transition)
     b.task(18, B, at("12:00:00"), [])
     # T19: older than 24 h but settled inside the window (windows count settle time)

@@ -44,8 +44,15 @@ class Cluster:
 
     def start(self) -> None:
         self._as_postgres(
-            str(BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-w", "start",
-            "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder}",
+            str(BIN / "pg_ctl"),
+            "-D",
+            str(self.folder / "data"),
+            "-l",
+            str(self.folder / "log"),
+            "-w",
+            "start",
+            "-o",
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder}",
         )
 
     def stop(self) -> None:
@@ -66,14 +73,20 @@ def private_postgres(postgres_workload):
         import psycopg
 
         with psycopg.connect(postgres_workload.dsn) as connection:
-            schemas = [postgres_workload.source_schema, postgres_workload.schema,
-                       *postgres_build_schemas(connection, postgres_workload.schema)]
+            schemas = [
+                postgres_workload.source_schema,
+                postgres_workload.schema,
+                *postgres_build_schemas(connection, postgres_workload.schema),
+            ]
         dump = subprocess.run(
             ["pg_dump", "--no-owner", *[f"--schema={schema}" for schema in schemas], postgres_workload.dsn],
-            check=True, capture_output=True, timeout=120,
+            check=True,
+            capture_output=True,
+            timeout=120,
         ).stdout
-        restored = subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", cluster.dsn], input=dump,
-                                  capture_output=True, timeout=120)
+        restored = subprocess.run(
+            ["psql", "-q", "-v", "ON_ERROR_STOP=1", cluster.dsn], input=dump, capture_output=True, timeout=120
+        )
         assert restored.returncode == 0, restored.stderr.decode()[-2000:]
         yield cluster, postgres_workload.schema
     finally:

@@ -59,8 +59,10 @@ def test_cached_with_the_endpoint_ttl(python_api):
     assert second.cache_info.ttl_seconds == 120
 
 
-@pytest.mark.parametrize(("arguments", "name"), [({"period": 0}, "period"), ({"period": 169}, "period"),
-                                                 ({"limit": 0}, "limit"), ({"period": "24"}, "period")])
+@pytest.mark.parametrize(
+    ("arguments", "name"),
+    [({"period": 0}, "period"), ({"period": 169}, "period"), ({"limit": 0}, "limit"), ({"period": "24"}, "period")],
+)
 def test_bad_arguments_name_the_parameter(python_api, arguments, name):
     with pytest.raises(ValueError, match=name):
         python_api.bottleneck_analysis(**arguments)

@@ -22,9 +22,23 @@ def test_a_rebuild_under_64_connections(tmp_path):
         service_missing("wrk is not installed (apt-get install wrk)")
     output = tmp_path / "rebuild_load.json"
     completed = subprocess.run(
-        [sys.executable, str(BENCH / "rebuild_load.py"), "--seconds", "10", "--connections", "64",
-         "--tasks", "1000", "--rebuilds", "1", "--output", str(output)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(BENCH / "rebuild_load.py"),
+            "--seconds",
+            "10",
+            "--connections",
+            "64",
+            "--tasks",
+            "1000",
+            "--rebuilds",
+            "1",
+            "--output",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     result = json.loads(output.read_text())
     assert completed.returncode == 0, (result, completed.stderr[-2000:])

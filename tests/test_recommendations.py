@@ -66,8 +66,9 @@ def percentile_cont(values: list[float], q: float) -> float:
     return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
 
 
-def chain_task(fx: TaskerFixture, ttype: int, created: datetime, durations: tuple[int, int, int],
-               queue_ms: int = QUEUE_MS) -> None:
+def chain_task(
+    fx: TaskerFixture, ttype: int, created: datetime, durations: tuple[int, int, int], queue_ms: int = QUEUE_MS
+) -> None:
     """load -> transform -> publish: task duration = queue_ms + sum(durations)."""
     steps = [Step(name, [ok(ms)]) for name, ms in zip(CHAIN, durations, strict=True)]
     fx.add_task(ttype, created, queue_ms, steps, CHAIN_EDGES)
@@ -77,11 +78,16 @@ def single_step_task(fx: TaskerFixture, ttype: int, created: datetime, step: Ste
     fx.add_task(ttype, created, QUEUE_MS, [step])
 
 
-def diamond_task(fx: TaskerFixture, ttype: int, created: datetime, prepare: int, heavy: int, light: int,
-                 finish: int) -> None:
+def diamond_task(
+    fx: TaskerFixture, ttype: int, created: datetime, prepare: int, heavy: int, light: int, finish: int
+) -> None:
     """prepare -> (heavy | light) -> finish."""
-    steps = [Step("prepare", [ok(prepare)]), Step("heavy", [ok(heavy)]), Step("light", [ok(light)]),
-             Step("finish", [ok(finish)])]
+    steps = [
+        Step("prepare", [ok(prepare)]),
+        Step("heavy", [ok(heavy)]),
+        Step("light", [ok(light)]),
+        Step("finish", [ok(finish)]),
+    ]
     fx.add_task(ttype, created, QUEUE_MS, steps, DIAMOND_EDGES)
 
 
@@ -98,8 +104,9 @@ TIMEOUT_MS = [8000, 9000, 10000, 11000, 12000, 13000, 14000, 16000, 18000, 20000
 # suggested_timeout: 19.82 s * 1.5 = 29.73 s -> next multiple of 5 = 30 (any p99 within
 #   0.5 % gives 29.58 .. 29.88 -> 30)
 # impact: 3 per 24 h * 15000 ms = 45000 ms/day (period 48: 3 * 24/48 * 15000 = 22500)
-TIMEOUT_EXPECTED = dict(p95=19100.0, p99=19820.0, timeout_ms=15000.0, completed=10, over_timeout=3,
-                        current=15, suggested=30, impact=45000.0)
+TIMEOUT_EXPECTED = dict(
+    p95=19100.0, p99=19820.0, timeout_ms=15000.0, completed=10, over_timeout=3, current=15, suggested=30, impact=45000.0
+)
 
 # near miss: payments/charge_subscription/authorize_card, T = 15 s, 10 completed;
 # p95: 11400 + 0.55 * 200 = 11510 < 12000 (4 % short).
@@ -131,8 +138,16 @@ FUTILE_EXPECTED = dict(errored=12, recovered=1, rate=1 / 12, avg=3500.0, impact=
 # impact = 6 * max(0, 2500 - 1000) = 9000 ms/day
 # Not futile (6 errored steps < 10, all recovered). Critical path: load 19*1000 + 6*2500 =
 # 34000, transform and publish 25 * 1500 = 37500 each, total 109000: shares 0.31, 0.34, 0.34.
-FLAKY_EXPECTED = dict(count=25, retried=6, rate=0.24, retried_completed=6, success=1.0, avg_retried=2500.0,
-                      avg_first=1000.0, impact=9000.0)
+FLAKY_EXPECTED = dict(
+    count=25,
+    retried=6,
+    rate=0.24,
+    retried_completed=6,
+    success=1.0,
+    avg_retried=2500.0,
+    avg_first=1000.0,
+    impact=9000.0,
+)
 # near misses: flaky_rate: 5 retried of 26 = 0.192 < 0.2; flaky_recovery: 10 retried of 25,
 # 8 completed = 0.8 < 0.9 (10 errored, 8 recovered: not futile; critical shares <= 0.34);
 # flaky_few: 10 retried of 19 (< 20).
@@ -144,8 +159,9 @@ CAPACITY_QUEUE_MS = [4020 + 100 * i for i in range(24)]
 # p95 queue: h = 0.95 * 23 = 21.85 -> 6120 + 0.85 * 100 = 6205
 # queue_share = 5170 / (5170 + 3000) = 0.632803
 # impact = 24 * 5170 = 124080 ms/day
-CAPACITY_EXPECTED = dict(completed=24, avg_queue=5170.0, avg_run=3000.0, p95_queue=6205.0,
-                         share=5170 / 8170, impact=124080.0)
+CAPACITY_EXPECTED = dict(
+    completed=24, avg_queue=5170.0, avg_run=3000.0, p95_queue=6205.0, share=5170 / 8170, impact=124080.0
+)
 # near misses: capacity_near: q_i = 1750 + 100 i, avg 2900 < 3000 (3.3 % short);
 # capacity_few: 19 tasks queued 10 s each.
 
@@ -166,8 +182,16 @@ CRITICAL_EXPECTED = dict(analyzed=22, on_path=20, path_ms=60000.0, share=60000 /
 # ratio = 7468 / 3784 = 1.9736 >= 1.5
 # avg: period 6100 + 60 * 12 = 6820; baseline 3100 + 30 * 12 = 3460
 # impact = 25 * max(0, 6820 - 3460) = 84000 ms/day
-REGRESS_EXPECTED = dict(p95=7468.0, baseline_p95=3784.0, ratio=7468 / 3784, completed=25, baseline_completed=25,
-                        avg=6820.0, baseline_avg=3460.0, impact=84000.0)
+REGRESS_EXPECTED = dict(
+    p95=7468.0,
+    baseline_p95=3784.0,
+    ratio=7468 / 3784,
+    completed=25,
+    baseline_completed=25,
+    avg=6820.0,
+    baseline_avg=3460.0,
+    impact=84000.0,
+)
 # near misses: regress_near: period steps 1550 + 10 i -> d = 4750 + 30 i, p95 5434,
 # ratio 5434 / 3784 = 1.436 < 1.5; regress_few: only 19 baseline tasks (< 20) in hours
 # 25..192, and 6 more in hours 201..206, before the baseline window (they must not count).
@@ -183,8 +207,16 @@ REGRESS_EXPECTED = dict(p95=7468.0, baseline_p95=3784.0, ratio=7468 / 3784, comp
 # avg: 6100 + 60 * 10.5 = 6730; 3100 + 30 * 10.5 = 3415
 # impact = 22 * (6730 - 3415) = 72930 ms/day
 # 1.9.0 has only 2 baseline tasks (< 20): no baseline regression for either version.
-VERSIONS_EXPECTED = dict(p95=7297.0, baseline_p95=3698.5, ratio=7297 / 3698.5, completed=22, baseline_completed=22,
-                         avg=6730.0, baseline_avg=3415.0, impact=72930.0)
+VERSIONS_EXPECTED = dict(
+    p95=7297.0,
+    baseline_p95=3698.5,
+    ratio=7297 / 3698.5,
+    completed=22,
+    baseline_completed=22,
+    avg=6730.0,
+    baseline_avg=3415.0,
+    impact=72930.0,
+)
 # near misses: versions_near: newer steps 1580 + 10 i -> d = 4840 + 30 i, p95 5438.5,
 # ratio 5438.5 / 3698.5 = 1.470 < 1.5; versions_few: the newer version has 19 tasks (< 20).
 # Two more firing cases with the same figures as "versions" (impact 72930 each):
@@ -530,10 +562,17 @@ def test_impact_scales_to_a_day(rec_client):
 
 
 @pytest.mark.parametrize("period", [48, 168])
-@pytest.mark.parametrize(("namespace", "impact_24h"), [
-    ("ecommerce", 45000.0), ("futile", 38500.0), ("flaky", 9000.0), ("capacity", 124080.0),
-    ("critical", 60000.0), ("edge_futile", 54000.0),
-])
+@pytest.mark.parametrize(
+    ("namespace", "impact_24h"),
+    [
+        ("ecommerce", 45000.0),
+        ("futile", 38500.0),
+        ("flaky", 9000.0),
+        ("capacity", 124080.0),
+        ("critical", 60000.0),
+        ("edge_futile", 54000.0),
+    ],
+)
 def test_every_rule_scales_its_impact_by_24_over_the_period(rec_client, namespace, impact_24h, period):
     """These namespaces have no task outside hours 8..20, so a longer period holds the same
     executions and the same evidence; the figures per day shrink by 24 / period."""
@@ -604,7 +643,8 @@ def test_capacity_fires_with_hand_computed_evidence(rec_client):
     assert_rate(evidence["queue_share"], expected["share"])
     # completed per day x average queue wait
     assert rec["estimated_impact_ms_per_day"] == pytest.approx(
-        evidence["completed"] * evidence["avg_queue_wait_ms"], abs=2.0)
+        evidence["completed"] * evidence["avg_queue_wait_ms"], abs=2.0
+    )
     assert rec["estimated_impact_ms_per_day"] == pytest.approx(expected["impact"], abs=0.05)
     assert rec["rationale"] == (
         f"tasks waited {sec(evidence['avg_queue_wait_ms'])} in queue on average against "
@@ -784,9 +824,13 @@ def test_all_namespaces_together_give_exactly_the_firing_rules_sorted_by_impact(
     assert served == expected  # ... and ties in the contract's order
 
 
-@pytest.mark.parametrize(("namespace", "version", "previous"), [
-    ("versions_chain", "1.1.0", "1.0.0"), ("versions_history", "3.0.0", "2.0.0"),
-])
+@pytest.mark.parametrize(
+    ("namespace", "version", "previous"),
+    [
+        ("versions_chain", "1.1.0", "1.0.0"),
+        ("versions_history", "3.0.0", "2.0.0"),
+    ],
+)
 def test_previous_version_is_the_one_that_appeared_just_before(rec_client, namespace, version, previous):
     [rec] = recommendations(rec_client, namespace=namespace)
     assert (rec["type"], rec["pattern"]) == ("regression", "previous_version")
@@ -910,13 +954,20 @@ def test_the_fixture_holds_the_figures_computed_by_hand(tmp_path):
     with duckdb.connect(str(path), read_only=True) as connection:
         cursor = connection.execute(_SOURCE_FIGURES.format(as_of=AS_OF.isoformat(sep=" ")))
         columns = [d[0] for d in cursor.description]
-        rows = {(r["namespace"], r["task_name"], r["version"], r["in_period"]): r
-                for r in (dict(zip(columns, values, strict=True)) for values in cursor.fetchall())}
-    regress_now, regress_before = rows["regress", "nightly_report", "1.0.0", True], rows[
-        "regress", "nightly_report", "1.0.0", False]
+        rows = {
+            (r["namespace"], r["task_name"], r["version"], r["in_period"]): r
+            for r in (dict(zip(columns, values, strict=True)) for values in cursor.fetchall())
+        }
+    regress_now, regress_before = (
+        rows["regress", "nightly_report", "1.0.0", True],
+        rows["regress", "nightly_report", "1.0.0", False],
+    )
     assert (regress_now["completed"], regress_now["avg_ms"], regress_now["p95_ms"]) == (25, 6820, pytest.approx(7468))
     assert (regress_before["completed"], regress_before["avg_ms"], regress_before["p95_ms"]) == (
-        25, 3460, pytest.approx(3784))
+        25,
+        3460,
+        pytest.approx(3784),
+    )
     newer, older = rows["versions", "import_feed", "1.10.0", True], rows["versions", "import_feed", "1.9.0", True]
     assert (newer["completed"], newer["avg_ms"], newer["p95_ms"]) == (22, 6730, pytest.approx(7297))
     assert (older["completed"], older["avg_ms"], older["p95_ms"]) == (22, 3415, pytest.approx(3698.5))

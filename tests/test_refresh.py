@@ -72,7 +72,10 @@ def test_three_rebuilds_under_load_fail_nothing_and_never_mix_builds(tmp_path):
     }
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("tasker-analytics")), "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     responses: list[tuple[str, dict, int, str | None, dict | None]] = []
@@ -106,8 +109,13 @@ def test_three_rebuilds_under_load_fail_nothing_and_never_mix_builds(tmp_path):
             thread.start()
         as_ofs = ["2026-11-28 10:00:00", "2026-11-28 10:30:00", "2026-11-28 11:00:00"]
         for index, as_of in enumerate(as_ofs):
-            build(workload.settings(keep_builds=10), source_duckdb=str(workload.source_path), as_of=as_of,
-                  quiet=True, extra_env={"DBT_TARGET_PATH": str(tmp_path / f"target-{index}")})
+            build(
+                workload.settings(keep_builds=10),
+                source_duckdb=str(workload.source_path),
+                as_of=as_of,
+                quiet=True,
+                extra_env={"DBT_TARGET_PATH": str(tmp_path / f"target-{index}")},
+            )
             time.sleep(1.0)
         stop.set()
         for thread in threads:
@@ -198,10 +206,15 @@ def _hammer_postgres_during_rebuilds(postgres_workload, tmp_path) -> None:
             # Two publishes: the fixture's build and the first one are read under load (the
             # load stops when the second is published; `last` below reads that one).
             for index, as_of in enumerate(["2026-11-28 10:30:00", "2026-11-28 11:00:00"]):
-                build(settings, as_of=as_of, quiet=True, extra_env={
-                    "TASKER_SOURCE_SCHEMA": postgres_workload.source_schema,
-                    "DBT_TARGET_PATH": str(tmp_path / f"target-{index}"),
-                })
+                build(
+                    settings,
+                    as_of=as_of,
+                    quiet=True,
+                    extra_env={
+                        "TASKER_SOURCE_SCHEMA": postgres_workload.source_schema,
+                        "DBT_TARGET_PATH": str(tmp_path / f"target-{index}"),
+                    },
+                )
         finally:
             stop.set()
             for thread in threads:

@@ -18,7 +18,7 @@ PERFORMANCE = "/tasker/analytics/performance"
 
 HOSTILE = [
     "'; drop table task_hourly_rollup; --",
-    "\"; delete from performance_overview; --",
+    '"; delete from performance_overview; --',
     "x' or '1'='1",
     "名前空間",
     "ecommerce\u202e",
@@ -34,9 +34,13 @@ HOSTILE = [
 def _duckdb_counts(path) -> dict[str, int]:
     connection = duckdb.connect(str(path.resolve()), read_only=True)
     try:
-        tables = [row[0] for row in connection.execute(
-            "select table_name from information_schema.tables where table_schema = 'main' "
-            "and table_type = 'BASE TABLE' order by 1").fetchall()]
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "select table_name from information_schema.tables where table_schema = 'main' "
+                "and table_type = 'BASE TABLE' order by 1"
+            ).fetchall()
+        ]
         return {table: connection.execute(f'select count(*) from "{table}"').fetchone()[0] for table in tables}
     finally:
         connection.close()
@@ -44,11 +48,15 @@ def _duckdb_counts(path) -> dict[str, int]:
 
 def _postgres_counts(dsn: str, schema: str) -> dict[str, int]:
     with psycopg.connect(dsn) as connection:
-        tables = [row[0] for row in connection.execute(
-            "select table_name from information_schema.tables where table_schema = %s order by 1",
-            (schema,)).fetchall()]
-        return {table: connection.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-                for table in tables}
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "select table_name from information_schema.tables where table_schema = %s order by 1", (schema,)
+            ).fetchall()
+        ]
+        return {
+            table: connection.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0] for table in tables
+        }
 
 
 def _hostile_requests(client) -> None:
@@ -78,7 +86,8 @@ def test_hostile_scope_values_on_postgres(postgres_client, postgres_workload):
 
     with psycopg.connect(postgres_workload.dsn) as connection:
         (build_schema,) = connection.execute(
-            f'select build_schema from "{postgres_workload.schema}".build_pointer').fetchone()
+            f'select build_schema from "{postgres_workload.schema}".build_pointer'
+        ).fetchone()
         assert build_schema in postgres_build_schemas(connection, postgres_workload.schema)
     before = _postgres_counts(postgres_workload.dsn, build_schema)
     assert before["task_hourly_rollup"] > 0
@@ -88,7 +97,7 @@ def test_hostile_scope_values_on_postgres(postgres_client, postgres_workload):
 
 
 def test_oversized_headers_never_reach_a_500(client):
-    huge = "W/\"" + "a" * 16_384 + "\""
+    huge = 'W/"' + "a" * 16_384 + '"'
     response = client.get(BOTTLENECKS, headers={"If-None-Match": huge})
     assert response.status_code == 200 and response.json()["slowest_tasks"]
     response = client.get(PERFORMANCE, headers={"X-Padding": "b" * 65_536})
@@ -141,11 +150,13 @@ def test_duckdb_reads_are_bounded_in_memory_and_take_turns(workload):
     from tasker_analytics.analytics import Analytics, Scope
     from tasker_analytics.settings import Settings
 
-    settings = Settings.from_env({
-        "TASKER_ANALYTICS_DUCKDB_PATH": str(workload.warehouse_path),
-        "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL": "0",
-        "TASKER_ANALYTICS_DUCKDB_MEMORY_MB": "96",
-    })
+    settings = Settings.from_env(
+        {
+            "TASKER_ANALYTICS_DUCKDB_PATH": str(workload.warehouse_path),
+            "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL": "0",
+            "TASKER_ANALYTICS_DUCKDB_MEMORY_MB": "96",
+        }
+    )
     assert settings.duckdb_concurrent_reads == 1
     analytics = Analytics(settings)
     try:

@@ -16,11 +16,24 @@ from tasker_analytics.analytics import Analytics, Scope
 from tasker_analytics.app import create_app
 from tasker_analytics.settings import Settings
 
-PER_EXECUTION = ("int_task_executions", "int_step_executions", "int_error_events", "int_task_critical_paths",
-                 "int_task_dag_edges", "int_task_states", "int_step_states", "stg_tasker__")
-BOTTLENECK_FUNCTIONS = ("function_based_slowest_tasks", "function_based_slowest_steps",
-                        "function_based_error_patterns", "function_based_critical_path",
-                        "function_based_duration_distribution", "function_based_recommendations")
+PER_EXECUTION = (
+    "int_task_executions",
+    "int_step_executions",
+    "int_error_events",
+    "int_task_critical_paths",
+    "int_task_dag_edges",
+    "int_task_states",
+    "int_step_states",
+    "stg_tasker__",
+)
+BOTTLENECK_FUNCTIONS = (
+    "function_based_slowest_tasks",
+    "function_based_slowest_steps",
+    "function_based_error_patterns",
+    "function_based_critical_path",
+    "function_based_duration_distribution",
+    "function_based_recommendations",
+)
 
 
 def _recorded_statements(monkeypatch, workload, scope: Scope, period: int) -> list[str]:
@@ -40,9 +53,14 @@ def _recorded_statements(monkeypatch, workload, scope: Scope, period: int) -> li
     return statements
 
 
-@pytest.mark.parametrize(("scope", "period"), [
-    (Scope(), 24), (Scope(namespace="ecommerce"), 168), (Scope("ecommerce", "process_order", "1.1.0"), 7),
-])
+@pytest.mark.parametrize(
+    ("scope", "period"),
+    [
+        (Scope(), 24),
+        (Scope(namespace="ecommerce"), 168),
+        (Scope("ecommerce", "process_order", "1.1.0"), 7),
+    ],
+)
 def test_the_bottleneck_statements_name_rollups_and_functions_only(monkeypatch, workload, scope, period):
     statements = _recorded_statements(monkeypatch, workload, scope, period)
     print("\n\n".join(statements))  # `pytest -s` shows the statements the endpoint runs
@@ -59,10 +77,12 @@ def test_the_bottleneck_statements_name_rollups_and_functions_only(monkeypatch, 
 def test_the_functions_read_rollups_only(workload):
     connection = duckdb.connect(str(workload.warehouse_path.resolve()), read_only=True)
     try:
-        definitions = dict(connection.execute(
-            "select function_name, macro_definition from duckdb_functions() "
-            "where function_name like 'function_based_%' and function_type = 'table_macro'"
-        ).fetchall())
+        definitions = dict(
+            connection.execute(
+                "select function_name, macro_definition from duckdb_functions() "
+                "where function_name like 'function_based_%' and function_type = 'table_macro'"
+            ).fetchall()
+        )
     finally:
         connection.close()
     for name in BOTTLENECK_FUNCTIONS:
@@ -76,13 +96,17 @@ def test_without_the_per_execution_tables_the_figures_stay(workload, client, tmp
     shutil.copyfile(workload.warehouse_path.resolve(), stripped)
     connection = duckdb.connect(str(stripped))
     try:
-        for (name, kind) in connection.execute(
+        for name, kind in connection.execute(
             "select table_name, table_type from information_schema.tables where table_schema = 'main'"
         ).fetchall():
             if name.startswith(("int_", "stg_")):
                 connection.execute(f'drop {"view" if kind == "VIEW" else "table"} "{name}" cascade')
-        left = {row[0] for row in connection.execute(
-            "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+        left = {
+            row[0]
+            for row in connection.execute(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        }
     finally:
         connection.close()
     assert not [name for name in left if name.startswith(("int_", "stg_"))]
@@ -92,6 +116,12 @@ def test_without_the_per_execution_tables_the_figures_stay(workload, client, tmp
         response = other.get("/tasker/analytics/bottlenecks", params=params)
     assert response.status_code == 200, response.text
     body = response.json()
-    for key in ("slowest_tasks", "slowest_steps", "error_patterns", "performance_distribution",
-                "dependency_analysis", "recommendations"):
+    for key in (
+        "slowest_tasks",
+        "slowest_steps",
+        "error_patterns",
+        "performance_distribution",
+        "dependency_analysis",
+        "recommendations",
+    ):
         assert body[key] == expected[key], key

@@ -90,25 +90,34 @@ def draw_pairs(task_types: list[tuple[str, str, str]], n: int = N_PAIRS, seed: i
             # any combination of the components of one real task type (incl. none of them)
             ns, name, ver = rng.choice(types)
             mask = rng.randrange(8)
-            pairs.append(Pair(
-                period(),
-                ns if mask & 1 else None,
-                name if mask & 2 else None,
-                ver if mask & 4 else None,
-                alias=rng.random() < 0.2,
-            ))
+            pairs.append(
+                Pair(
+                    period(),
+                    ns if mask & 1 else None,
+                    name if mask & 2 else None,
+                    ver if mask & 4 else None,
+                    alias=rng.random() < 0.2,
+                )
+            )
         elif kind < 0.9:
             # components drawn independently (the combination may match nothing)
-            pairs.append(Pair(
-                period(),
-                rng.choice([None, *namespaces]),
-                rng.choice([None, *names]),
-                rng.choice([None, *versions]),
-            ))
+            pairs.append(
+                Pair(
+                    period(),
+                    rng.choice([None, *namespaces]),
+                    rng.choice([None, *names]),
+                    rng.choice([None, *versions]),
+                )
+            )
         else:
-            pairs.append(Pair(period(), namespace=NO_DATA if rng.random() < 0.5 else None,
-                              task_name="no_such_task_zz" if rng.random() < 0.5 else None,
-                              version=None if rng.random() < 0.5 else "9.9.9"))
+            pairs.append(
+                Pair(
+                    period(),
+                    namespace=NO_DATA if rng.random() < 0.5 else None,
+                    task_name="no_such_task_zz" if rng.random() < 0.5 else None,
+                    version=None if rng.random() < 0.5 else "9.9.9",
+                )
+            )
     return pairs
 
 
@@ -129,8 +138,17 @@ def test_pairs_cover_the_space(rollup_pairs, workload, workload_raw, workload_se
     timeouts, taxonomy = workload_seeds
     with_data = empty = 0
     for p in rollup_pairs:
-        o = bottlenecks(workload_raw, workload.as_of, period=p.period, namespace=p.namespace,
-                        task_name=p.task_name, version=p.version, limit=LIMIT, timeouts=timeouts, taxonomy=taxonomy)
+        o = bottlenecks(
+            workload_raw,
+            workload.as_of,
+            period=p.period,
+            namespace=p.namespace,
+            task_name=p.task_name,
+            version=p.version,
+            limit=LIMIT,
+            timeouts=timeouts,
+            taxonomy=taxonomy,
+        )
         if o["_all_slowest_tasks"] and o["_all_critical_path_steps"] and o["_all_blocking_steps"]:
             with_data += 1
         if not o["_all_slowest_tasks"]:
@@ -144,8 +162,15 @@ def test_bottlenecks_match_oracle(index, rollup_pairs, workload, workload_raw, w
     pair = rollup_pairs[index]
     timeouts, taxonomy = workload_seeds
     oracle = bottlenecks(
-        workload_raw, workload.as_of, period=pair.period, namespace=pair.namespace, task_name=pair.task_name,
-        version=pair.version, limit=LIMIT, timeouts=timeouts, taxonomy=taxonomy,
+        workload_raw,
+        workload.as_of,
+        period=pair.period,
+        namespace=pair.namespace,
+        task_name=pair.task_name,
+        version=pair.version,
+        limit=LIMIT,
+        timeouts=timeouts,
+        taxonomy=taxonomy,
     )
     response = client.get(URL, params=pair.params())
     assert response.status_code == 200, f"GET {URL}?{pair} -> {response.status_code}: {response.text[:500]}"
@@ -162,8 +187,15 @@ def test_percentiles_are_the_documented_sketch(rollup_pairs, workload, workload_
     diff = Diff("percentiles against the documented sketch (alpha 0.005)")
     for pair in rollup_pairs:
         oracle = bottlenecks(
-            workload_raw, workload.as_of, period=pair.period, namespace=pair.namespace, task_name=pair.task_name,
-            version=pair.version, limit=LIMIT, timeouts=timeouts, taxonomy=taxonomy,
+            workload_raw,
+            workload.as_of,
+            period=pair.period,
+            namespace=pair.namespace,
+            task_name=pair.task_name,
+            version=pair.version,
+            limit=LIMIT,
+            timeouts=timeouts,
+            taxonomy=taxonomy,
         )
         response = client.get(URL, params=pair.params())
         assert response.status_code == 200, f"GET {URL}?{pair} -> {response.status_code}"

@@ -9,12 +9,16 @@ import subprocess
 from tasker_analytics.settings import PROJECT_DIR
 
 # Spelled in pieces so that this file does not match itself.
-_OUTSIDE = re.compile("|".join([
-    r"DESIGN" + r"\.md",
-    r"(?<![\w.])/" + r"work/",
-    r"\.\./" + r"shared",
-    r"(?<![\w.])/" + r"(?:home|root|Users)/\w",
-]))
+_OUTSIDE = re.compile(
+    "|".join(
+        [
+            r"DESIGN" + r"\.md",
+            r"(?<![\w.])/" + r"work/",
+            r"\.\./" + r"shared",
+            r"(?<![\w.])/" + r"(?:home|root|Users)/\w",
+        ]
+    )
+)
 
 
 def test_no_file_refers_outside_the_repository():

@@ -27,11 +27,13 @@ def test_cache_control_max_age_values(client):
 
 
 def test_ttls_are_configurable(workload):
-    settings = Settings.from_env({
-        "TASKER_ANALYTICS_DUCKDB_PATH": str(workload.warehouse_path),
-        "TASKER_ANALYTICS_CACHE_TTL": "30",
-        "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL": "45",
-    })
+    settings = Settings.from_env(
+        {
+            "TASKER_ANALYTICS_DUCKDB_PATH": str(workload.warehouse_path),
+            "TASKER_ANALYTICS_CACHE_TTL": "30",
+            "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL": "45",
+        }
+    )
     with TestClient(create_app(settings)) as test_client:
         assert test_client.get(PERFORMANCE).headers["cache-control"] == "public, max-age=30"
         response = test_client.get(BOTTLENECKS)
@@ -120,8 +122,13 @@ def test_a_new_build_is_picked_up_without_a_restart_and_changes_the_etag(tmp_pat
     with TestClient(create_app(workload.settings())) as test_client:
         before = test_client.get(BOTTLENECKS)
         assert test_client.get(BOTTLENECKS).json()["cache_info"]["status"] == "hit"
-        build(workload.settings(), source_duckdb=str(workload.source_path), as_of="2026-11-28 11:00:00",
-              quiet=True, extra_env={"DBT_TARGET_PATH": str(tmp_path / "target2")})
+        build(
+            workload.settings(),
+            source_duckdb=str(workload.source_path),
+            as_of="2026-11-28 11:00:00",
+            quiet=True,
+            extra_env={"DBT_TARGET_PATH": str(tmp_path / "target2")},
+        )
         after = test_client.get(BOTTLENECKS)
         assert after.json()["build_id"] != before.json()["build_id"]
         assert after.json()["data_as_of"].startswith("2026-11-28T11:00:00")
@@ -142,8 +149,12 @@ def test_a_failed_build_leaves_the_previous_one_serving(tmp_path):
     with TestClient(create_app(workload.settings())) as test_client:
         before = test_client.get(PERFORMANCE).json()["build_id"]
         with pytest.raises(BuildError):
-            build(workload.settings(), source_duckdb=str(broken_source), quiet=True,
-                  extra_env={"DBT_TARGET_PATH": str(tmp_path / "target3")})
+            build(
+                workload.settings(),
+                source_duckdb=str(broken_source),
+                quiet=True,
+                extra_env={"DBT_TARGET_PATH": str(tmp_path / "target3")},
+            )
         response = test_client.get(PERFORMANCE)
         assert response.status_code == 200 and response.json()["build_id"] == before
     assert len(list((tmp_path / "builds").glob("*.duckdb"))) == 1
@@ -159,8 +170,9 @@ def test_concurrent_misses_compute_once():
         return b"value"
 
     results = []
-    threads = [threading.Thread(target=lambda: results.append(cache.get_or_compute("k", 60, compute)))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get_or_compute("k", 60, compute))) for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -193,8 +205,10 @@ def test_redis_concurrent_misses_compute_once_across_instances(redis_url):
         return b"shared"
 
     results = []
-    threads = [threading.Thread(target=lambda cache=cache: results.append(cache.get_or_compute(key, 30, compute)))
-               for cache in caches]
+    threads = [
+        threading.Thread(target=lambda cache=cache: results.append(cache.get_or_compute(key, 30, compute)))
+        for cache in caches
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

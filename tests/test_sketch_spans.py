@@ -23,11 +23,15 @@ def test_spans_at_every_period_are_the_summed_hours(workload, kind):
     connection = duckdb.connect(str(workload.warehouse_path), read_only=True)
     try:
         hourly = connection.execute(
-            f"select hour_index, {names}, metric, sketch_index, item_count from {sketches}").fetchall()
-        keys = {row[0]: tuple(row[1:]) for row in connection.execute(
-            f"select key_id, {names}, metric from {kind}_sketch_keys").fetchall()}
+            f"select hour_index, {names}, metric, sketch_index, item_count from {sketches}"
+        ).fetchall()
+        keys = {
+            row[0]: tuple(row[1:])
+            for row in connection.execute(f"select key_id, {names}, metric from {kind}_sketch_keys").fetchall()
+        }
         spans = connection.execute(
-            f"select key_id, sketch_index, from_hour, to_hour, cumulative_count from {kind}_sketch_spans").fetchall()
+            f"select key_id, sketch_index, from_hour, to_hour, cumulative_count from {kind}_sketch_spans"
+        ).fetchall()
     finally:
         connection.close()
     assert hourly and spans

@@ -95,7 +95,8 @@ def spark_workload() -> SplitWorkload:
     before, arrivals = split_at(workload, SPARK_CUTOFF, seed=SPARK_SEED)
     late = arrivals["tasker_workflow_step_transitions"].to_pydict()
     late_steps = {
-        step for step, created in zip(late["workflow_step_id"], late["created_at"], strict=True)
+        step
+        for step, created in zip(late["workflow_step_id"], late["created_at"], strict=True)
         if created <= SPARK_CUTOFF - timedelta(hours=2)
     }
     steps = before["tasker_workflow_steps"].to_pydict()
@@ -139,8 +140,13 @@ def duckdb_build(spark_workload, tmp_path_factory) -> Settings:
     write_duckdb(spark_workload.before, str(source))
     write_duckdb(spark_workload.arrivals, str(source), append=True)
     settings = Settings(duckdb_path=directory / "duckdb" / "tasker_analytics.duckdb")
-    build(settings, source_duckdb=str(source), as_of=SPARK_AS_OF.isoformat(sep=" "), quiet=True,
-          extra_env=_env(directory / "duckdb"))
+    build(
+        settings,
+        source_duckdb=str(source),
+        as_of=SPARK_AS_OF.isoformat(sep=" "),
+        quiet=True,
+        extra_env=_env(directory / "duckdb"),
+    )
     return settings
 
 
@@ -183,14 +189,26 @@ def spark_incremental(spark_workload, tmp_path_factory) -> SparkIncremental:
     settings = _spark_settings(directory)
     # dbt's unit tests run on Spark in the first build; its data tests check the same rows
     # as on DuckDB.
-    first = build(settings, source_parquet=str(source), as_of=SPARK_CUTOFF.isoformat(sep=" "), quiet=True,
-                  extra_env=_env(directory, DBT_EXCLUDE_RESOURCE_TYPES="test"))
+    first = build(
+        settings,
+        source_parquet=str(source),
+        as_of=SPARK_CUTOFF.isoformat(sep=" "),
+        quiet=True,
+        extra_env=_env(directory, DBT_EXCLUDE_RESOURCE_TYPES="test"),
+    )
     before = _partition_files(settings)
     append_parquet(spark_workload.arrivals, source)
-    second = build(settings, source_parquet=str(source), as_of=SPARK_AS_OF.isoformat(sep=" "), quiet=True,
-                   extra_env=_env(directory))
-    print(f"\nSpark builds of {SPARK_TASKS} tasks: first (full) {first.seconds:.1f} s, "
-          f"next (incremental) {second.seconds:.1f} s")
+    second = build(
+        settings,
+        source_parquet=str(source),
+        as_of=SPARK_AS_OF.isoformat(sep=" "),
+        quiet=True,
+        extra_env=_env(directory),
+    )
+    print(
+        f"\nSpark builds of {SPARK_TASKS} tasks: first (full) {first.seconds:.1f} s, "
+        f"next (incremental) {second.seconds:.1f} s"
+    )
     return SparkIncremental(settings, first, second, before, _partition_files(settings), source)
 
 
@@ -233,8 +251,12 @@ def test_spark_build_is_served_from_a_duckdb_file_with_every_served_relation(spa
         }
         as_of = connection.execute("select data_as_of from performance_overview").fetchone()[0]
     assert set(SERVED_RELATIONS) <= tables
-    assert {"function_based_slowest_tasks", "function_based_slowest_steps", "function_based_error_patterns",
-            "function_based_recommendations"} <= functions
+    assert {
+        "function_based_slowest_tasks",
+        "function_based_slowest_steps",
+        "function_based_error_patterns",
+        "function_based_recommendations",
+    } <= functions
     assert as_of == SPARK_AS_OF
 
 
@@ -247,8 +269,12 @@ def postgres_build(spark_workload, postgres_dsn, tmp_path_factory):
     write_postgres(spark_workload.arrivals, postgres_dsn, schema=source_schema, append=True)
     settings = Settings(warehouse="postgres", database_url=postgres_dsn, database_schema=schema)
     try:
-        build(settings, as_of=SPARK_AS_OF.isoformat(sep=" "), quiet=True,
-              extra_env=_env(tmp_path_factory.mktemp("spark_pg"), TASKER_SOURCE_SCHEMA=source_schema))
+        build(
+            settings,
+            as_of=SPARK_AS_OF.isoformat(sep=" "),
+            quiet=True,
+            extra_env=_env(tmp_path_factory.mktemp("spark_pg"), TASKER_SOURCE_SCHEMA=source_schema),
+        )
         yield settings
     finally:
         drop_schemas(postgres_dsn, source_schema, schema)
@@ -308,14 +334,19 @@ def test_spark_incremental_build_equals_a_full_refresh(spark_incremental, duckdb
     assert not spark_incremental.first.incremental and spark_incremental.second.incremental
     schema_folder = spark_table_folder(spark_incremental.settings, "x").parent
     relations = sorted(
-        path.name for path in schema_folder.iterdir()
+        path.name
+        for path in schema_folder.iterdir()
         if path.is_dir() and not path.name.startswith((".", "_")) and path.name not in STATE_RELATIONS
     )
     assert set(SERVED_RELATIONS) | set(PER_TASK_RELATIONS) <= set(relations)
     connection = duckdb.connect()
     connection.execute(f"attach '{duckdb_build.duckdb_path.resolve()}' as full_build (read_only)")
-    full_tables = {row[0] for row in connection.execute(
-        "select table_name from duckdb_tables() where database_name = 'full_build'").fetchall()}
+    full_tables = {
+        row[0]
+        for row in connection.execute(
+            "select table_name from duckdb_tables() where database_name = 'full_build'"
+        ).fetchall()
+    }
     assert set(relations) <= full_tables, set(relations) - full_tables
 
     def scan(settings: Settings, relation: str) -> str:
@@ -327,29 +358,41 @@ def test_spark_incremental_build_equals_a_full_refresh(spark_incremental, duckdb
     for relation in relations:
         spark = scan(spark_incremental.settings, relation)
         spark_columns = {row[0] for row in connection.execute(f"describe select * from {spark}").fetchall()}
-        columns = [row[0] for row in connection.execute(
-            "select column_name from duckdb_columns() where database_name = 'full_build' and table_name = ? "
-            "order by column_index", [relation]).fetchall() if row[0] not in BUILD_COLUMNS]
+        columns = [
+            row[0]
+            for row in connection.execute(
+                "select column_name from duckdb_columns() where database_name = 'full_build' and table_name = ? "
+                "order by column_index",
+                [relation],
+            ).fetchall()
+            if row[0] not in BUILD_COLUMNS
+        ]
         assert set(columns) <= spark_columns, (relation, set(columns) - spark_columns)
         select = ", ".join(f'"{column}"' for column in columns)
         full = connection.execute(f"select {select} from full_build.main.{relation}").fetchall()
         # Timestamps as naive UTC, as the served copy of a Spark build has them.
         incremental = connection.execute(
-            f"select {select} from (select {spark_naive_utc(connection, spark)} from {spark})").fetchall()
+            f"select {select} from (select {spark_naive_utc(connection, spark)} from {spark})"
+        ).fetchall()
         if not _rows_equal(incremental, full):
             differing.append(relation)
     assert differing == []
 
     # What the incremental build recomputed: every task created on a day of a touched task.
-    touched = {row[0] for row in connection.execute(
-        f"select task_id from {scan(spark_incremental.settings, 'int_touched_tasks')}").fetchall()}
+    touched = {
+        row[0]
+        for row in connection.execute(
+            f"select task_id from {scan(spark_incremental.settings, 'int_touched_tasks')}"
+        ).fetchall()
+    }
     source_tasks = f"read_parquet('{spark_incremental.source / 'tasker_tasks'}/*.parquet')"
     created = dict(connection.execute(f"select task_id, created_at from {source_tasks}").fetchall())
     touched_days = {created[task].date() for task in touched}
     assert touched == {task for task, at in created.items() if at.date() in touched_days}
     assert spark_workload.late_tasks <= touched
     total = connection.execute(
-        f"select count(*) from {scan(spark_incremental.settings, 'int_task_executions')}").fetchone()[0]
+        f"select count(*) from {scan(spark_incremental.settings, 'int_task_executions')}"
+    ).fetchone()[0]
     assert 0 < len(touched) < total / 2, (len(touched), total)
 
     # Which partitions it rewrote: the touched days and the day the retention now starts in
@@ -368,8 +411,11 @@ def test_spark_incremental_build_equals_a_full_refresh(spark_incremental, duckdb
         kept = {day for day in before.keys() & after.keys() if before[day] == after[day]}
         rewritten = set(after) - kept
         dropped = set(before) - set(after)
-        report[relation] = {"kept": sorted(map(str, kept)), "rewritten": sorted(map(str, rewritten)),
-                            "dropped": sorted(map(str, dropped))}
+        report[relation] = {
+            "kept": sorted(map(str, kept)),
+            "rewritten": sorted(map(str, rewritten)),
+            "dropped": sorted(map(str, dropped)),
+        }
         assert left_day not in after, relation
         assert dropped <= {left_day}, relation
         assert rewritten <= touched_days | {boundary_day}, relation
@@ -377,13 +423,18 @@ def test_spark_incremental_build_equals_a_full_refresh(spark_incremental, duckdb
     executions = report["int_task_executions"]
     assert executions["dropped"] == [str(left_day)] and str(boundary_day) in executions["rewritten"], report
     assert executions["kept"], report
-    per_day = dict(connection.execute(
-        f"select task_created_date, count(*) from {scan(spark_incremental.settings, 'int_task_executions')} "
-        "group by task_created_date").fetchall())
+    per_day = dict(
+        connection.execute(
+            f"select task_created_date, count(*) from {scan(spark_incremental.settings, 'int_task_executions')} "
+            "group by task_created_date"
+        ).fetchall()
+    )
     rewritten_rows = sum(count for day, count in per_day.items() if str(day) in executions["rewritten"])
     assert rewritten_rows < total
-    print(f"\nincremental Spark build: {len(touched)} tasks recomputed, {rewritten_rows} of {total} task rows "
-          f"rewritten; partitions: {json.dumps(report)}")
+    print(
+        f"\nincremental Spark build: {len(touched)} tasks recomputed, {rewritten_rows} of {total} task rows "
+        f"rewritten; partitions: {json.dumps(report)}"
+    )
 
 
 def test_an_empty_partitioned_spark_table_is_served_empty_with_its_contract_columns(workload, tmp_path):
@@ -406,5 +457,6 @@ def test_an_empty_partitioned_spark_table_is_served_empty_with_its_contract_colu
     with duckdb.connect(str(tmp_path / "exported.duckdb"), read_only=True) as exported:
         assert exported.execute("select count(*) from int_error_events").fetchone()[0] == 0
         assert [row[:2] for row in exported.execute("describe int_error_events").fetchall()] == [
-            row[:2] for row in expected]
+            row[:2] for row in expected
+        ]
         assert exported.execute("select count(*) from int_task_executions").fetchone()[0] > 0

@@ -16,6 +16,7 @@ from tasker_analytics.schemas import rfc3339
 def _stamp(value) -> str:
     return rfc3339(value)
 
+
 SCOPES = [
     {"period": 24},
     {"period": 1},
@@ -58,8 +59,7 @@ def _api_keys(row: dict) -> dict:
     return {key: value for key, value in row.items() if key not in EXTRA}
 
 
-RATES = {"failure_rate", "retry_rate", "retry_success_rate", "queue_share", "share", "ratio",
-         "critical_path_share"}
+RATES = {"failure_rate", "retry_rate", "retry_success_rate", "queue_share", "share", "ratio", "critical_path_share"}
 
 
 def _rounded(row: dict) -> dict:
@@ -92,55 +92,128 @@ def _check(caller, http):
         top = caller.rows("function_based_slowest_tasks", ns, hours, 3, name, version)
         assert len(top) == min(3, len(body["slowest_tasks"])), scope
         patterns = caller.rows("function_based_error_patterns", ns, hours, 50, name, version)
-        assert {(p["error_type"], p["frequency"], tuple(sorted(p["affected_steps"])),
-                 tuple(sorted(p["error_classes"])), _stamp(p["first_seen"]), _stamp(p["last_seen"]),
-                 p["errored_steps"], p["recovered_steps"], _rate(p["retry_success_rate"])) for p in patterns} == {
-            (p["error_type"], p["frequency"], tuple(p["affected_steps"]), tuple(p["error_classes"]),
-             p["first_seen"], p["last_seen"], p["errored_steps"], p["recovered_steps"], p["retry_success_rate"])
+        assert {
+            (
+                p["error_type"],
+                p["frequency"],
+                tuple(sorted(p["affected_steps"])),
+                tuple(sorted(p["error_classes"])),
+                _stamp(p["first_seen"]),
+                _stamp(p["last_seen"]),
+                p["errored_steps"],
+                p["recovered_steps"],
+                _rate(p["retry_success_rate"]),
+            )
+            for p in patterns
+        } == {
+            (
+                p["error_type"],
+                p["frequency"],
+                tuple(p["affected_steps"]),
+                tuple(p["error_classes"]),
+                p["first_seen"],
+                p["last_seen"],
+                p["errored_steps"],
+                p["recovered_steps"],
+                p["retry_success_rate"],
+            )
             for p in body["error_patterns"]
         }, scope
         paths = caller.rows("function_based_critical_path", ns, hours, 100000, name, version)
         dependency = body["dependency_analysis"]
-        assert sum({(r["namespace"], r["task_name"], r["version"]): r["tasks_analyzed"] for r in paths}.values()) == (
-            dependency["tasks_analyzed"]), scope
+        assert (
+            sum({(r["namespace"], r["task_name"], r["version"]): r["tasks_analyzed"] for r in paths}.values())
+            == (dependency["tasks_analyzed"])
+        ), scope
         on_path = sorted(
-            ((r["namespace"], r["task_name"], r["version"], r["step_name"], r["on_critical_path"],
-              _ms(r["critical_path_ms"]), _rate(r["critical_path_share"])) for r in paths if r["on_critical_path"] > 0),
+            (
+                (
+                    r["namespace"],
+                    r["task_name"],
+                    r["version"],
+                    r["step_name"],
+                    r["on_critical_path"],
+                    _ms(r["critical_path_ms"]),
+                    _rate(r["critical_path_share"]),
+                )
+                for r in paths
+                if r["on_critical_path"] > 0
+            ),
             key=lambda item: (-item[5], item[:4]),
         )
         assert on_path[:50] == [tuple(r.values()) for r in dependency["critical_path_steps"]], scope
         advice = caller.rows("function_based_recommendations", ns, hours, 50, name, version)
         assert sorted(
-            (r["recommendation_type"], r["pattern"], r["namespace"], r["task_name"], r["version"], r["step"],
-             r["error_type"], _ms(r["estimated_impact_ms_per_day"]), r["current_timeout"], r["suggested_timeout"])
+            (
+                r["recommendation_type"],
+                r["pattern"],
+                r["namespace"],
+                r["task_name"],
+                r["version"],
+                r["step"],
+                r["error_type"],
+                _ms(r["estimated_impact_ms_per_day"]),
+                r["current_timeout"],
+                r["suggested_timeout"],
+            )
             for r in advice
         ) == sorted(
-            (r["type"], r.get("pattern"), r["namespace"], r["task_name"], r["version"], r["step"],
-             r.get("error_type"), r["estimated_impact_ms_per_day"], r.get("current_timeout"),
-             r.get("suggested_timeout"))
+            (
+                r["type"],
+                r.get("pattern"),
+                r["namespace"],
+                r["task_name"],
+                r["version"],
+                r["step"],
+                r.get("error_type"),
+                r["estimated_impact_ms_per_day"],
+                r.get("current_timeout"),
+                r.get("suggested_timeout"),
+            )
             for r in body["recommendations"]
         ), scope
         for served in body["recommendations"]:
             (row,) = [
-                r for r in advice
-                if (r["recommendation_type"], r["pattern"], r["namespace"], r["task_name"], r["version"], r["step"],
-                    r["error_type"]) == (served["type"], served.get("pattern"), served["namespace"],
-                                         served["task_name"], served["version"], served["step"],
-                                         served.get("error_type"))
+                r
+                for r in advice
+                if (
+                    r["recommendation_type"],
+                    r["pattern"],
+                    r["namespace"],
+                    r["task_name"],
+                    r["version"],
+                    r["step"],
+                    r["error_type"],
+                )
+                == (
+                    served["type"],
+                    served.get("pattern"),
+                    served["namespace"],
+                    served["task_name"],
+                    served["version"],
+                    served["step"],
+                    served.get("error_type"),
+                )
             ]
             assert {key: _rounded(row)[key] for key in served["evidence"]} == served["evidence"], scope
         assert all(row["rationale"] for row in advice)
     performance = http.get("/tasker/analytics/performance").json()
     (metrics,) = caller.rows("function_based_analytics_metrics", None, 24)
     statistics, times = performance["task_statistics"], performance["processing_times"]
-    assert {key: metrics[key] for key in ("total_tasks", "completed", "failed", "retried", "cancelled",
-                                          "resolved_manually", "settled")} == {
-        key: statistics[key] for key in ("total_tasks", "completed", "failed", "retried", "cancelled",
-                                         "resolved_manually", "settled")}
+    assert {
+        key: metrics[key]
+        for key in ("total_tasks", "completed", "failed", "retried", "cancelled", "resolved_manually", "settled")
+    } == {
+        key: statistics[key]
+        for key in ("total_tasks", "completed", "failed", "retried", "cancelled", "resolved_manually", "settled")
+    }
     assert _rate(metrics["completion_rate"]) == statistics["completion_rate"]
     assert _rate(metrics["failure_rate"]) == statistics["failure_rate"]
     assert [_ms(metrics[key]) for key in ("p50_duration_ms", "p95_duration_ms", "p99_duration_ms")] == [
-        times["p50"], times["p95"], times["p99"]]
+        times["p50"],
+        times["p95"],
+        times["p99"],
+    ]
     assert metrics["active_tasks"] == performance["active_tasks"]
 
 

@@ -271,9 +271,7 @@ class Analytics:
             self.encoded.put(info.key, hit, ttl)
         return hit if info.status == "hit" else Encoded.of(body, info, etag)
 
-    def encoded_hit(
-        self, endpoint: str, parameters: dict[str, Any], build: BuildInfo | None = None
-    ) -> Encoded | None:
+    def encoded_hit(self, endpoint: str, parameters: dict[str, Any], build: BuildInfo | None = None) -> Encoded | None:
         """The encoded body of a cache hit for the build being served, or None, without
         blocking: no warehouse connection, no shared-cache round trip (the HTTP handlers
         call this on the event loop, after authentication, and send misses to a thread).
@@ -501,9 +499,7 @@ def _error_patterns(rows: list[dict[str, Any]]) -> list[ErrorPattern]:
     return sorted(patterns, key=lambda pattern: (-pattern.frequency, pattern.error_type))
 
 
-def _distribution(
-    summary: dict[str, Any], histogram_rows: list[dict[str, Any]]
-) -> PerformanceDistribution:
+def _distribution(summary: dict[str, Any], histogram_rows: list[dict[str, Any]]) -> PerformanceDistribution:
     buckets = sorted((int(row["duration_bucket"]), _int(row["bucket_count"])) for row in histogram_rows)
     return PerformanceDistribution(
         count=_int(summary["duration_count"]),
@@ -569,24 +565,51 @@ EVIDENCE: dict[tuple[str, str | None], tuple[str, ...]] = {
     ("timeout_optimization", None): ("p95_ms", "p99_ms", "timeout_ms", "completed", "over_timeout"),
     ("retry_policy", "futile_retries"): ("errored_steps", "recovered_steps", "retry_success_rate", "avg_duration_ms"),
     ("retry_policy", "first_attempt_failures"): (
-        "execution_count", "retried", "retry_rate", "retried_completed", "retry_success_rate",
-        "avg_retried_ms", "avg_first_attempt_ms",
+        "execution_count",
+        "retried",
+        "retry_rate",
+        "retried_completed",
+        "retry_success_rate",
+        "avg_retried_ms",
+        "avg_first_attempt_ms",
     ),
     ("capacity", None): ("completed", "avg_queue_wait_ms", "avg_run_time_ms", "p95_queue_wait_ms", "queue_share"),
     ("critical_path", None): ("tasks_analyzed", "on_critical_path", "critical_path_ms", "share"),
     ("regression", "baseline"): (
-        "p95_ms", "baseline_p95_ms", "ratio", "completed", "baseline_completed", "avg_ms", "baseline_avg_ms",
+        "p95_ms",
+        "baseline_p95_ms",
+        "ratio",
+        "completed",
+        "baseline_completed",
+        "avg_ms",
+        "baseline_avg_ms",
     ),
     ("regression", "previous_version"): (
-        "p95_ms", "baseline_p95_ms", "ratio", "completed", "baseline_completed", "avg_ms", "baseline_avg_ms",
+        "p95_ms",
+        "baseline_p95_ms",
+        "ratio",
+        "completed",
+        "baseline_completed",
+        "avg_ms",
+        "baseline_avg_ms",
         "previous_version",
     ),
 }
 _RATES = frozenset({"retry_success_rate", "retry_rate", "queue_share", "share", "ratio"})
-_COUNTS = frozenset({
-    "completed", "over_timeout", "errored_steps", "recovered_steps", "execution_count", "retried",
-    "retried_completed", "tasks_analyzed", "on_critical_path", "baseline_completed",
-})
+_COUNTS = frozenset(
+    {
+        "completed",
+        "over_timeout",
+        "errored_steps",
+        "recovered_steps",
+        "execution_count",
+        "retried",
+        "retried_completed",
+        "tasks_analyzed",
+        "on_critical_path",
+        "baseline_completed",
+    }
+)
 
 
 def _evidence_value(name: str, value: Any) -> float | int | str | None:
@@ -655,16 +678,21 @@ def _recommendations(rows: list[dict[str, Any]]) -> list[Recommendation]:
     for row in rows:
         kind, pattern = row["recommendation_type"], row["pattern"]
         target = dict(
-            namespace=row["namespace"], task_name=row["task_name"], version=row["version"],
-            step=row["step"], error_type=row["error_type"],
+            namespace=row["namespace"],
+            task_name=row["task_name"],
+            version=row["version"],
+            step=row["step"],
+            error_type=row["error_type"],
         )
         evidence = {name: _evidence_value(name, row[name]) for name in EVIDENCE[(kind, pattern)]}
         timeout = None if row["current_timeout"] is None else int(row["current_timeout"])
         extra: dict[str, Any] = {}
         if kind == "timeout_optimization":
             extra = dict(
-                current_timeout=timeout, suggested_timeout=int(row["suggested_timeout"]),
-                p95_ms=evidence["p95_ms"], p99_ms=evidence["p99_ms"],
+                current_timeout=timeout,
+                suggested_timeout=int(row["suggested_timeout"]),
+                p95_ms=evidence["p95_ms"],
+                p99_ms=evidence["p99_ms"],
             )
         found.append(
             Recommendation(

@@ -53,6 +53,7 @@ logger = logging.getLogger("tasker_analytics")
 _JSON = msgspec.json.Encoder()
 _JSON_TYPE = (b"content-type", b"application/json")
 
+
 def _now() -> datetime:
     return utc_now()
 
@@ -252,8 +253,13 @@ class TaskerAnalyticsApp(Litestar):
                 except Exception:  # noqa: BLE001 - the routed path checks again and renders the error
                     response = None
                 if response is not None:
-                    await send({"type": "http.response.start", "status": response.status_code,
-                                "headers": response.encode_headers()})
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": response.status_code,
+                            "headers": response.encode_headers(),
+                        }
+                    )
                     await send({"type": "http.response.body", "body": response.body})
                     return
         await super().__call__(scope, receive, send)

@@ -96,7 +96,10 @@ class BackgroundAggregator:
         interval = self.settings.aggregation_interval_seconds
         status = self.status()
         status = msgspec.structs.replace(
-            status, enabled=True, interval_seconds=interval, running=False,
+            status,
+            enabled=True,
+            interval_seconds=interval,
+            running=False,
             next_run_at=_now() + timedelta(seconds=interval),
         )
         self._write(status)

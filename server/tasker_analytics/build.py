@@ -203,7 +203,7 @@ def publish_duckdb(served: Path, build_file: Path, keep: int) -> None:
     os.symlink(os.path.relpath(build_file, served.parent), link)
     os.replace(link, served)
     builds = sorted(complete_builds(served), key=lambda item: item.name, reverse=True)
-    for old in builds[max(keep, 1):]:
+    for old in builds[max(keep, 1) :]:
         if old.resolve() != build_file.resolve():
             _remove_build(old)
 
@@ -306,7 +306,7 @@ def publish_postgres(database_url: str, schema: str, build_schema: str, keep: in
             )
             connection.execute(f'delete from "{schema}".build_pointer')
             connection.execute(
-                f'insert into "{schema}".build_pointer values (%s, now() at time zone \'utc\')', (build_schema,)
+                f"insert into \"{schema}\".build_pointer values (%s, now() at time zone 'utc')", (build_schema,)
             )
             for relation in SERVED_RELATIONS:
                 connection.execute(f'drop view if exists "{schema}"."{relation}"')
@@ -315,7 +315,7 @@ def publish_postgres(database_url: str, schema: str, build_schema: str, keep: in
                 )
             _copy_functions(connection, build_schema, schema)
         complete = [name for name in postgres_build_schemas(connection, schema) if _is_complete(connection, name)]
-        for old in complete[max(keep, 1):]:
+        for old in complete[max(keep, 1) :]:
             if old != build_schema:
                 with connection.transaction():
                     connection.execute(f'drop schema if exists "{old}" cascade')
@@ -363,18 +363,19 @@ def _base_env(extra_env: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-def _seed_postgres(
-    database_url: str, schema: str, build_schema: str, key: str, as_of: str | None
-) -> datetime | None:
+def _seed_postgres(database_url: str, schema: str, build_schema: str, key: str, as_of: str | None) -> datetime | None:
     """Copy the served build's incremental tables into `build_schema` when the new build may
     continue it; returns the as_of of the build it continues, or None."""
     with psycopg.connect(database_url, connect_timeout=5) as connection:
         try:
             with connection.transaction():
                 served = connection.execute(f'select build_schema from "{schema}".build_pointer').fetchone()
-                previous = served and connection.execute(
-                    _LAST_WATERMARK.format(relation=f'"{served[0]}".int_build_watermarks')
-                ).fetchone()
+                previous = (
+                    served
+                    and connection.execute(
+                        _LAST_WATERMARK.format(relation=f'"{served[0]}".int_build_watermarks')
+                    ).fetchone()
+                )
         except psycopg.errors.UndefinedTable:
             return None
         if not _continues(previous, key, as_of):
@@ -422,8 +423,10 @@ def _build_postgres_schema(
     _check_source_postgres(settings.database_url, env.get("TASKER_SOURCE_SCHEMA") or "public", as_of)
     with build_lock(lock):
         remove_partial_postgres_builds(settings.database_url, settings.database_schema)
-        previous = None if full_refresh else _seed_postgres(
-            settings.database_url, settings.database_schema, build_schema, key, as_of
+        previous = (
+            None
+            if full_refresh
+            else _seed_postgres(settings.database_url, settings.database_schema, build_schema, key, as_of)
         )
         incremental = previous is not None
         completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet, variables=_variables(key, previous))
@@ -494,7 +497,7 @@ def spark_naive_utc(connection: duckdb.DuckDBPyConnection, scan: str) -> str:
     engine: one that arrives with a time zone is converted to UTC, whatever the local zone."""
     columns = connection.execute(f"describe select * from {scan}").fetchall()
     return ", ".join(
-        f"timezone('UTC', \"{name}\") as \"{name}\"" if kind == "TIMESTAMP WITH TIME ZONE" else f'"{name}"'
+        f'timezone(\'UTC\', "{name}") as "{name}"' if kind == "TIMESTAMP WITH TIME ZONE" else f'"{name}"'
         for name, kind, *_ in columns
     )
 
@@ -735,9 +738,7 @@ def build(
 # place. An idle system publishes: the served build's tasks have aged out of the window.
 EMPTY_GUARD_SETTLED = 50
 _WINDOW = "select settled_count, data_as_of, statistics_window_hours from {schema}performance_overview"
-_SETTLED_SINCE = (
-    "select count(*) from {schema}int_task_executions where is_settled and settled_at > {since}"
-)
+_SETTLED_SINCE = "select count(*) from {schema}int_task_executions where is_settled and settled_at > {since}"
 
 
 def _first_line(error: BaseException) -> str:

@@ -35,6 +35,7 @@ REDIS_TIMEOUT_SECONDS = 0.5
 # After a failed Redis call, the fallback answers for this long before Redis is tried again.
 REDIS_COOL_DOWN_SECONDS = 5.0
 
+
 class CacheStore(Protocol):
     backend: str
 

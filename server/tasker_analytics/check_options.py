@@ -45,16 +45,24 @@ def _hours(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Exit 0 when healthy, 1 when a threshold is crossed, 2 when the data cannot be read."
     parser.add_argument(
-        "--min-health", type=_health, default=DEFAULT_MIN_HEALTH, metavar="SCORE",
+        "--min-health",
+        type=_health,
+        default=DEFAULT_MIN_HEALTH,
+        metavar="SCORE",
         help=f"lowest acceptable system health score, 0-100 (default {DEFAULT_MIN_HEALTH:g})",
     )
     parser.add_argument(
-        "--max-failure-rate", type=_rate, default=DEFAULT_MAX_FAILURE_RATE, metavar="RATE",
+        "--max-failure-rate",
+        type=_rate,
+        default=DEFAULT_MAX_FAILURE_RATE,
+        metavar="RATE",
         help=f"highest acceptable failed/settled ratio, 0-1 (default {DEFAULT_MAX_FAILURE_RATE:g})",
     )
     parser.add_argument("--namespace", help="failure rate of this namespace only (default: every namespace)")
     parser.add_argument(
-        "--period", type=_hours, metavar="HOURS",
+        "--period",
+        type=_hours,
+        metavar="HOURS",
         help=f"failure rate window (default {DEFAULT_PERIOD_HOURS}, at most TASKER_ANALYTICS_MAX_PERIOD_HOURS)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a line")

@@ -306,7 +306,9 @@ def _health_section(performance: Performance) -> str:
         '<span class="unit">/ 100</span></p>'
         '<p class="note">100 × Σ(weight × value) / Σ(weight) over the components below.</p>'
         + _table(
-            "health-components", ["component", "value", "weight", "count", "window", "what it measures"], rows,
+            "health-components",
+            ["component", "value", "weight", "count", "window", "what it measures"],
+            rows,
             "no components",
         )
         + "</section>"
@@ -348,7 +350,7 @@ def _overview_section(performance: Performance) -> str:
     negative = performance.data_quality.negative_durations
     quality = (
         f'<p class="warning">Tasks with a negative duration (left out of every duration figure): '
-        f'{_fig("negative_durations", negative, _count(negative))}</p>'
+        f"{_fig('negative_durations', negative, _count(negative))}</p>"
         if negative
         else ""
     )
@@ -390,7 +392,7 @@ def _task_link(namespace: str, task_name: str, version: str, period: int) -> str
     href = _link({"namespace": namespace, "task_name": task_name, "version": version}, period)
     return (
         f'<td class="name"><a href="{_e(href)}" title="show this task type only">'
-        f"{_e(namespace)} / {_e(task_name)} <span class=\"version\">{_e(version)}</span></a></td>"
+        f'{_e(namespace)} / {_e(task_name)} <span class="version">{_e(version)}</span></a></td>'
     )
 
 
@@ -476,7 +478,7 @@ def _bottleneck_section(bottlenecks: Bottlenecks) -> str:
         f'data-build-id="{_e(bottlenecks.build_id)}">'
         f"<h2>Bottlenecks <small>last {_e(bottlenecks.analysis_period)} · "
         f'<span id="scope-label">{_e(scope_text)}</span></small></h2>'
-        '<h3>Duration distribution <small>tasks completed in the period and scope</small></h3>'
+        "<h3>Duration distribution <small>tasks completed in the period and scope</small></h3>"
         f'<div class="tiles">{tiles}</div>'
         + histogram_svg(distribution)
         + warning
@@ -490,8 +492,7 @@ def _bottleneck_section(bottlenecks: Bottlenecks) -> str:
         + "<h3>Slowest steps</h3>"
         + _table(
             "slowest-steps",
-            ["task type", "step", "executions", "failed", "retried", "avg", "p95", "p99", "failure rate",
-             "retry rate"],
+            ["task type", "step", "executions", "failed", "retried", "avg", "p95", "p99", "failure rate", "retry rate"],
             step_rows,
             "No steps settled in this scope and period.",
         )
@@ -535,9 +536,7 @@ def _filters_section(
     namespaces = sorted({task.namespace for task in tasks})
     in_namespace = [task for task in tasks if scope.namespace in (None, task.namespace)]
     task_names = sorted({task.task_name for task in in_namespace})
-    versions = sorted({
-        task.version for task in in_namespace if scope.task_name in (None, task.task_name)
-    })
+    versions = sorted({task.version for task in in_namespace if scope.task_name in (None, task.task_name)})
     periods = [hours for hours in PERIOD_CHOICES if hours <= settings.max_period_hours]
     if period not in periods:
         periods = sorted({*periods, period})
@@ -563,10 +562,10 @@ def _freshness_section(performance: Performance, bottlenecks: Bottlenecks) -> st
     note = "" if len(builds) == 1 else '<span class="warning"> (a new build landed between the two reads)</span>'
     return (
         '<div id="freshness" class="freshness">'
-        f'data as of {_fig("data_as_of", performance.data_as_of, as_of)}'
-        f' · {_fig("freshness_seconds", performance.freshness_seconds, age)}'
-        f' · built {_fig("built_at", performance.built_at, built)}'
-        f' · build {_fig("build_id", performance.build_id, performance.build_id)}{note}</div>'
+        f"data as of {_fig('data_as_of', performance.data_as_of, as_of)}"
+        f" · {_fig('freshness_seconds', performance.freshness_seconds, age)}"
+        f" · built {_fig('built_at', performance.built_at, built)}"
+        f" · build {_fig('build_id', performance.build_id, performance.build_id)}{note}</div>"
     )
 
 
@@ -773,9 +772,7 @@ def _dashboard(request: Request) -> Response:
 
 
 def _cookie(value: str, max_age: int) -> str:
-    return (
-        f"{SESSION_COOKIE}={value}; Max-Age={max_age}; Path={BASE_PATH}; HttpOnly; Secure; SameSite=Strict"
-    )
+    return f"{SESSION_COOKIE}={value}; Max-Age={max_age}; Path={BASE_PATH}; HttpOnly; Secure; SameSite=Strict"
 
 
 def session_lifetime(token: str, kind: str, now: float | None = None) -> int:

@@ -102,46 +102,89 @@ _STAMPS = [("created_at", "ts"), ("updated_at", "ts")]
 
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "tasker_task_namespaces": [
-        ("task_namespace_id", "int"), ("name", "varchar(64)"), ("description", "varchar(255)"),
+        ("task_namespace_id", "int"),
+        ("name", "varchar(64)"),
+        ("description", "varchar(255)"),
         *_STAMPS,
     ],
     "tasker_named_tasks": [
-        ("named_task_id", "int"), ("name", "varchar(64)"), ("task_namespace_id", "bigint"),
-        ("version", "varchar(16)"), ("description", "varchar(255)"), ("configuration", "jsonb"),
+        ("named_task_id", "int"),
+        ("name", "varchar(64)"),
+        ("task_namespace_id", "bigint"),
+        ("version", "varchar(16)"),
+        ("description", "varchar(255)"),
+        ("configuration", "jsonb"),
         *_STAMPS,
     ],
     "tasker_dependent_systems": [
-        ("dependent_system_id", "int"), ("name", "varchar(64)"), ("description", "varchar(255)"),
+        ("dependent_system_id", "int"),
+        ("name", "varchar(64)"),
+        ("description", "varchar(255)"),
         *_STAMPS,
     ],
     "tasker_named_steps": [
-        ("named_step_id", "int"), ("dependent_system_id", "int"), ("name", "varchar(128)"),
-        ("description", "varchar(255)"), *_STAMPS,
+        ("named_step_id", "int"),
+        ("dependent_system_id", "int"),
+        ("name", "varchar(128)"),
+        ("description", "varchar(255)"),
+        *_STAMPS,
     ],
     "tasker_tasks": [
-        ("task_id", "bigint"), ("named_task_id", "int"), ("complete", "bool"),
-        ("requested_at", "ts"), ("initiator", "varchar(128)"), ("source_system", "varchar(128)"),
-        ("reason", "text"), ("bypass_steps", "json"), ("tags", "jsonb"), ("context", "jsonb"),
-        ("identity_hash", "varchar(128)"), *_STAMPS,
+        ("task_id", "bigint"),
+        ("named_task_id", "int"),
+        ("complete", "bool"),
+        ("requested_at", "ts"),
+        ("initiator", "varchar(128)"),
+        ("source_system", "varchar(128)"),
+        ("reason", "text"),
+        ("bypass_steps", "json"),
+        ("tags", "jsonb"),
+        ("context", "jsonb"),
+        ("identity_hash", "varchar(128)"),
+        *_STAMPS,
     ],
     "tasker_workflow_steps": [
-        ("workflow_step_id", "bigint"), ("task_id", "bigint"), ("named_step_id", "int"),
-        ("retryable", "bool"), ("retry_limit", "int"), ("in_process", "bool"),
-        ("processed", "bool"), ("processed_at", "ts"), ("attempts", "int"),
-        ("last_attempted_at", "ts"), ("backoff_request_seconds", "int"), ("inputs", "jsonb"),
-        ("results", "jsonb"), ("skippable", "bool"), *_STAMPS,
+        ("workflow_step_id", "bigint"),
+        ("task_id", "bigint"),
+        ("named_step_id", "int"),
+        ("retryable", "bool"),
+        ("retry_limit", "int"),
+        ("in_process", "bool"),
+        ("processed", "bool"),
+        ("processed_at", "ts"),
+        ("attempts", "int"),
+        ("last_attempted_at", "ts"),
+        ("backoff_request_seconds", "int"),
+        ("inputs", "jsonb"),
+        ("results", "jsonb"),
+        ("skippable", "bool"),
+        *_STAMPS,
     ],
     "tasker_workflow_step_edges": [
-        ("id", "bigint"), ("from_step_id", "bigint"), ("to_step_id", "bigint"), ("name", "text"),
+        ("id", "bigint"),
+        ("from_step_id", "bigint"),
+        ("to_step_id", "bigint"),
+        ("name", "text"),
         *_STAMPS,
     ],
     "tasker_task_transitions": [
-        ("id", "bigint"), ("task_id", "bigint"), ("from_state", "text"), ("to_state", "text"),
-        ("metadata", "jsonb"), ("sort_key", "int"), ("most_recent", "bool"), *_STAMPS,
+        ("id", "bigint"),
+        ("task_id", "bigint"),
+        ("from_state", "text"),
+        ("to_state", "text"),
+        ("metadata", "jsonb"),
+        ("sort_key", "int"),
+        ("most_recent", "bool"),
+        *_STAMPS,
     ],
     "tasker_workflow_step_transitions": [
-        ("id", "bigint"), ("workflow_step_id", "bigint"), ("from_state", "text"),
-        ("to_state", "text"), ("metadata", "jsonb"), ("sort_key", "int"), ("most_recent", "bool"),
+        ("id", "bigint"),
+        ("workflow_step_id", "bigint"),
+        ("from_state", "text"),
+        ("to_state", "text"),
+        ("metadata", "jsonb"),
+        ("sort_key", "int"),
+        ("most_recent", "bool"),
         *_STAMPS,
     ],
 }
@@ -171,90 +214,117 @@ def arrow_schema(table: str) -> pa.Schema:
 
 # class -> (message, innermost backtrace frame, persistent)
 ERROR_CLASSES: dict[str, tuple[str, str, bool]] = {
-    "Net::ReadTimeout": (
-        "Net::ReadTimeout with #<TCPSocket:(closed)>",
-        "net/protocol.rb:219:in `rbuf_fill'", False),
-    "Net::OpenTimeout": (
-        "execution expired", "net/http.rb:1603:in `connect'", False),
+    "Net::ReadTimeout": ("Net::ReadTimeout with #<TCPSocket:(closed)>", "net/protocol.rb:219:in `rbuf_fill'", False),
+    "Net::OpenTimeout": ("execution expired", "net/http.rb:1603:in `connect'", False),
     "Faraday::TimeoutError": (
         "request timed out after 10 seconds",
-        "faraday/adapter/net_http.rb:66:in `rescue in call'", False),
+        "faraday/adapter/net_http.rb:66:in `rescue in call'",
+        False,
+    ),
     "Faraday::ConnectionFailed": (
         "Failed to open TCP connection (Connection refused - connect(2) for port 443)",
-        "faraday/adapter/net_http.rb:62:in `rescue in call'", False),
+        "faraday/adapter/net_http.rb:62:in `rescue in call'",
+        False,
+    ),
     "Faraday::ServerError": (
         "the server responded with status 503",
-        "faraday/response/raise_error.rb:38:in `on_complete'", False),
+        "faraday/response/raise_error.rb:38:in `on_complete'",
+        False,
+    ),
     "Faraday::TooManyRequestsError": (
         "the server responded with status 429",
-        "faraday/response/raise_error.rb:31:in `on_complete'", False),
-    "Errno::ECONNRESET": (
-        "Connection reset by peer - SSL_connect", "openssl/buffering.rb:80:in `sysread'", False),
+        "faraday/response/raise_error.rb:31:in `on_complete'",
+        False,
+    ),
+    "Errno::ECONNRESET": ("Connection reset by peer - SSL_connect", "openssl/buffering.rb:80:in `sysread'", False),
     "PG::ConnectionBad": (
-        ('connection to server at "10.0.4.12", port 5432 failed: server closed the connection '
-         "unexpectedly"),
-        "activerecord/connection_adapters/postgresql_adapter.rb:87:in `new_client'", False),
+        ('connection to server at "10.0.4.12", port 5432 failed: server closed the connection unexpectedly'),
+        "activerecord/connection_adapters/postgresql_adapter.rb:87:in `new_client'",
+        False,
+    ),
     "ActiveRecord::Deadlocked": (
         "PG::TRDeadlockDetected: ERROR:  deadlock detected",
-        "activerecord/connection_adapters/postgresql_adapter.rb:768:in `exec_params'", False),
+        "activerecord/connection_adapters/postgresql_adapter.rb:768:in `exec_params'",
+        False,
+    ),
     "ActiveRecord::StatementInvalid": (
         "PG::QueryCanceled: ERROR:  canceling statement due to statement timeout",
-        "activerecord/connection_adapters/postgresql_adapter.rb:768:in `exec_params'", False),
-    "ActiveRecord::RecordNotFound": (
-        "Couldn't find record with 'id'",
-        "activerecord/core.rb:253:in `find'", True),
+        "activerecord/connection_adapters/postgresql_adapter.rb:768:in `exec_params'",
+        False,
+    ),
+    "ActiveRecord::RecordNotFound": ("Couldn't find record with 'id'", "activerecord/core.rb:253:in `find'", True),
     "ActiveRecord::RecordInvalid": (
         "Validation failed: Total cents must be greater than 0",
-        "activerecord/validations.rb:80:in `raise_validation_error'", True),
+        "activerecord/validations.rb:80:in `raise_validation_error'",
+        True,
+    ),
     "Redis::CannotConnectError": (
         "Error connecting to Redis on redis-primary:6379 (Errno::ECONNREFUSED)",
-        "redis/client.rb:398:in `rescue in establish_connection'", False),
-    "Stripe::CardError": (
-        "Your card was declined.", "stripe/stripe_client.rb:891:in `handle_error_response'", True),
+        "redis/client.rb:398:in `rescue in establish_connection'",
+        False,
+    ),
+    "Stripe::CardError": ("Your card was declined.", "stripe/stripe_client.rb:891:in `handle_error_response'", True),
     "Stripe::RateLimitError": (
         "Too many requests hit the API too quickly.",
-        "stripe/stripe_client.rb:901:in `handle_error_response'", False),
+        "stripe/stripe_client.rb:901:in `handle_error_response'",
+        False,
+    ),
     "Aws::S3::Errors::ServiceUnavailable": (
         "Please reduce your request rate.",
-        "aws-sdk-core/plugins/raise_response_errors.rb:17:in `call'", False),
-    "JSON::ParserError": (
-        "unexpected token at '<html>'", "json/common.rb:219:in `parse'", True),
-    "Timeout::Error": (
-        "execution expired", "timeout.rb:43:in `handle_timeout'", False),
+        "aws-sdk-core/plugins/raise_response_errors.rb:17:in `call'",
+        False,
+    ),
+    "JSON::ParserError": ("unexpected token at '<html>'", "json/common.rb:219:in `parse'", True),
+    "Timeout::Error": ("execution expired", "timeout.rb:43:in `handle_timeout'", False),
     "InventoryService::StockMismatch": (
         "on-hand quantity does not match the warehouse snapshot",
-        "app/services/inventory_service/reconciler.rb:58:in `verify!'", True),
+        "app/services/inventory_service/reconciler.rb:58:in `verify!'",
+        True,
+    ),
     "DataQuality::AssertionFailed": (
         "row count check failed: staged rows differ from source by more than 0.5%",
-        "app/lib/data_quality/assertions.rb:31:in `assert!'", True),
+        "app/lib/data_quality/assertions.rb:31:in `assert!'",
+        True,
+    ),
 }
 _ERROR_NAMES: tuple[str, ...] = tuple(ERROR_CLASSES)
 _ERROR_INDEX = {name: i for i, name in enumerate(_ERROR_NAMES)}
 _PERSISTENT = np.array([ERROR_CLASSES[c][2] for c in _ERROR_NAMES], bool)
 TIMEOUT_ERROR_CLASS = "Timeout::Error"
 
-HTTP = (("Net::ReadTimeout", 0.35), ("Faraday::TimeoutError", 0.2),
-        ("Faraday::ConnectionFailed", 0.2), ("Net::OpenTimeout", 0.1),
-        ("Faraday::ServerError", 0.15))
-DB = (("PG::ConnectionBad", 0.4), ("ActiveRecord::Deadlocked", 0.35),
-      ("ActiveRecord::StatementInvalid", 0.25))
+HTTP = (
+    ("Net::ReadTimeout", 0.35),
+    ("Faraday::TimeoutError", 0.2),
+    ("Faraday::ConnectionFailed", 0.2),
+    ("Net::OpenTimeout", 0.1),
+    ("Faraday::ServerError", 0.15),
+)
+DB = (("PG::ConnectionBad", 0.4), ("ActiveRecord::Deadlocked", 0.35), ("ActiveRecord::StatementInvalid", 0.25))
 LOOKUP = (("ActiveRecord::RecordNotFound", 0.7), ("PG::ConnectionBad", 0.3))
 VALIDATION = (("ActiveRecord::RecordInvalid", 0.8), ("ActiveRecord::RecordNotFound", 0.2))
 CACHE = (("Redis::CannotConnectError", 0.85), ("Timeout::Error", 0.15))
-CARD = (("Stripe::CardError", 0.55), ("Net::ReadTimeout", 0.2),
-        ("Stripe::RateLimitError", 0.1), ("Faraday::ConnectionFailed", 0.15))
-STRIPE = (("Net::ReadTimeout", 0.4), ("Stripe::RateLimitError", 0.3),
-          ("Faraday::ConnectionFailed", 0.3))
-S3 = (("Aws::S3::Errors::ServiceUnavailable", 0.5), ("Net::ReadTimeout", 0.3),
-      ("Errno::ECONNRESET", 0.2))
-DELIVERY = (("Faraday::TimeoutError", 0.35), ("Faraday::ServerError", 0.3),
-            ("Faraday::TooManyRequestsError", 0.2), ("Errno::ECONNRESET", 0.15))
-WEBHOOK = (("Faraday::ConnectionFailed", 0.35), ("Net::ReadTimeout", 0.25),
-           ("Faraday::ServerError", 0.25), ("Faraday::TooManyRequestsError", 0.15))
-INVENTORY = (("InventoryService::StockMismatch", 0.6), ("Faraday::ConnectionFailed", 0.2),
-             ("Net::ReadTimeout", 0.2))
-WAREHOUSE = (("ActiveRecord::StatementInvalid", 0.45), ("PG::ConnectionBad", 0.35),
-             ("Timeout::Error", 0.2))
+CARD = (
+    ("Stripe::CardError", 0.55),
+    ("Net::ReadTimeout", 0.2),
+    ("Stripe::RateLimitError", 0.1),
+    ("Faraday::ConnectionFailed", 0.15),
+)
+STRIPE = (("Net::ReadTimeout", 0.4), ("Stripe::RateLimitError", 0.3), ("Faraday::ConnectionFailed", 0.3))
+S3 = (("Aws::S3::Errors::ServiceUnavailable", 0.5), ("Net::ReadTimeout", 0.3), ("Errno::ECONNRESET", 0.2))
+DELIVERY = (
+    ("Faraday::TimeoutError", 0.35),
+    ("Faraday::ServerError", 0.3),
+    ("Faraday::TooManyRequestsError", 0.2),
+    ("Errno::ECONNRESET", 0.15),
+)
+WEBHOOK = (
+    ("Faraday::ConnectionFailed", 0.35),
+    ("Net::ReadTimeout", 0.25),
+    ("Faraday::ServerError", 0.25),
+    ("Faraday::TooManyRequestsError", 0.15),
+)
+INVENTORY = (("InventoryService::StockMismatch", 0.6), ("Faraday::ConnectionFailed", 0.2), ("Net::ReadTimeout", 0.2))
+WAREHOUSE = (("ActiveRecord::StatementInvalid", 0.45), ("PG::ConnectionBad", 0.35), ("Timeout::Error", 0.2))
 FEED = (("JSON::ParserError", 0.3), ("Net::ReadTimeout", 0.4), ("Faraday::ServerError", 0.3))
 QUALITY = (("DataQuality::AssertionFailed", 0.8), ("ActiveRecord::StatementInvalid", 0.2))
 
@@ -272,8 +342,7 @@ QUALITY = (("DataQuality::AssertionFailed", 0.8), ("ActiveRecord::StatementInval
 # Versions: a newer version (1.1.0, 2.1.0) has one step 30 % slower than the older one.
 # --------------------------------------------------------------------------------------
 
-_ROUND_TIMEOUTS = (10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1200, 1800,
-                   2700, 3600, 5400, 7200)
+_ROUND_TIMEOUTS = (10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200)
 _Z99 = 2.3263
 
 
@@ -316,41 +385,59 @@ class TaskDef:
     tags: tuple[str, ...]
 
 
-def _step(name: str, system: str, median_ms: float, sigma: float, fail: float,
-          errors: tuple[tuple[str, float], ...], *after: str, **kw) -> StepDef:
+def _step(
+    name: str,
+    system: str,
+    median_ms: float,
+    sigma: float,
+    fail: float,
+    errors: tuple[tuple[str, float], ...],
+    *after: str,
+    **kw,
+) -> StepDef:
     return StepDef(name, system, median_ms, sigma, fail, errors, tuple(after), **kw)
 
 
-def _newer(task: TaskDef, version: str, weight: float, slower_step: str,
-           factor: float = 1.3) -> TaskDef:
+def _newer(task: TaskDef, version: str, weight: float, slower_step: str, factor: float = 1.3) -> TaskDef:
     """A newer version of a task type where one step got `factor` slower."""
-    steps = tuple(dataclasses.replace(s, median_ms=s.median_ms * factor)
-                  if s.name == slower_step else s for s in task.steps)
+    steps = tuple(
+        dataclasses.replace(s, median_ms=s.median_ms * factor) if s.name == slower_step else s for s in task.steps
+    )
     assert steps != task.steps, slower_step
     return dataclasses.replace(task, version=version, weight=weight, steps=steps)
 
 
 NAMESPACES: dict[str, dict] = {
     "ecommerce": {
-        "description": "Storefront order lifecycle", "queue_median_ms": 400,
+        "description": "Storefront order lifecycle",
+        "queue_median_ms": 400,
         "initiators": ("storefront", "mobile_app", "partner_api", "ops_console"),
-        "sources": ("web", "ios", "android", "partner_gateway")},
+        "sources": ("web", "ios", "android", "partner_gateway"),
+    },
     "payments": {
-        "description": "Billing, payouts and reconciliation", "queue_median_ms": 600,
+        "description": "Billing, payouts and reconciliation",
+        "queue_median_ms": 600,
         "initiators": ("billing_scheduler", "storefront", "finance_ops"),
-        "sources": ("billing_cron", "web", "admin_console")},
+        "sources": ("billing_cron", "web", "admin_console"),
+    },
     "data_pipeline": {
-        "description": "Analytics extracts and warehouse loads", "queue_median_ms": 1800,
+        "description": "Analytics extracts and warehouse loads",
+        "queue_median_ms": 1800,
         "initiators": ("airflow", "analytics_team", "data_scheduler"),
-        "sources": ("airflow", "scheduler", "jupyter")},
+        "sources": ("airflow", "scheduler", "jupyter"),
+    },
     "notifications": {
-        "description": "Customer messaging and webhooks", "queue_median_ms": 900,
+        "description": "Customer messaging and webhooks",
+        "queue_median_ms": 900,
         "initiators": ("event_bus", "marketing_automation", "storefront"),
-        "sources": ("kafka", "braze", "web")},
+        "sources": ("kafka", "braze", "web"),
+    },
     "inventory": {
-        "description": "Stock levels, replenishment and warehouse sync", "queue_median_ms": 1200,
+        "description": "Stock levels, replenishment and warehouse sync",
+        "queue_median_ms": 1200,
         "initiators": ("warehouse_sync", "replenishment_bot", "ops_console"),
-        "sources": ("wms", "scheduler", "admin_console")},
+        "sources": ("wms", "scheduler", "admin_console"),
+    },
 }
 
 DEPENDENT_SYSTEMS: dict[str, str] = {
@@ -389,30 +476,34 @@ DEPENDENT_SYSTEMS: dict[str, str] = {
 }
 
 _PROCESS_ORDER = TaskDef(
-    "ecommerce", "process_order", "1.0.0", 16.0, "Validate, charge and ship a customer order",
+    "ecommerce",
+    "process_order",
+    "1.0.0",
+    16.0,
+    "Validate, charge and ship a customer order",
     (
         _step("validate_cart", "orders_db", 60, 0.5, 0.008, VALIDATION, retryable=False),
         _step("check_inventory", "inventory_service", 180, 0.6, 0.02, INVENTORY, "validate_cart"),
         _step("fraud_check", "fraud_service", 450, 0.7, 0.015, HTTP, "validate_cart"),
         _step("calculate_tax", "tax_api", 120, 0.5, 0.01, HTTP, "validate_cart"),
-        _step("process_payment", "stripe_api", 900, 0.6, 0.03, CARD,
-              "check_inventory", "fraud_check", "calculate_tax"),
+        _step("process_payment", "stripe_api", 900, 0.6, 0.03, CARD, "check_inventory", "fraud_check", "calculate_tax"),
         _step("reserve_stock", "inventory_service", 150, 0.5, 0.01, INVENTORY, "process_payment"),
         _step("create_shipment", "shipping_api", 700, 0.7, 0.02, HTTP, "process_payment"),
-        _step("update_order_status", "orders_db", 40, 0.4, 0.005, DB,
-              "reserve_stock", "create_shipment"),
+        _step("update_order_status", "orders_db", 40, 0.4, 0.005, DB, "reserve_stock", "create_shipment"),
         _step("send_confirmation", "sendgrid", 350, 0.6, 0.01, DELIVERY, "update_order_status"),
-        _step("publish_order_event", "event_stream", 30, 0.5, 0.005, HTTP,
-              "update_order_status", skippable=True),
+        _step("publish_order_event", "event_stream", 30, 0.5, 0.005, HTTP, "update_order_status", skippable=True),
     ),
-    (("order_id", 10_000_000, 99_999_999), ("customer_id", 100_000, 9_999_999),
-     ("total_cents", 500, 250_000)),
+    (("order_id", 10_000_000, 99_999_999), ("customer_id", 100_000, 9_999_999), ("total_cents", 500, 250_000)),
     ("customer checkout", "order resubmitted", "partner order"),
     ("checkout",),
 )
 
 _CHARGE_SUBSCRIPTION = TaskDef(
-    "payments", "charge_subscription", "2.0.0", 8.0, "Invoice and charge a subscription renewal",
+    "payments",
+    "charge_subscription",
+    "2.0.0",
+    8.0,
+    "Invoice and charge a subscription renewal",
     (
         _step("load_subscription", "billing_db", 45, 0.5, 0.005, LOOKUP),
         _step("calculate_invoice", "billing_db", 120, 0.6, 0.005, DB, "load_subscription"),
@@ -420,30 +511,31 @@ _CHARGE_SUBSCRIPTION = TaskDef(
         _step("authorize_card", "stripe_api", 800, 0.6, 0.04, CARD, "apply_discounts"),
         _step("capture_payment", "stripe_api", 650, 0.6, 0.02, STRIPE, "authorize_card"),
         _step("record_ledger_entry", "ledger_db", 70, 0.5, 0.005, DB, "capture_payment"),
-        _step("send_receipt", "sendgrid", 300, 0.6, 0.01, DELIVERY, "record_ledger_entry",
-              skippable=True),
+        _step("send_receipt", "sendgrid", 300, 0.6, 0.01, DELIVERY, "record_ledger_entry", skippable=True),
         _step("schedule_next_renewal", "billing_db", 40, 0.4, 0.003, DB, "record_ledger_entry"),
-        _step("publish_billing_event", "event_stream", 30, 0.5, 0.005, HTTP,
-              "schedule_next_renewal", skippable=True),
+        _step("publish_billing_event", "event_stream", 30, 0.5, 0.005, HTTP, "schedule_next_renewal", skippable=True),
     ),
-    (("subscription_id", 1_000_000, 9_999_999), ("account_id", 100_000, 9_999_999),
-     ("amount_cents", 900, 49_900)),
+    (("subscription_id", 1_000_000, 9_999_999), ("account_id", 100_000, 9_999_999), ("amount_cents", 900, 49_900)),
     ("scheduled renewal", "plan upgrade", "retry after dunning"),
     ("billing",),
 )
 
 _DELIVER_WEBHOOK = TaskDef(
-    "notifications", "deliver_webhook", "1.0.0", 9.0, "Deliver an event to a customer webhook",
+    "notifications",
+    "deliver_webhook",
+    "1.0.0",
+    9.0,
+    "Deliver an event to a customer webhook",
     (
         _step("load_event", "notifications_db", 20, 0.5, 0.003, LOOKUP),
         _step("resolve_subscriptions", "notifications_db", 35, 0.5, 0.003, DB, "load_event"),
         _step("sign_payload", "etl_worker", 8, 0.3, 0.001, VALIDATION, "resolve_subscriptions"),
         # flaky: customer endpoints fail often, transiently
-        _step("post_webhook", "webhook_endpoints", 650, 1.0, 0.18, WEBHOOK, "sign_payload",
-              retry_limit=5, backoff_s=2.0),
+        _step(
+            "post_webhook", "webhook_endpoints", 650, 1.0, 0.18, WEBHOOK, "sign_payload", retry_limit=5, backoff_s=2.0
+        ),
         _step("record_delivery", "notifications_db", 25, 0.5, 0.003, DB, "post_webhook"),
-        _step("emit_delivery_metrics", "event_stream", 15, 0.5, 0.005, HTTP, "record_delivery",
-              skippable=True),
+        _step("emit_delivery_metrics", "event_stream", 15, 0.5, 0.005, HTTP, "record_delivery", skippable=True),
     ),
     (("event_id", 100_000_000, 999_999_999), ("endpoint_id", 1_000, 99_999)),
     ("event published", "redelivery requested"),
@@ -451,19 +543,30 @@ _DELIVER_WEBHOOK = TaskDef(
 )
 
 _SYNC_WAREHOUSE_STOCK = TaskDef(
-    "inventory", "sync_warehouse_stock", "1.0.0", 5.0, "Reconcile stock with a warehouse snapshot",
+    "inventory",
+    "sync_warehouse_stock",
+    "1.0.0",
+    5.0,
+    "Reconcile stock with a warehouse snapshot",
     (
         _step("fetch_warehouse_snapshot", "warehouse_api", 2200, 0.7, 0.02, HTTP),
         # flaky and partly persistent: snapshot mismatches
-        _step("diff_stock", "inventory_service", 600, 0.6, 0.10, INVENTORY,
-              "fetch_warehouse_snapshot"),
+        _step("diff_stock", "inventory_service", 600, 0.6, 0.10, INVENTORY, "fetch_warehouse_snapshot"),
         _step("apply_adjustments", "inventory_service", 300, 0.6, 0.01, DB, "diff_stock"),
         _step("flag_shrinkage", "inventory_service", 120, 0.5, 0.005, DB, "diff_stock"),
         _step("reconcile_reservations", "inventory_service", 200, 0.6, 0.01, DB, "diff_stock"),
-        _step("update_stock_ledger", "ledger_db", 60, 0.5, 0.005, DB,
-              "apply_adjustments", "flag_shrinkage", "reconcile_reservations"),
-        _step("publish_stock_levels", "event_stream", 40, 0.5, 0.005, HTTP,
-              "update_stock_ledger"),
+        _step(
+            "update_stock_ledger",
+            "ledger_db",
+            60,
+            0.5,
+            0.005,
+            DB,
+            "apply_adjustments",
+            "flag_shrinkage",
+            "reconcile_reservations",
+        ),
+        _step("publish_stock_levels", "event_stream", 40, 0.5, 0.005, HTTP, "update_stock_ledger"),
         _step("invalidate_cache", "redis_cache", 20, 0.4, 0.005, CACHE, "publish_stock_levels"),
     ),
     (("warehouse_id", 1, 40), ("snapshot_id", 1_000_000, 9_999_999)),
@@ -475,16 +578,18 @@ CATALOG: tuple[TaskDef, ...] = (
     _PROCESS_ORDER,
     _newer(_PROCESS_ORDER, "1.1.0", 12.0, "fraud_check"),
     TaskDef(
-        "ecommerce", "process_refund", "1.0.0", 4.0, "Refund an order and restock its items",
+        "ecommerce",
+        "process_refund",
+        "1.0.0",
+        4.0,
+        "Refund an order and restock its items",
         (
             _step("validate_refund", "orders_db", 50, 0.5, 0.01, VALIDATION, retryable=False),
             _step("lookup_order", "orders_db", 35, 0.5, 0.005, LOOKUP, "validate_refund"),
             _step("refund_payment", "stripe_api", 1100, 0.6, 0.02, STRIPE, "lookup_order"),
-            _step("restock_items", "inventory_service", 200, 0.6, 0.01, INVENTORY,
-                  "refund_payment"),
+            _step("restock_items", "inventory_service", 200, 0.6, 0.01, INVENTORY, "refund_payment"),
             _step("update_ledger", "ledger_db", 80, 0.5, 0.005, DB, "refund_payment"),
-            _step("notify_customer", "sendgrid", 300, 0.6, 0.01, DELIVERY,
-                  "restock_items", "update_ledger"),
+            _step("notify_customer", "sendgrid", 300, 0.6, 0.01, DELIVERY, "restock_items", "update_ledger"),
             _step("close_refund", "orders_db", 30, 0.4, 0.003, DB, "notify_customer"),
         ),
         (("order_id", 10_000_000, 99_999_999), ("refund_id", 1_000_000, 9_999_999)),
@@ -492,20 +597,30 @@ CATALOG: tuple[TaskDef, ...] = (
         ("refunds",),
     ),
     TaskDef(
-        "ecommerce", "sync_product_catalog", "1.0.0", 3.0, "Import a supplier product feed",
+        "ecommerce",
+        "sync_product_catalog",
+        "1.0.0",
+        3.0,
+        "Import a supplier product feed",
         (
             _step("fetch_catalog_feed", "supplier_feed_api", 2500, 0.8, 0.03, FEED),
-            _step("normalize_prices", "etl_worker", 900, 0.7, 0.005, VALIDATION,
-                  "fetch_catalog_feed"),
+            _step("normalize_prices", "etl_worker", 900, 0.7, 0.005, VALIDATION, "fetch_catalog_feed"),
             _step("normalize_images", "s3", 1800, 0.9, 0.02, S3, "fetch_catalog_feed"),
-            _step("normalize_descriptions", "etl_worker", 700, 0.7, 0.005, VALIDATION,
-                  "fetch_catalog_feed"),
-            _step("merge_catalog", "orders_db", 900, 0.6, 0.01, DB,
-                  "normalize_prices", "normalize_images", "normalize_descriptions"),
+            _step("normalize_descriptions", "etl_worker", 700, 0.7, 0.005, VALIDATION, "fetch_catalog_feed"),
+            _step(
+                "merge_catalog",
+                "orders_db",
+                900,
+                0.6,
+                0.01,
+                DB,
+                "normalize_prices",
+                "normalize_images",
+                "normalize_descriptions",
+            ),
             _step("publish_catalog", "search_index", 1500, 0.7, 0.02, HTTP, "merge_catalog"),
             _step("invalidate_cache", "redis_cache", 25, 0.4, 0.005, CACHE, "publish_catalog"),
-            _step("notify_merchandising", "slack_api", 200, 0.5, 0.01, HTTP, "publish_catalog",
-                  skippable=True),
+            _step("notify_merchandising", "slack_api", 200, 0.5, 0.01, HTTP, "publish_catalog", skippable=True),
         ),
         (("supplier_id", 100, 999), ("feed_id", 1_000_000, 9_999_999)),
         ("scheduled import", "supplier push"),
@@ -514,61 +629,93 @@ CATALOG: tuple[TaskDef, ...] = (
     _CHARGE_SUBSCRIPTION,
     _newer(_CHARGE_SUBSCRIPTION, "2.1.0", 6.0, "authorize_card"),
     TaskDef(
-        "payments", "settle_payouts", "1.0.0", 1.5, "Pay out a merchant balance",
+        "payments",
+        "settle_payouts",
+        "1.0.0",
+        1.5,
+        "Pay out a merchant balance",
         (
             _step("fetch_balance", "stripe_api", 700, 0.6, 0.01, STRIPE),
             _step("calculate_fees", "billing_db", 300, 0.6, 0.005, DB, "fetch_balance"),
             # slow, heavy tail, but comfortably inside its timeout
-            _step("transfer_funds", "bank_api", 15_000, 1.0, 0.03, HTTP, "calculate_fees",
-                  backoff_s=5.0),
+            _step("transfer_funds", "bank_api", 15_000, 1.0, 0.03, HTTP, "calculate_fees", backoff_s=5.0),
             _step("generate_statement", "s3", 2000, 0.7, 0.01, S3, "calculate_fees"),
-            _step("record_ledger_entry", "ledger_db", 70, 0.5, 0.005, DB,
-                  "transfer_funds", "generate_statement"),
-            _step("notify_finance", "slack_api", 250, 0.5, 0.01, HTTP, "record_ledger_entry",
-                  skippable=True),
+            _step("record_ledger_entry", "ledger_db", 70, 0.5, 0.005, DB, "transfer_funds", "generate_statement"),
+            _step("notify_finance", "slack_api", 250, 0.5, 0.01, HTTP, "record_ledger_entry", skippable=True),
         ),
         (("merchant_id", 10_000, 999_999), ("payout_id", 1_000_000, 9_999_999)),
         ("daily payout", "instant payout"),
         ("payouts",),
     ),
     TaskDef(
-        "payments", "reconcile_transactions", "1.0.0", 1.0, "Match processor reports to the ledger",
+        "payments",
+        "reconcile_transactions",
+        "1.0.0",
+        1.0,
+        "Match processor reports to the ledger",
         (
             # TRIPS ITS TIMEOUT (see the catalog header)
-            _step("fetch_processor_report", "stripe_api", 14_000, 0.5, 0.02, STRIPE,
-                  timeout_s=30, backoff_s=5.0),
+            _step("fetch_processor_report", "stripe_api", 14_000, 0.5, 0.02, STRIPE, timeout_s=30, backoff_s=5.0),
             _step("parse_report", "etl_worker", 2500, 0.6, 0.01, FEED, "fetch_processor_report"),
             _step("match_transactions", "ledger_db", 11_000, 0.9, 0.01, DB, "parse_report"),
             _step("flag_discrepancies", "ledger_db", 400, 0.6, 0.005, DB, "match_transactions"),
             _step("post_adjustments", "ledger_db", 250, 0.6, 0.005, DB, "flag_discrepancies"),
             _step("archive_report", "s3", 800, 0.6, 0.01, S3, "flag_discrepancies"),
-            _step("notify_finance", "slack_api", 250, 0.5, 0.01, HTTP,
-                  "post_adjustments", "archive_report", skippable=True),
+            _step(
+                "notify_finance",
+                "slack_api",
+                250,
+                0.5,
+                0.01,
+                HTTP,
+                "post_adjustments",
+                "archive_report",
+                skippable=True,
+            ),
         ),
         (("report_date_offset", 0, 7), ("processor_account_id", 1_000, 9_999)),
         ("nightly reconciliation", "finance request"),
         ("reconciliation",),
     ),
     TaskDef(
-        "data_pipeline", "customer_analytics", "1.0.0", 2.0, "Build customer metrics",
+        "data_pipeline",
+        "customer_analytics",
+        "1.0.0",
+        2.0,
+        "Build customer metrics",
         (
             _step("extract_orders", "analytics_db", 12_000, 1.0, 0.01, WAREHOUSE),
             _step("extract_users", "analytics_db", 6000, 0.9, 0.01, WAREHOUSE),
             # TRIPS ITS TIMEOUT (see the catalog header)
-            _step("extract_events", "event_archive", 22_000, 0.45, 0.01, S3, timeout_s=45,
-                  backoff_s=5.0),
-            _step("transform_customer_metrics", "spark_cluster", 30_000, 1.1, 0.02, WAREHOUSE,
-                  "extract_orders", "extract_users", "extract_events"),
-            _step("load_warehouse", "warehouse", 9000, 0.8, 0.01, WAREHOUSE,
-                  "transform_customer_metrics"),
-            _step("update_dashboards", "bi_api", 2000, 0.7, 0.02, HTTP,
-                  "transform_customer_metrics"),
-            _step("refresh_materialized_views", "warehouse", 15_000, 0.9, 0.01, WAREHOUSE,
-                  "load_warehouse"),
-            _step("run_quality_checks", "warehouse", 3000, 0.6, 0.04, QUALITY,
-                  "refresh_materialized_views", retry_limit=2),
-            _step("notify_analysts", "slack_api", 200, 0.5, 0.01, HTTP,
-                  "run_quality_checks", "update_dashboards", skippable=True),
+            _step("extract_events", "event_archive", 22_000, 0.45, 0.01, S3, timeout_s=45, backoff_s=5.0),
+            _step(
+                "transform_customer_metrics",
+                "spark_cluster",
+                30_000,
+                1.1,
+                0.02,
+                WAREHOUSE,
+                "extract_orders",
+                "extract_users",
+                "extract_events",
+            ),
+            _step("load_warehouse", "warehouse", 9000, 0.8, 0.01, WAREHOUSE, "transform_customer_metrics"),
+            _step("update_dashboards", "bi_api", 2000, 0.7, 0.02, HTTP, "transform_customer_metrics"),
+            _step("refresh_materialized_views", "warehouse", 15_000, 0.9, 0.01, WAREHOUSE, "load_warehouse"),
+            _step(
+                "run_quality_checks", "warehouse", 3000, 0.6, 0.04, QUALITY, "refresh_materialized_views", retry_limit=2
+            ),
+            _step(
+                "notify_analysts",
+                "slack_api",
+                200,
+                0.5,
+                0.01,
+                HTTP,
+                "run_quality_checks",
+                "update_dashboards",
+                skippable=True,
+            ),
             _step("cleanup_staging", "s3", 600, 0.6, 0.01, S3, "run_quality_checks"),
         ),
         (("segment_id", 1, 500), ("run_id", 1_000_000, 9_999_999)),
@@ -576,37 +723,69 @@ CATALOG: tuple[TaskDef, ...] = (
         ("analytics",),
     ),
     TaskDef(
-        "data_pipeline", "warehouse_etl", "3.0.0", 2.0, "Extract, transform and load the warehouse",
+        "data_pipeline",
+        "warehouse_etl",
+        "3.0.0",
+        2.0,
+        "Extract, transform and load the warehouse",
         (
             _step("extract_orders", "analytics_db", 4000, 0.8, 0.01, WAREHOUSE),
             _step("extract_payments", "ledger_db", 3500, 0.8, 0.01, WAREHOUSE),
             _step("extract_inventory", "inventory_service", 2500, 0.7, 0.01, WAREHOUSE),
             _step("extract_shipments", "shipping_api", 3000, 0.8, 0.02, HTTP),
-            _step("validate_extracts", "etl_worker", 1200, 0.6, 0.02, QUALITY,
-                  "extract_orders", "extract_payments", "extract_inventory",
-                  "extract_shipments", retryable=False),
-            _step("transform_facts", "spark_cluster", 12_000, 0.9, 0.01, WAREHOUSE,
-                  "validate_extracts"),
-            _step("transform_dimensions", "spark_cluster", 6000, 0.8, 0.01, WAREHOUSE,
-                  "validate_extracts"),
+            _step(
+                "validate_extracts",
+                "etl_worker",
+                1200,
+                0.6,
+                0.02,
+                QUALITY,
+                "extract_orders",
+                "extract_payments",
+                "extract_inventory",
+                "extract_shipments",
+                retryable=False,
+            ),
+            _step("transform_facts", "spark_cluster", 12_000, 0.9, 0.01, WAREHOUSE, "validate_extracts"),
+            _step("transform_dimensions", "spark_cluster", 6000, 0.8, 0.01, WAREHOUSE, "validate_extracts"),
             # TRIPS ITS TIMEOUT (see the catalog header)
-            _step("load_warehouse", "warehouse", 28_000, 0.4, 0.01, WAREHOUSE,
-                  "transform_facts", "transform_dimensions", timeout_s=60, backoff_s=5.0),
-            _step("run_quality_checks", "warehouse", 3000, 0.6, 0.03, QUALITY, "load_warehouse",
-                  retry_limit=2),
-            _step("refresh_materialized_views", "warehouse", 10_000, 0.9, 0.01, WAREHOUSE,
-                  "load_warehouse"),
-            _step("publish_lineage", "event_stream", 300, 0.5, 0.01, HTTP, "run_quality_checks",
-                  skippable=True),
-            _step("notify_analysts", "slack_api", 200, 0.5, 0.01, HTTP,
-                  "run_quality_checks", "refresh_materialized_views", skippable=True),
+            _step(
+                "load_warehouse",
+                "warehouse",
+                28_000,
+                0.4,
+                0.01,
+                WAREHOUSE,
+                "transform_facts",
+                "transform_dimensions",
+                timeout_s=60,
+                backoff_s=5.0,
+            ),
+            _step("run_quality_checks", "warehouse", 3000, 0.6, 0.03, QUALITY, "load_warehouse", retry_limit=2),
+            _step("refresh_materialized_views", "warehouse", 10_000, 0.9, 0.01, WAREHOUSE, "load_warehouse"),
+            _step("publish_lineage", "event_stream", 300, 0.5, 0.01, HTTP, "run_quality_checks", skippable=True),
+            _step(
+                "notify_analysts",
+                "slack_api",
+                200,
+                0.5,
+                0.01,
+                HTTP,
+                "run_quality_checks",
+                "refresh_materialized_views",
+                skippable=True,
+            ),
         ),
         (("batch_id", 1_000_000, 9_999_999), ("partition_hour", 0, 23)),
         ("scheduled load", "backfill"),
         ("etl",),
     ),
     TaskDef(
-        "data_pipeline", "export_to_s3", "1.0.0", 3.0, "Export a dataset to S3 as Parquet",
+        "data_pipeline",
+        "export_to_s3",
+        "1.0.0",
+        3.0,
+        "Export a dataset to S3 as Parquet",
         (
             _step("query_dataset", "analytics_db", 1500, 0.8, 0.01, WAREHOUSE),
             _step("write_parquet", "etl_worker", 900, 0.6, 0.005, VALIDATION, "query_dataset"),
@@ -617,18 +796,19 @@ CATALOG: tuple[TaskDef, ...] = (
         ("export",),
     ),
     TaskDef(
-        "notifications", "send_welcome_sequence", "1.0.0", 6.0, "Welcome a new user on all channels",
+        "notifications",
+        "send_welcome_sequence",
+        "1.0.0",
+        6.0,
+        "Welcome a new user on all channels",
         (
             _step("load_user", "users_db", 30, 0.5, 0.005, LOOKUP),
             _step("check_preferences", "users_db", 25, 0.5, 0.003, DB, "load_user"),
-            _step("render_template", "template_service", 90, 0.6, 0.005, VALIDATION,
-                  "check_preferences"),
+            _step("render_template", "template_service", 90, 0.6, 0.005, VALIDATION, "check_preferences"),
             _step("send_email", "sendgrid", 350, 0.6, 0.01, DELIVERY, "render_template"),
             _step("send_sms", "twilio", 600, 0.7, 0.03, DELIVERY, "render_template"),
-            _step("send_push", "push_gateway", 250, 0.6, 0.02, DELIVERY, "render_template",
-                  skippable=True),
-            _step("record_delivery", "notifications_db", 30, 0.5, 0.003, DB,
-                  "send_email", "send_sms", "send_push"),
+            _step("send_push", "push_gateway", 250, 0.6, 0.02, DELIVERY, "render_template", skippable=True),
+            _step("record_delivery", "notifications_db", 30, 0.5, 0.003, DB, "send_email", "send_sms", "send_push"),
             _step("schedule_followup", "notifications_db", 25, 0.5, 0.003, DB, "record_delivery"),
         ),
         (("user_id", 100_000, 9_999_999), ("campaign_id", 1, 200)),
@@ -638,35 +818,48 @@ CATALOG: tuple[TaskDef, ...] = (
     _DELIVER_WEBHOOK,
     _newer(_DELIVER_WEBHOOK, "1.1.0", 7.0, "post_webhook"),
     TaskDef(
-        "notifications", "send_digest_email", "1.0.0", 3.0, "Send the daily activity digest",
+        "notifications",
+        "send_digest_email",
+        "1.0.0",
+        3.0,
+        "Send the daily activity digest",
         (
             _step("gather_activity", "analytics_db", 1200, 0.7, 0.01, WAREHOUSE),
             _step("rank_items", "etl_worker", 400, 0.6, 0.005, VALIDATION, "gather_activity"),
-            _step("render_template", "template_service", 150, 0.6, 0.005, VALIDATION,
-                  "rank_items"),
+            _step("render_template", "template_service", 150, 0.6, 0.005, VALIDATION, "rank_items"),
             _step("send_email", "sendgrid", 400, 0.6, 0.015, DELIVERY, "render_template"),
             _step("record_delivery", "notifications_db", 25, 0.5, 0.003, DB, "send_email"),
-            _step("update_digest_cursor", "notifications_db", 20, 0.4, 0.003, DB,
-                  "record_delivery"),
+            _step("update_digest_cursor", "notifications_db", 20, 0.4, 0.003, DB, "record_delivery"),
         ),
         (("user_id", 100_000, 9_999_999), ("digest_date_offset", 0, 1)),
         ("daily digest",),
         ("digest",),
     ),
     TaskDef(
-        "inventory", "restock_inventory", "1.0.0", 3.0, "Forecast demand and reorder stock",
+        "inventory",
+        "restock_inventory",
+        "1.0.0",
+        3.0,
+        "Forecast demand and reorder stock",
         (
             _step("check_stock_levels", "inventory_service", 150, 0.6, 0.005, DB),
-            _step("forecast_demand", "forecasting_service", 8000, 0.9, 0.02, HTTP,
-                  "check_stock_levels"),
+            _step("forecast_demand", "forecasting_service", 8000, 0.9, 0.02, HTTP, "check_stock_levels"),
             _step("create_purchase_order", "erp_api", 1100, 0.7, 0.02, HTTP, "forecast_demand"),
             _step("reserve_budget", "ledger_db", 90, 0.5, 0.005, DB, "forecast_demand"),
             # flaky supplier integration
-            _step("notify_supplier", "supplier_api", 900, 0.8, 0.12, WEBHOOK,
-                  "create_purchase_order", "reserve_budget", backoff_s=3.0),
+            _step(
+                "notify_supplier",
+                "supplier_api",
+                900,
+                0.8,
+                0.12,
+                WEBHOOK,
+                "create_purchase_order",
+                "reserve_budget",
+                backoff_s=3.0,
+            ),
             _step("update_stock_ledger", "ledger_db", 60, 0.5, 0.005, DB, "notify_supplier"),
-            _step("notify_buyers", "slack_api", 200, 0.5, 0.01, HTTP, "update_stock_ledger",
-                  skippable=True),
+            _step("notify_buyers", "slack_api", 200, 0.5, 0.01, HTTP, "update_stock_ledger", skippable=True),
         ),
         (("sku_group_id", 1, 5_000), ("warehouse_id", 1, 40)),
         ("low stock", "seasonal plan"),
@@ -720,14 +913,14 @@ _RESOLVE_SHARE = 0.2
 _ERROR_METADATA_SHARE = 0.85
 _STICKY_REPEAT = 0.85
 _STEP_QUEUE_MEDIAN_MS = 35.0
-_INCIDENT = {"system": "stripe_api", "start_h": 3.0, "end_h": 2.0 + 1.0 / 3.0, "fail_mult": 8.0,
-             "slow": 1.6}
+_INCIDENT = {"system": "stripe_api", "start_h": 3.0, "end_h": 2.0 + 1.0 / 3.0, "fail_mult": 8.0, "slow": 1.6}
 _MS_PER_HOUR = 3_600_000
 
 
 @dataclass
 class _Events:
     """Flattened transitions of one entity kind, grouped by entity in time order."""
+
     entity: np.ndarray  # int64 (0-based task or step index)
     time: np.ndarray  # int64 ms since epoch
     to: np.ndarray  # int8 state code
@@ -739,13 +932,17 @@ class _Events:
         def cat(name: str, dtype) -> np.ndarray:
             arrays = [getattr(p, name) for p in parts]
             return np.concatenate(arrays) if arrays else np.zeros(0, dtype)
-        return _Events(cat("entity", np.int64), cat("time", np.int64), cat("to", np.int8),
-                       cat("cls", np.int16) if with_error else None,
-                       cat("attempt", np.int16) if with_error else None)
+
+        return _Events(
+            cat("entity", np.int64),
+            cat("time", np.int64),
+            cat("to", np.int8),
+            cat("cls", np.int16) if with_error else None,
+            cat("attempt", np.int16) if with_error else None,
+        )
 
 
-def _lognormal(rng: np.random.Generator, median: float | np.ndarray, sigma: float,
-               size: int) -> np.ndarray:
+def _lognormal(rng: np.random.Generator, median: float | np.ndarray, sigma: float, size: int) -> np.ndarray:
     return median * np.exp(sigma * rng.standard_normal(size))
 
 
@@ -753,9 +950,16 @@ def _ms(x: np.ndarray) -> np.ndarray:
     return np.maximum(1, np.rint(x)).astype(np.int64)
 
 
-def _simulate_type(td: TaskDef, rng: np.random.Generator, created: np.ndarray,
-                   lost: np.ndarray, zombie_root: np.ndarray, first_step: np.ndarray,
-                   task_index: np.ndarray, as_of_ms: int) -> tuple[_Events, _Events]:
+def _simulate_type(
+    td: TaskDef,
+    rng: np.random.Generator,
+    created: np.ndarray,
+    lost: np.ndarray,
+    zombie_root: np.ndarray,
+    first_step: np.ndarray,
+    task_index: np.ndarray,
+    as_of_ms: int,
+) -> tuple[_Events, _Events]:
     """Simulate the tasks of one task type. Returns (step events, task events).
 
     Timelines live in an (task, step, slot) matrix: attempt k uses slots 3k (start),
@@ -823,8 +1027,7 @@ def _simulate_type(td: TaskDef, rng: np.random.Generator, created: np.ndarray,
             timed_out = dur > timeout_ms
             random_fail = rng.random(m) < fail_p
             repeat_fail = (sticky >= 0) & (rng.random(m) < _STICKY_REPEAT)
-            drawn = cls_ids[np.minimum(np.searchsorted(cls_cum, rng.random(m), side="right"),
-                                       cls_ids.size - 1)]
+            drawn = cls_ids[np.minimum(np.searchsorted(cls_cum, rng.random(m), side="right"), cls_ids.size - 1)]
             cls = np.where(repeat_fail, sticky, drawn)
             cls = np.where(timed_out, _ERROR_INDEX[TIMEOUT_ERROR_CLASS], cls).astype(np.int16)
             fail = timed_out | random_fail | repeat_fail
@@ -849,7 +1052,7 @@ def _simulate_type(td: TaskDef, rng: np.random.Generator, created: np.ndarray,
             T[idx, s, 3 * k + 2] = retry_at
             ST[idx, s, 3 * k + 2] = PENDING
             natural_last[idx, s] = 3 * k + 2
-            backoff_s = np.minimum(30.0, sd.backoff_s * 2.0 ** k) * rng.uniform(0.5, 1.5, idx.size)
+            backoff_s = np.minimum(30.0, sd.backoff_s * 2.0**k) * rng.uniform(0.5, 1.5, idx.size)
             start = retry_at + _ms(backoff_s * 1000.0)
 
     # Task outcome: settles just after its last step settles.
@@ -898,11 +1101,13 @@ def _simulate_type(td: TaskDef, rng: np.random.Generator, created: np.ndarray,
     slot = flat % E
     steps = _Events(
         entity=first_step[task_local] + (flat // E) % S,
-        time=T.reshape(-1)[flat], to=ST.reshape(-1)[flat], cls=CL.reshape(-1)[flat],
-        attempt=(slot // 3 + 1).astype(np.int16))
+        time=T.reshape(-1)[flat],
+        to=ST.reshape(-1)[flat],
+        cls=CL.reshape(-1)[flat],
+        attempt=(slot // 3 + 1).astype(np.int16),
+    )
     tflat = np.flatnonzero(TT.reshape(-1) <= as_of_ms)
-    tasks = _Events(entity=task_index[tflat // 3], time=TT.reshape(-1)[tflat],
-                    to=TS.reshape(-1)[tflat])
+    tasks = _Events(entity=task_index[tflat // 3], time=TT.reshape(-1)[tflat], to=TS.reshape(-1)[tflat])
     return steps, tasks
 
 
@@ -922,8 +1127,7 @@ def _runs(entity: np.ndarray, to: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return sort_key, most_recent, from_state
 
 
-def _last_per_entity(entity: np.ndarray, values: np.ndarray, size: int, fill,
-                     dtype) -> np.ndarray:
+def _last_per_entity(entity: np.ndarray, values: np.ndarray, size: int, fill, dtype) -> np.ndarray:
     """For events grouped by entity in time order: the last value of each entity."""
     out = np.full(size, fill, dtype)
     if entity.size:
@@ -973,8 +1177,7 @@ def _hex_digests(rng: np.random.Generator, n: int) -> pa.Array:
     out[:, 0::2] = digits[raw >> 4]
     out[:, 1::2] = digits[raw & 15]
     offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int32)
-    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
-                                                  pa.py_buffer(out.tobytes())])
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(out.tobytes())])
 
 
 def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
@@ -1009,8 +1212,9 @@ def _sample_created(rng: np.random.Generator, n: int, as_of_ms: int, span_ms: in
     return np.sort(as_of_ms - back)
 
 
-def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: float = 192.0,
-                      progress: bool = False) -> dict[str, pa.Table]:
+def generate_workload(
+    tasks: int, seed: int, as_of: datetime, history_hours: float = 192.0, progress: bool = False
+) -> dict[str, pa.Table]:
     """Generate the nine Tasker tables for `tasks` tasks created in
     (as_of - history_hours, as_of], simulated up to as_of. Deterministic in its arguments."""
     from tqdm import tqdm
@@ -1021,8 +1225,9 @@ def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: flo
     if not span_ms >= 1:
         raise ValueError("history_hours must be positive")
     as_of_ms = _to_ms(as_of)
-    bar = tqdm(total=len(CATALOG) + 5, desc="generate", unit="stage", file=sys.stderr,
-               disable=not progress, leave=False)
+    bar = tqdm(
+        total=len(CATALOG) + 5, desc="generate", unit="stage", file=sys.stderr, disable=not progress, leave=False
+    )
     rng = np.random.default_rng(seed)
     n = tasks
 
@@ -1041,39 +1246,66 @@ def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: flo
         a = _ts(np.full(k, catalog_ms, np.int64))
         return {"created_at": a, "updated_at": a}
 
-    tables["tasker_task_namespaces"] = _table("tasker_task_namespaces", {
-        "task_namespace_id": pa.array(np.arange(1, len(ns_names) + 1)),
-        "name": _strings(ns_names),
-        "description": _strings(NAMESPACES[x]["description"] for x in ns_names),
-        **stamps(len(ns_names))})
-    tables["tasker_named_tasks"] = _table("tasker_named_tasks", {
-        "named_task_id": pa.array(np.arange(1, len(CATALOG) + 1)),
-        "name": _strings(td.name for td in CATALOG),
-        "task_namespace_id": pa.array([ns_names.index(td.namespace) + 1 for td in CATALOG]),
-        "version": _strings(td.version for td in CATALOG),
-        "description": _strings(td.description for td in CATALOG),
-        "configuration": _strings(json.dumps({
-            "concurrent": True,
-            "default_dependent_system": td.steps[0].system,
-            "step_templates": [
-                {"name": s.name, "dependent_system": s.system,
-                 "depends_on_steps": list(s.after), "default_retryable": s.retryable,
-                 "default_retry_limit": s.retry_limit, "skippable": s.skippable,
-                 "timeout_seconds": s.timeout_s}
-                for s in td.steps]}) for td in CATALOG),
-        **stamps(len(CATALOG))})
-    tables["tasker_dependent_systems"] = _table("tasker_dependent_systems", {
-        "dependent_system_id": pa.array(np.arange(1, len(sys_names) + 1)),
-        "name": _strings(sys_names),
-        "description": _strings(DEPENDENT_SYSTEMS.values()),
-        **stamps(len(sys_names))})
-    tables["tasker_named_steps"] = _table("tasker_named_steps", {
-        "named_step_id": pa.array(np.arange(1, len(named_steps) + 1)),
-        "dependent_system_id": pa.array([sys_names.index(sy) + 1 for sy, _ in named_steps]),
-        "name": _strings(nm for _, nm in named_steps),
-        "description": _strings(f"{nm.replace('_', ' ').capitalize()} via {sy}"
-                                for sy, nm in named_steps),
-        **stamps(len(named_steps))})
+    tables["tasker_task_namespaces"] = _table(
+        "tasker_task_namespaces",
+        {
+            "task_namespace_id": pa.array(np.arange(1, len(ns_names) + 1)),
+            "name": _strings(ns_names),
+            "description": _strings(NAMESPACES[x]["description"] for x in ns_names),
+            **stamps(len(ns_names)),
+        },
+    )
+    tables["tasker_named_tasks"] = _table(
+        "tasker_named_tasks",
+        {
+            "named_task_id": pa.array(np.arange(1, len(CATALOG) + 1)),
+            "name": _strings(td.name for td in CATALOG),
+            "task_namespace_id": pa.array([ns_names.index(td.namespace) + 1 for td in CATALOG]),
+            "version": _strings(td.version for td in CATALOG),
+            "description": _strings(td.description for td in CATALOG),
+            "configuration": _strings(
+                json.dumps(
+                    {
+                        "concurrent": True,
+                        "default_dependent_system": td.steps[0].system,
+                        "step_templates": [
+                            {
+                                "name": s.name,
+                                "dependent_system": s.system,
+                                "depends_on_steps": list(s.after),
+                                "default_retryable": s.retryable,
+                                "default_retry_limit": s.retry_limit,
+                                "skippable": s.skippable,
+                                "timeout_seconds": s.timeout_s,
+                            }
+                            for s in td.steps
+                        ],
+                    }
+                )
+                for td in CATALOG
+            ),
+            **stamps(len(CATALOG)),
+        },
+    )
+    tables["tasker_dependent_systems"] = _table(
+        "tasker_dependent_systems",
+        {
+            "dependent_system_id": pa.array(np.arange(1, len(sys_names) + 1)),
+            "name": _strings(sys_names),
+            "description": _strings(DEPENDENT_SYSTEMS.values()),
+            **stamps(len(sys_names)),
+        },
+    )
+    tables["tasker_named_steps"] = _table(
+        "tasker_named_steps",
+        {
+            "named_step_id": pa.array(np.arange(1, len(named_steps) + 1)),
+            "dependent_system_id": pa.array([sys_names.index(sy) + 1 for sy, _ in named_steps]),
+            "name": _strings(nm for _, nm in named_steps),
+            "description": _strings(f"{nm.replace('_', ' ').capitalize()} via {sy}" for sy, nm in named_steps),
+            **stamps(len(named_steps)),
+        },
+    )
 
     # ---- per step-definition lookups (global step-def index = type offset + position)
     n_steps_t = np.array([len(td.steps) for td in CATALOG], np.int64)
@@ -1084,11 +1316,13 @@ def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: flo
     sd_retry_limit = np.array([s.retry_limit for _, s in sd_all], np.int32)
     sd_skippable = np.array([s.skippable for _, s in sd_all], bool)
     sd_name = _strings(s.name for _, s in sd_all)
-    sd_frame = _strings(json.dumps(
-        f"app/tasks/{td.namespace}/{td.name}/{s.name}_handler.rb:{40 + 7 * (i % 9)}:in `process'")
-        for i, (td, s) in enumerate(sd_all))
-    edge_list = [[([p.name for p in td.steps].index(a), c)
-                  for c, s in enumerate(td.steps) for a in s.after] for td in CATALOG]
+    sd_frame = _strings(
+        json.dumps(f"app/tasks/{td.namespace}/{td.name}/{s.name}_handler.rb:{40 + 7 * (i % 9)}:in `process'")
+        for i, (td, s) in enumerate(sd_all)
+    )
+    edge_list = [
+        [([p.name for p in td.steps].index(a), c) for c, s in enumerate(td.steps) for a in s.after] for td in CATALOG
+    ]
     n_edges_t = np.array([len(e) for e in edge_list], np.int64)
     edge_off_t = np.concatenate([[0], np.cumsum(n_edges_t)[:-1]])
     ed_parent = np.array([p for e in edge_list for p, _ in e], np.int64)
@@ -1107,7 +1341,7 @@ def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: flo
     lost = np.zeros(n, bool)
     lost[order[:k_stalled]] = True
     zombie_root = np.full(n, -1, np.int64)
-    for t in order[k_stalled:2 * k_stalled]:
+    for t in order[k_stalled : 2 * k_stalled]:
         roots = [i for i, s in enumerate(CATALOG[ttype[t]].steps) if not s.after]
         zombie_root[t] = roots[int(rng.integers(len(roots)))]
     bar.update(1)
@@ -1117,9 +1351,9 @@ def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: flo
     for g, td in enumerate(CATALOG):
         members = np.flatnonzero(ttype == g)
         if members.size:
-            se, te = _simulate_type(td, rng, created[members], lost[members],
-                                    zombie_root[members], first_step[members], members,
-                                    as_of_ms)
+            se, te = _simulate_type(
+                td, rng, created[members], lost[members], zombie_root[members], first_step[members], members, as_of_ms
+            )
             step_parts.append(se)
             task_parts.append(te)
         bar.update(1)
@@ -1160,38 +1394,40 @@ def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: flo
     reasons_flat = [r for td in CATALOG for r in td.reasons]
     r_sizes = np.array([len(td.reasons) for td in CATALOG], np.int64)
     r_offs = np.concatenate([[0], np.cumsum(r_sizes)[:-1]])
-    reason = _strings(reasons_flat).take(
-        pa.array(r_offs[ttype] + (rng.random(n) * r_sizes[ttype]).astype(np.int64)))
+    reason = _strings(reasons_flat).take(pa.array(r_offs[ttype] + (rng.random(n) * r_sizes[ttype]).astype(np.int64)))
     priority = np.searchsorted(np.cumsum([0.8, 0.15, 0.05]), rng.random(n), side="right")
     tag_prefix = _strings(json.dumps([td.namespace, *td.tags])[:-1] for td in CATALOG)
-    tags = _join(tag_prefix.take(pa.array(ttype)),
-                 _strings(f', "priority:{p}"]' for p in ("normal", "high", "low")).take(
-                     pa.array(np.minimum(priority, 2))))
+    tags = _join(
+        tag_prefix.take(pa.array(ttype)),
+        _strings(f', "priority:{p}"]' for p in ("normal", "high", "low")).take(pa.array(np.minimum(priority, 2))),
+    )
     ctx_pieces = []
     for g, td in enumerate(CATALOG):
         members = np.flatnonzero(ttype == g)
         parts: list = ["{"]
         for i, (key, lo, hi) in enumerate(td.context):
-            parts += [("" if i == 0 else ", ") + json.dumps(key) + ": ",
-                      _num(rng.integers(lo, hi + 1, members.size))]
+            parts += [("" if i == 0 else ", ") + json.dumps(key) + ": ", _num(rng.integers(lo, hi + 1, members.size))]
         parts.append("}")
         ctx_pieces.append((members, _join(*parts) if members.size else pa.array([], pa.string())))
     context = _scatter(n, ctx_pieces)
-    tables["tasker_tasks"] = _table("tasker_tasks", {
-        "task_id": pa.array(np.arange(1, n + 1, dtype=np.int64)),
-        "named_task_id": pa.array((ttype + 1).astype(np.int32)),
-        "complete": pa.array(t_final == COMPLETE),
-        "requested_at": _ts(created),
-        "initiator": pools["initiators"],
-        "source_system": pools["sources"],
-        "reason": reason,
-        "bypass_steps": pa.nulls(n, pa.string()),
-        "tags": tags,
-        "context": context,
-        "identity_hash": _hex_digests(rng, n),
-        "created_at": _ts(created),
-        "updated_at": _ts(np.maximum(created, task_last)),
-    })
+    tables["tasker_tasks"] = _table(
+        "tasker_tasks",
+        {
+            "task_id": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+            "named_task_id": pa.array((ttype + 1).astype(np.int32)),
+            "complete": pa.array(t_final == COMPLETE),
+            "requested_at": _ts(created),
+            "initiator": pools["initiators"],
+            "source_system": pools["sources"],
+            "reason": reason,
+            "bypass_steps": pa.nulls(n, pa.string()),
+            "tags": tags,
+            "context": context,
+            "identity_hash": _hex_digests(rng, n),
+            "created_at": _ts(created),
+            "updated_at": _ts(np.maximum(created, task_last)),
+        },
+    )
     bar.update(1)
 
     # ---- workflow steps and edges
@@ -1202,8 +1438,7 @@ def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: flo
     s_final_at = _last_per_entity(sev.entity, sev.time, total_steps, 0, np.int64)
     started = sev.to == IN_PROGRESS
     attempts = np.bincount(sev.entity[started], minlength=total_steps).astype(np.int32)
-    last_attempt = _last_per_entity(sev.entity[started], sev.time[started], total_steps, 0,
-                                    np.int64)
+    last_attempt = _last_per_entity(sev.entity[started], sev.time[started], total_steps, 0, np.int64)
     err = sev.to == ERROR
     last_error = _last_per_entity(sev.entity[err], sev.cls[err], total_steps, -1, np.int16)
     step_created = created[step_task]
@@ -1212,38 +1447,63 @@ def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: flo
     class_names = _strings(_ERROR_NAMES)
     class_msgs = _strings(json.dumps(ERROR_CLASSES[c][0]) for c in _ERROR_NAMES)
     class_frames = _strings(json.dumps(ERROR_CLASSES[c][1]) for c in _ERROR_NAMES)
-    tasker_frames = (', "tasker-engine/lib/tasker/step_handler/base.rb:83:in `handle\'"'
-                     ', "tasker-engine/lib/tasker/orchestration/step_executor.rb:212:'
-                     'in `execute_single_step\'"]}')
+    tasker_frames = (
+        ', "tasker-engine/lib/tasker/step_handler/base.rb:83:in `handle\'"'
+        ', "tasker-engine/lib/tasker/orchestration/step_executor.rb:212:'
+        "in `execute_single_step'\"]}"
+    )
     fc = pa.array(last_error[fail_rows].astype(np.int64))
-    results = _scatter(total_steps, [
-        (done_rows, _join('{"status": "ok", "step": "', sd_name.take(pa.array(sdef[done_rows])),
-                          '", "elapsed_ms": ',
-                          _num(s_final_at[done_rows] - last_attempt[done_rows]), "}")),
-        (fail_rows, _join('{"error": ', class_msgs.take(fc), ', "error_class": "',
-                          class_names.take(fc), '", "backtrace": [', class_frames.take(fc), ", ",
-                          sd_frame.take(pa.array(sdef[fail_rows])), tasker_frames)),
-    ])
+    results = _scatter(
+        total_steps,
+        [
+            (
+                done_rows,
+                _join(
+                    '{"status": "ok", "step": "',
+                    sd_name.take(pa.array(sdef[done_rows])),
+                    '", "elapsed_ms": ',
+                    _num(s_final_at[done_rows] - last_attempt[done_rows]),
+                    "}",
+                ),
+            ),
+            (
+                fail_rows,
+                _join(
+                    '{"error": ',
+                    class_msgs.take(fc),
+                    ', "error_class": "',
+                    class_names.take(fc),
+                    '", "backtrace": [',
+                    class_frames.take(fc),
+                    ", ",
+                    sd_frame.take(pa.array(sdef[fail_rows])),
+                    tasker_frames,
+                ),
+            ),
+        ],
+    )
     has_attempts = attempts > 0
-    tables["tasker_workflow_steps"] = _table("tasker_workflow_steps", {
-        "workflow_step_id": pa.array(np.arange(1, total_steps + 1, dtype=np.int64)),
-        "task_id": pa.array(step_task + 1),
-        "named_step_id": pa.array(sd_named[sdef]),
-        "retryable": pa.array(sd_retryable[sdef]),
-        "retry_limit": pa.array(sd_retry_limit[sdef]),
-        "in_process": pa.array(s_final == IN_PROGRESS),
-        "processed": pa.array(s_final == COMPLETE),
-        "processed_at": _ts(s_final_at, s_final == COMPLETE),
-        "attempts": pa.array(attempts, mask=~has_attempts),
-        "last_attempted_at": _ts(last_attempt, has_attempts),
-        "backoff_request_seconds": pa.nulls(total_steps, pa.int32()),
-        "inputs": context.take(pa.array(step_task)),
-        "results": results,
-        "skippable": pa.array(sd_skippable[sdef]),
-        "created_at": _ts(step_created),
-        "updated_at": _ts(np.where(s_final != PENDING, np.maximum(step_created, s_final_at),
-                                   step_created)),
-    })
+    tables["tasker_workflow_steps"] = _table(
+        "tasker_workflow_steps",
+        {
+            "workflow_step_id": pa.array(np.arange(1, total_steps + 1, dtype=np.int64)),
+            "task_id": pa.array(step_task + 1),
+            "named_step_id": pa.array(sd_named[sdef]),
+            "retryable": pa.array(sd_retryable[sdef]),
+            "retry_limit": pa.array(sd_retry_limit[sdef]),
+            "in_process": pa.array(s_final == IN_PROGRESS),
+            "processed": pa.array(s_final == COMPLETE),
+            "processed_at": _ts(s_final_at, s_final == COMPLETE),
+            "attempts": pa.array(attempts, mask=~has_attempts),
+            "last_attempted_at": _ts(last_attempt, has_attempts),
+            "backoff_request_seconds": pa.nulls(total_steps, pa.int32()),
+            "inputs": context.take(pa.array(step_task)),
+            "results": results,
+            "skippable": pa.array(sd_skippable[sdef]),
+            "created_at": _ts(step_created),
+            "updated_at": _ts(np.where(s_final != PENDING, np.maximum(step_created, s_final_at), step_created)),
+        },
+    )
     del results, last_attempt, s_final_at
     edge_count = n_edges_t[ttype]
     first_edge = np.zeros(n, np.int64)
@@ -1252,34 +1512,47 @@ def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: flo
     edge_task = np.repeat(np.arange(n, dtype=np.int64), edge_count)
     edef = edge_off_t[ttype[edge_task]] + np.arange(total_edges) - first_edge[edge_task]
     edge_created = _ts(created[edge_task])
-    tables["tasker_workflow_step_edges"] = _table("tasker_workflow_step_edges", {
-        "id": pa.array(np.arange(1, total_edges + 1, dtype=np.int64)),
-        "from_step_id": pa.array(first_step[edge_task] + ed_parent[edef] + 1),
-        "to_step_id": pa.array(first_step[edge_task] + ed_child[edef] + 1),
-        "name": _strings(["provides"]).take(pa.array(np.zeros(total_edges, np.int64))),
-        "created_at": edge_created,
-        "updated_at": edge_created,
-    })
+    tables["tasker_workflow_step_edges"] = _table(
+        "tasker_workflow_step_edges",
+        {
+            "id": pa.array(np.arange(1, total_edges + 1, dtype=np.int64)),
+            "from_step_id": pa.array(first_step[edge_task] + ed_parent[edef] + 1),
+            "to_step_id": pa.array(first_step[edge_task] + ed_child[edef] + 1),
+            "name": _strings(["provides"]).take(pa.array(np.zeros(total_edges, np.int64))),
+            "created_at": edge_created,
+            "updated_at": edge_created,
+        },
+    )
     bar.update(1)
 
     # ---- transitions, ids ascending with time
     state_names = _strings(STATES)
-    task_meta = _strings(["{}", "{}", "{}", '{"reason": "step_failures"}',
-                          '{"reason": "cancelled_by_initiator"}',
-                          '{"resolved_by": "ops_oncall", "note": "failed steps resolved manually"}'])
+    task_meta = _strings(
+        [
+            "{}",
+            "{}",
+            "{}",
+            '{"reason": "step_failures"}',
+            '{"reason": "cancelled_by_initiator"}',
+            '{"resolved_by": "ops_oncall", "note": "failed steps resolved manually"}',
+        ]
+    )
     tord = np.argsort(tev.time, kind="stable")
     t_ts = _ts(tev.time[tord])
-    tables["tasker_task_transitions"] = _table("tasker_task_transitions", {
-        "id": pa.array(np.arange(1, tord.size + 1, dtype=np.int64)),
-        "task_id": pa.array(tev.entity[tord] + 1),
-        "from_state": state_names.take(pa.array(t_from[tord])),
-        "to_state": state_names.take(pa.array(tev.to[tord])),
-        "metadata": task_meta.take(pa.array(tev.to[tord])),
-        "sort_key": pa.array(t_sort[tord]),
-        "most_recent": pa.array(t_recent[tord]),
-        "created_at": t_ts,
-        "updated_at": t_ts,
-    })
+    tables["tasker_task_transitions"] = _table(
+        "tasker_task_transitions",
+        {
+            "id": pa.array(np.arange(1, tord.size + 1, dtype=np.int64)),
+            "task_id": pa.array(tev.entity[tord] + 1),
+            "from_state": state_names.take(pa.array(t_from[tord])),
+            "to_state": state_names.take(pa.array(tev.to[tord])),
+            "metadata": task_meta.take(pa.array(tev.to[tord])),
+            "sort_key": pa.array(t_sort[tord]),
+            "most_recent": pa.array(t_recent[tord]),
+            "created_at": t_ts,
+            "updated_at": t_ts,
+        },
+    )
 
     sord = np.argsort(sev.time, kind="stable")
     to_sorted = sev.to[sord]
@@ -1288,27 +1561,36 @@ def generate_workload(tasks: int, seed: int, as_of: datetime, history_hours: flo
     e_cls = pa.array(sev.cls[sord][err_rows].astype(np.int64))
     e_att = _num(sev.attempt[sord][err_rows])
     with_class = pa.array(rng.random(err_rows.size) < _ERROR_METADATA_SHARE)
-    step_meta = _strings(["{}", "{}", "{}", "{}", '{"reason": "task_cancelled"}',
-                          '{"resolved_by": "ops_oncall"}'])
-    metadata = _scatter(sord.size, [
-        (other_rows, step_meta.take(pa.array(to_sorted[other_rows]))),
-        (err_rows, pc.if_else(with_class,
-                              _join('{"error_class": "', class_names.take(e_cls),
-                                    '", "attempt": ', e_att, "}"),
-                              _join('{"attempt": ', e_att, "}"))),
-    ])
+    step_meta = _strings(["{}", "{}", "{}", "{}", '{"reason": "task_cancelled"}', '{"resolved_by": "ops_oncall"}'])
+    metadata = _scatter(
+        sord.size,
+        [
+            (other_rows, step_meta.take(pa.array(to_sorted[other_rows]))),
+            (
+                err_rows,
+                pc.if_else(
+                    with_class,
+                    _join('{"error_class": "', class_names.take(e_cls), '", "attempt": ', e_att, "}"),
+                    _join('{"attempt": ', e_att, "}"),
+                ),
+            ),
+        ],
+    )
     s_ts = _ts(sev.time[sord])
-    tables["tasker_workflow_step_transitions"] = _table("tasker_workflow_step_transitions", {
-        "id": pa.array(np.arange(1, sord.size + 1, dtype=np.int64)),
-        "workflow_step_id": pa.array(sev.entity[sord] + 1),
-        "from_state": state_names.take(pa.array(s_from[sord])),
-        "to_state": state_names.take(pa.array(to_sorted)),
-        "metadata": metadata,
-        "sort_key": pa.array(s_sort[sord]),
-        "most_recent": pa.array(s_recent[sord]),
-        "created_at": s_ts,
-        "updated_at": s_ts,
-    })
+    tables["tasker_workflow_step_transitions"] = _table(
+        "tasker_workflow_step_transitions",
+        {
+            "id": pa.array(np.arange(1, sord.size + 1, dtype=np.int64)),
+            "workflow_step_id": pa.array(sev.entity[sord] + 1),
+            "from_state": state_names.take(pa.array(s_from[sord])),
+            "to_state": state_names.take(pa.array(to_sorted)),
+            "metadata": metadata,
+            "sort_key": pa.array(s_sort[sord]),
+            "most_recent": pa.array(s_recent[sord]),
+            "created_at": s_ts,
+            "updated_at": s_ts,
+        },
+    )
     bar.update(1)
     bar.close()
     return {name: tables[name] for name in TABLE_NAMES}
@@ -1322,14 +1604,24 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 # The tables whose rows arrive over time (the others describe task and step types).
-_ACTIVITY_TABLES = ("tasker_tasks", "tasker_workflow_steps", "tasker_workflow_step_edges",
-                    "tasker_task_transitions", "tasker_workflow_step_transitions")
+_ACTIVITY_TABLES = (
+    "tasker_tasks",
+    "tasker_workflow_steps",
+    "tasker_workflow_step_edges",
+    "tasker_task_transitions",
+    "tasker_workflow_step_transitions",
+)
 _TRANSITION_TABLES = ("tasker_task_transitions", "tasker_workflow_step_transitions")
 
 
-def split_at(tables: dict[str, pa.Table], cutoff: datetime, *, late_share: float = 0.05,
-             late_window_hours: tuple[float, float] = (6.0, 2.0), seed: int = 0
-             ) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
+def split_at(
+    tables: dict[str, pa.Table],
+    cutoff: datetime,
+    *,
+    late_share: float = 0.05,
+    late_window_hours: tuple[float, float] = (6.0, 2.0),
+    seed: int = 0,
+) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
     """A workload as the source held it at `cutoff`, and the rows that arrive after it.
 
     Arrivals are every row created after `cutoff` (new tasks, steps, edges and the later
@@ -1367,8 +1659,9 @@ def _check_schema(schema: str) -> None:
         raise ValueError(f"invalid schema name {schema!r} (letters, digits and _ only)")
 
 
-def write_duckdb(tables: dict[str, pa.Table], path: str, schema: str = "public",
-                 progress: bool = False, append: bool = False) -> None:
+def write_duckdb(
+    tables: dict[str, pa.Table], path: str, schema: str = "public", progress: bool = False, append: bool = False
+) -> None:
     """Replace the nine tables in `schema` of the DuckDB file at `path` (one transaction);
     with `append`, add the rows to the tables there instead."""
     import duckdb
@@ -1381,11 +1674,9 @@ def write_duckdb(tables: dict[str, pa.Table], path: str, schema: str = "public",
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        for name in tqdm(TABLE_NAMES, desc="duckdb", unit="table", file=sys.stderr,
-                         disable=not progress, leave=False):
+        for name in tqdm(TABLE_NAMES, desc="duckdb", unit="table", file=sys.stderr, disable=not progress, leave=False):
             table = tables[name]
-            select = ", ".join(f'CAST("{c}" AS {_col_types(t)[1]}) AS "{c}"'
-                               for c, t in COLUMNS[name])
+            select = ", ".join(f'CAST("{c}" AS {_col_types(t)[1]}) AS "{c}"' for c, t in COLUMNS[name])
             con.register("_tasker_source", table)
             if append:
                 con.execute(f'INSERT INTO "{schema}"."{name}" SELECT {select} FROM _tasker_source')
@@ -1403,8 +1694,9 @@ def write_duckdb(tables: dict[str, pa.Table], path: str, schema: str = "public",
         con.close()
 
 
-def write_postgres(tables: dict[str, pa.Table], dsn: str, schema: str = "public",
-                   progress: bool = False, append: bool = False) -> None:
+def write_postgres(
+    tables: dict[str, pa.Table], dsn: str, schema: str = "public", progress: bool = False, append: bool = False
+) -> None:
     """Replace the nine tables in `schema` of the Postgres database at `dsn` (one transaction,
     COPY in CSV). Dependent views are dropped with the tables (CASCADE). With `append`, add
     the rows to the tables there instead."""
@@ -1418,9 +1710,15 @@ def write_postgres(tables: dict[str, pa.Table], dsn: str, schema: str = "public"
         cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         for name in reversed(TABLE_NAMES if not append else ()):
             cur.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}" CASCADE')
-        bar = tqdm(total=sum(t.num_rows for t in tables.values()), desc="postgres",
-                   unit="row", unit_scale=True, file=sys.stderr, disable=not progress,
-                   leave=False)
+        bar = tqdm(
+            total=sum(t.num_rows for t in tables.values()),
+            desc="postgres",
+            unit="row",
+            unit_scale=True,
+            file=sys.stderr,
+            disable=not progress,
+            leave=False,
+        )
         for name in TABLE_NAMES:
             cols = COLUMNS[name]
             ddl = ", ".join(f'"{c}" {_col_types(t)[0]}' for c, t in cols)
@@ -1457,15 +1755,13 @@ def write_parquet(tables: dict[str, pa.Table], folder: str, progress: bool = Fal
 
     root = os.path.abspath(folder)
     os.makedirs(root, exist_ok=True)
-    for name in tqdm(TABLE_NAMES, desc="parquet", unit="table", file=sys.stderr,
-                     disable=not progress, leave=False):
+    for name in tqdm(TABLE_NAMES, desc="parquet", unit="table", file=sys.stderr, disable=not progress, leave=False):
         final = os.path.join(root, name)
         staged = os.path.join(root, f".{name}.new-{os.getpid()}")
         retired = os.path.join(root, f".{name}.old-{os.getpid()}")
         shutil.rmtree(staged, ignore_errors=True)
         os.makedirs(staged)
-        pq.write_table(tables[name], os.path.join(staged, "part-00000.parquet"),
-                       row_group_size=1_000_000)
+        pq.write_table(tables[name], os.path.join(staged, "part-00000.parquet"), row_group_size=1_000_000)
         if os.path.exists(final):
             os.replace(final, retired)
         os.replace(staged, final)
@@ -1517,8 +1813,12 @@ def _parse_options(args: argparse.Namespace) -> dict:
         raise _UsageError("--duckdb, --postgres and --parquet are mutually exclusive")
     if not _IDENT.match(args.schema or ""):
         raise _UsageError(f"--schema: invalid name {args.schema!r} (letters, digits and _ only)")
-    return {"tasks": integer("tasks", args.tasks, 0), "seed": integer("seed", args.seed, 0),
-            "as_of": parse_as_of(args.as_of), "history_hours": hours}
+    return {
+        "tasks": integer("tasks", args.tasks, 0),
+        "seed": integer("seed", args.seed, 0),
+        "as_of": parse_as_of(args.as_of),
+        "history_hours": hours,
+    }
 
 
 def _one_line(exc: BaseException) -> str:
@@ -1549,8 +1849,9 @@ def run(args: argparse.Namespace) -> int:
             os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
             duckdb.connect(target).close()
     except (psycopg.Error, duckdb.Error, OSError) as exc:
-        print(f"{prog}: error: cannot open {'PostgreSQL' if args.postgres else target}: "
-              f"{_one_line(exc)}", file=sys.stderr)
+        print(
+            f"{prog}: error: cannot open {'PostgreSQL' if args.postgres else target}: {_one_line(exc)}", file=sys.stderr
+        )
         return 2
     tables = generate_workload(progress=progress, **opts)
     try:
@@ -1565,7 +1866,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     where = "PostgreSQL" if args.postgres else target
     place = f"Parquet folders under {os.path.abspath(parquet)}" if parquet else f"{where} schema {args.schema}"
-    print(f"generated {opts['tasks']} tasks ({tables['tasker_workflow_steps'].num_rows} steps, "
-          f"{tables['tasker_workflow_step_transitions'].num_rows} step transitions) as of "
-          f"{opts['as_of'].isoformat(timespec='milliseconds')} into {place}")
+    print(
+        f"generated {opts['tasks']} tasks ({tables['tasker_workflow_steps'].num_rows} steps, "
+        f"{tables['tasker_workflow_step_transitions'].num_rows} step transitions) as of "
+        f"{opts['as_of'].isoformat(timespec='milliseconds')} into {place}"
+    )
     return 0

@@ -109,23 +109,17 @@ class Settings:
         env = os.environ if env is None else env
         warehouse = _text(env, "TASKER_ANALYTICS_WAREHOUSE", "duckdb").lower()
         if warehouse not in {"duckdb", "postgres", "spark"}:
-            raise SettingsError(
-                f"TASKER_ANALYTICS_WAREHOUSE must be duckdb, postgres or spark, got {warehouse!r}"
-            )
+            raise SettingsError(f"TASKER_ANALYTICS_WAREHOUSE must be duckdb, postgres or spark, got {warehouse!r}")
         performance_ttl = _int(env, "TASKER_ANALYTICS_CACHE_TTL", 90, minimum=0)
         settings = cls(
             enabled=_bool(env, "TASKER_ANALYTICS_ENABLED", True),
             warehouse=warehouse,
-            duckdb_path=Path(
-                _text(env, "TASKER_ANALYTICS_DUCKDB_PATH", str(cls().duckdb_path))
-            ),
+            duckdb_path=Path(_text(env, "TASKER_ANALYTICS_DUCKDB_PATH", str(cls().duckdb_path))),
             database_url=_text(env, "TASKER_ANALYTICS_DATABASE_URL", cls.database_url),
             database_schema=_text(env, "TASKER_ANALYTICS_PG_SCHEMA", cls.database_schema),
             spark_dir=Path(_text(env, "TASKER_ANALYTICS_SPARK_DIR", str(cls().spark_dir))),
             spark_schema=_text(env, "TASKER_ANALYTICS_SPARK_SCHEMA", cls.spark_schema),
-            performance_cache_ttl=_int(
-                env, "TASKER_ANALYTICS_PERFORMANCE_CACHE_TTL", performance_ttl, minimum=0
-            ),
+            performance_cache_ttl=_int(env, "TASKER_ANALYTICS_PERFORMANCE_CACHE_TTL", performance_ttl, minimum=0),
             bottlenecks_cache_ttl=_int(env, "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL", 120, minimum=0),
             max_period_hours=_int(env, "TASKER_ANALYTICS_MAX_PERIOD_HOURS", 168),
             max_bottleneck_results=_int(env, "TASKER_ANALYTICS_MAX_BOTTLENECK_RESULTS", 50),
