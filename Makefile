@@ -51,7 +51,8 @@ bench: install ## benchmarks at 10k, 100k and 1M tasks (about an hour; bench/res
 bench-quick: install ## the same benchmarks at 10k tasks (a few minutes)
 	$(BIN)/python bench/run.py --quick
 
-lint: install ## ruff over the Python code
+lint: install ## ruff format --check and ruff check over all Python (CI runs it)
+	$(BIN)/ruff format --check server tests bench
 	$(BIN)/ruff check server tests bench
 
 clean: ## remove the generated data, dbt artifacts and the environment
