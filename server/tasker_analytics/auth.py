@@ -37,6 +37,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from tasker_analytics.variables import SettingsError, Variable, boolean, integer, path, text
+
 logger = logging.getLogger("tasker_analytics.auth")
 
 REALM = "tasker-analytics"
@@ -77,7 +79,7 @@ _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _DESCRIPTION_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
-class AuthConfigError(ValueError):
+class AuthConfigError(SettingsError):
     """An auth setting that cannot be used; the message names the variable."""
 
 
@@ -135,38 +137,7 @@ def hash_service_token(token: str) -> str:
 # --- settings ---------------------------------------------------------------------------
 
 
-def _env_text(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    return None if value is None or value.strip() == "" else value.strip()
-
-
-def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = (_env_text(env, name) or ("true" if default else "false")).lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise AuthConfigError(f"{name} must be true or false, got {value!r}")
-
-
-def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = _env_text(env, name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise AuthConfigError(f"{name} must be a whole number of seconds, got {raw!r}") from None
-
-
-def _env_path(env: Mapping[str, str], name: str) -> Path | None:
-    raw = _env_text(env, name)
-    return None if raw is None else Path(raw).expanduser()
-
-
-def _parse_algorithms(raw: str | None) -> tuple[str, ...]:
-    if raw is None:
-        return ()
+def _parse_algorithms(name_: str, raw: str, error: type[Exception]) -> tuple[str, ...]:
     names: list[str] = []
     for item in raw.split(","):
         item = item.strip()
@@ -178,9 +149,7 @@ def _parse_algorithms(raw: str | None) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _parse_service_tokens(raw: str | None) -> tuple[tuple[str, str], ...]:
-    if raw is None:
-        return ()
+def _parse_service_tokens(name_: str, raw: str, error: type[Exception]) -> tuple[tuple[str, str], ...]:
     entries: list[tuple[str, str]] = []
     for index, item in enumerate((part.strip() for part in raw.split(",")), start=1):
         if not item:
@@ -196,6 +165,44 @@ def _parse_service_tokens(raw: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(entries)
 
 
+# The auth variables, declared once (README, Configuration), and the AuthSettings field each fills.
+AUTH_VARIABLES: dict[str, Variable] = {
+    variable.name: variable
+    for variable in (
+        Variable(ENV_REQUIRED, boolean, False, "false"),
+        Variable(ENV_SECRET, text, None, "unset"),
+        Variable(ENV_PUBLIC_KEY_FILE, path, None, "unset"),
+        Variable(ENV_JWKS_FILE, path, None, "unset"),
+        Variable(ENV_ALGORITHMS, _parse_algorithms, (), "from the key"),
+        Variable(ENV_ISSUER, text, None, "unset"),
+        Variable(ENV_AUDIENCE, text, None, "unset"),
+        Variable(ENV_LEEWAY, integer(minimum=-(2**31), unit="a whole number of seconds"), 30, "30"),
+        Variable(ENV_REQUIRE_EXP, boolean, True, "true"),
+        Variable(ENV_PERMISSION, text, "tasker.analytics:index", "tasker.analytics:index"),
+        Variable(ENV_PERMISSIONS_CLAIM, text, "permissions", "permissions"),
+        Variable(ENV_SERVICE_TOKENS, _parse_service_tokens, (), "unset"),
+    )
+}
+_FIELDS = (
+    ("required", ENV_REQUIRED),
+    ("jwt_secret", ENV_SECRET),
+    ("jwt_public_key_file", ENV_PUBLIC_KEY_FILE),
+    ("jwt_jwks_file", ENV_JWKS_FILE),
+    ("jwt_algorithms", ENV_ALGORITHMS),
+    ("jwt_issuer", ENV_ISSUER),
+    ("jwt_audience", ENV_AUDIENCE),
+    ("jwt_leeway_seconds", ENV_LEEWAY),
+    ("jwt_require_exp", ENV_REQUIRE_EXP),
+    ("permission", ENV_PERMISSION),
+    ("permissions_claim", ENV_PERMISSIONS_CLAIM),
+    ("service_tokens", ENV_SERVICE_TOKENS),
+)
+
+
+def _auth_default(name: str) -> Any:
+    return AUTH_VARIABLES[name].default
+
+
 @dataclass(frozen=True)
 class AuthSettings:
     """Auth configuration; `from_env` reads the TASKER_ANALYTICS_* variables.
@@ -205,36 +212,23 @@ class AuthSettings:
     `Authenticator`) raises AuthConfigError naming the variable at fault.
     """
 
-    required: bool = False
+    required: bool = _auth_default(ENV_REQUIRED)
     jwt_secret: str | None = field(default=None, repr=False)  # never in logs
     jwt_public_key_file: Path | None = None
     jwt_jwks_file: Path | None = None
     jwt_algorithms: tuple[str, ...] = ()
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
-    jwt_leeway_seconds: int = 30
-    jwt_require_exp: bool = True
-    permission: str = "tasker.analytics:index"
-    permissions_claim: str = "permissions"
+    jwt_leeway_seconds: int = _auth_default(ENV_LEEWAY)
+    jwt_require_exp: bool = _auth_default(ENV_REQUIRE_EXP)
+    permission: str = _auth_default(ENV_PERMISSION)
+    permissions_claim: str = _auth_default(ENV_PERMISSIONS_CLAIM)
     service_tokens: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AuthSettings:
         env = os.environ if env is None else env
-        settings = cls(
-            required=_env_bool(env, ENV_REQUIRED, False),
-            jwt_secret=_env_text(env, ENV_SECRET),
-            jwt_public_key_file=_env_path(env, ENV_PUBLIC_KEY_FILE),
-            jwt_jwks_file=_env_path(env, ENV_JWKS_FILE),
-            jwt_algorithms=_parse_algorithms(_env_text(env, ENV_ALGORITHMS)),
-            jwt_issuer=_env_text(env, ENV_ISSUER),
-            jwt_audience=_env_text(env, ENV_AUDIENCE),
-            jwt_leeway_seconds=_env_int(env, ENV_LEEWAY, cls.jwt_leeway_seconds),
-            jwt_require_exp=_env_bool(env, ENV_REQUIRE_EXP, True),
-            permission=_env_text(env, ENV_PERMISSION) or cls.permission,
-            permissions_claim=_env_text(env, ENV_PERMISSIONS_CLAIM) or cls.permissions_claim,
-            service_tokens=_parse_service_tokens(_env_text(env, ENV_SERVICE_TOKENS)),
-        )
+        settings = cls(**{field_name: AUTH_VARIABLES[name].read(env, AuthConfigError) for field_name, name in _FIELDS})
         settings.validate()
         _load_keys(settings)  # an unreadable key file fails here, not at the first request
         return settings

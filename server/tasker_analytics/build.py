@@ -50,7 +50,14 @@ from urllib.parse import unquote, urlparse
 import duckdb
 import psycopg
 
-from tasker_analytics.settings import PROJECT_DIR, Settings, default_source_duckdb, default_source_parquet
+from tasker_analytics.settings import (
+    PROJECT_DIR,
+    Settings,
+    SettingsError,
+    default_source_duckdb,
+    default_source_parquet,
+    retention_days,
+)
 from tasker_analytics.warehouse import build_sidecar
 
 
@@ -757,11 +764,10 @@ def _file_error(error: OSError, variable: str) -> str:
 
 
 def _check_retention(env: dict[str, str]) -> None:
-    raw = env.get("TASKER_ANALYTICS_RETENTION_DAYS", "").strip()
-    if not raw:
-        return
-    if not raw.isdigit() or int(raw) < 1:
-        raise BuildError(f"TASKER_ANALYTICS_RETENTION_DAYS must be a whole number of days, at least 1, got {raw!r}")
+    try:
+        retention_days(env)
+    except SettingsError as error:
+        raise BuildError(str(error)) from None
 
 
 def _refuse_as_of(as_of: str, count: int, first: Any) -> None:

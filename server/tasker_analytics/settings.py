@@ -6,96 +6,134 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tasker_analytics.auth import AuthConfigError, AuthSettings
+from tasker_analytics.variables import SettingsError, Variable, boolean, choice, integer, path, text
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-
-
-def default_source_duckdb(env: Mapping[str, str] | None = None) -> Path:
-    """The DuckDB file holding the Tasker tables: TASKER_SOURCE_DUCKDB_PATH (relative to the
-    project), else data/tasker_source.duckdb in the project."""
-    env = os.environ if env is None else env
-    path = Path(env.get("TASKER_SOURCE_DUCKDB_PATH") or "data/tasker_source.duckdb")
-    return path if path.is_absolute() else PROJECT_DIR / path
-
-
-def default_source_parquet(env: Mapping[str, str] | None = None) -> Path:
-    """The folder of Parquet Tasker tables a Spark build reads: TASKER_SOURCE_PARQUET_DIR
-    (relative to the project), else data/tasker_source_parquet in the project."""
-    env = os.environ if env is None else env
-    path = Path(env.get("TASKER_SOURCE_PARQUET_DIR") or "data/tasker_source_parquet")
-    return path if path.is_absolute() else PROJECT_DIR / path
 
 
 # Uncached bodies one worker computes at once on Postgres (each on its own connection).
 POSTGRES_CONCURRENT_READS = 4
 
-
-class SettingsError(ValueError):
-    """A configuration value that cannot be used; the message names the variable."""
-
-
 # Bad auth configuration is a settings error too.
 CONFIGURATION_ERRORS = (SettingsError, AuthConfigError)
 
 
-def _text(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name)
-    return default if value is None or value.strip() == "" else value.strip()
+def _declare(*variables: Variable) -> dict[str, Variable]:
+    return {variable.name: variable for variable in variables}
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = _text(env, name, "true" if default else "false").lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise SettingsError(f"{name} must be true or false, got {value!r}")
+# Every variable of the server and the build, but auth's (auth.AUTH_VARIABLES), in the
+# order of the README's configuration table. Paths relative to the project unless absolute.
+SERVER_VARIABLES = _declare(
+    Variable("TASKER_ANALYTICS_ENABLED", boolean, True, "true"),
+    Variable("TASKER_ANALYTICS_WAREHOUSE", choice("duckdb", "postgres", "spark"), "duckdb", "duckdb"),
+    Variable(
+        "TASKER_ANALYTICS_DUCKDB_PATH", path, Path("data/tasker_analytics.duckdb"), "data/tasker_analytics.duckdb"
+    ),
+    Variable("TASKER_SOURCE_DUCKDB_PATH", path, Path("data/tasker_source.duckdb"), "data/tasker_source.duckdb"),
+    Variable("TASKER_SOURCE_SCHEMA", text, "public", "public"),
+    Variable("TASKER_SOURCE_PARQUET_DIR", path, Path("data/tasker_source_parquet"), "data/tasker_source_parquet"),
+    Variable("TASKER_ANALYTICS_SPARK_DIR", path, Path("data/spark"), "data/spark"),
+    Variable("TASKER_ANALYTICS_SPARK_SCHEMA", text, "tasker_analytics", "tasker_analytics"),
+    Variable(
+        "TASKER_ANALYTICS_DATABASE_URL",
+        text,
+        "postgresql://postgres@127.0.0.1:5432/tasker",
+        "postgresql://postgres@127.0.0.1:5432/tasker",
+    ),
+    Variable("TASKER_ANALYTICS_PG_SCHEMA", text, "tasker_analytics", "tasker_analytics"),
+    Variable("TASKER_ANALYTICS_READ_REPLICA_URL", text, None, "unset"),
+    Variable("TASKER_ANALYTICS_CACHE_TTL", integer(minimum=0), 90, "90"),
+    Variable("TASKER_ANALYTICS_PERFORMANCE_CACHE_TTL", integer(minimum=0), 90, "TASKER_ANALYTICS_CACHE_TTL"),
+    Variable("TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL", integer(minimum=0), 120, "120"),
+    Variable("TASKER_ANALYTICS_REDIS_URL", text, None, "unset"),
+    Variable("TASKER_ANALYTICS_CACHE_MAX_ENTRIES", integer(), 2048, "2048"),
+    Variable("TASKER_ANALYTICS_DUCKDB_MEMORY_MB", integer(minimum=0), 128, "128"),
+    Variable("TASKER_ANALYTICS_DUCKDB_CONCURRENT_READS", integer(), 1, "1"),
+    Variable("TASKER_ANALYTICS_MAX_WAITING_MISSES", integer(minimum=0), 16, "16"),
+    Variable("TASKER_ANALYTICS_MAX_PERIOD_HOURS", integer(), 168, "168"),
+    Variable("TASKER_ANALYTICS_MAX_BOTTLENECK_RESULTS", integer(), 50, "50"),
+    Variable("TASKER_ANALYTICS_STATEMENT_TIMEOUT_MS", integer(), 5000, "5000"),
+    Variable("TASKER_ANALYTICS_RETENTION_DAYS", integer(unit="a whole number of days"), 30, "30"),
+    Variable("TASKER_ANALYTICS_KEEP_BUILDS", integer(), 3, "3"),
+    Variable("TASKER_ANALYTICS_BACKGROUND_AGGREGATION", boolean, False, "false"),
+    Variable("TASKER_ANALYTICS_AGGREGATION_INTERVAL", integer(), 900, "900"),
+    Variable("TASKER_ANALYTICS_HOST", text, "127.0.0.1", "127.0.0.1"),
+    Variable("TASKER_ANALYTICS_PORT", integer(), 8000, "8000"),
+    Variable("TASKER_ANALYTICS_WORKERS", integer(), 1, "1"),
+)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = _text(env, name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
+def project_path(value: Path) -> Path:
+    """A configured path: as given when absolute, else inside the project."""
+    return value if value.is_absolute() else PROJECT_DIR / value
+
+
+def _default(name: str) -> Any:
+    return SERVER_VARIABLES[name].default
+
+
+def _value(env: Mapping[str, str], name: str, **default: Any) -> Any:
+    return SERVER_VARIABLES[name].read(env, **default)
+
+
+def _served_path(env: Mapping[str, str], name: str) -> Path:
+    """A path where builds are written: inside the project by default, as given (relative
+    to the working directory) when set."""
+    value = _value(env, name)
+    return project_path(value) if name not in env or not env[name].strip() else value
+
+
+def default_source_duckdb(env: Mapping[str, str] | None = None) -> Path:
+    """The DuckDB file holding the Tasker tables (TASKER_SOURCE_DUCKDB_PATH, relative to the
+    project unless absolute)."""
+    return project_path(_value(os.environ if env is None else env, "TASKER_SOURCE_DUCKDB_PATH"))
+
+
+def default_source_parquet(env: Mapping[str, str] | None = None) -> Path:
+    """The folder of Parquet Tasker tables a Spark build reads (TASKER_SOURCE_PARQUET_DIR)."""
+    return project_path(_value(os.environ if env is None else env, "TASKER_SOURCE_PARQUET_DIR"))
+
+
+def retention_days(env: Mapping[str, str]) -> int:
+    """History the per-execution models keep (TASKER_ANALYTICS_RETENTION_DAYS, read by dbt)."""
+    return _value(env, "TASKER_ANALYTICS_RETENTION_DAYS")
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything the server and the Python API need; see the README's configuration table."""
 
-    enabled: bool = True
+    enabled: bool = _default("TASKER_ANALYTICS_ENABLED")
     # duckdb, postgres, or spark: built on Spark, served from a DuckDB copy of its marts.
-    warehouse: str = "duckdb"
-    duckdb_path: Path = field(default_factory=lambda: PROJECT_DIR / "data" / "tasker_analytics.duckdb")
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/tasker"
-    database_schema: str = "tasker_analytics"
-    spark_dir: Path = field(default_factory=lambda: PROJECT_DIR / "data" / "spark")
-    spark_schema: str = "tasker_analytics"
-    performance_cache_ttl: int = 90
-    bottlenecks_cache_ttl: int = 120
-    max_period_hours: int = 168
-    max_bottleneck_results: int = 50
-    default_bottleneck_results: int = 10
-    statement_timeout_ms: int = 5000
-    read_replica_url: str | None = None
-    keep_builds: int = 3
-    redis_url: str | None = None
-    cache_max_entries: int = 2048
-    duckdb_memory_mb: int = 128
-    duckdb_concurrent_reads: int = 1
+    warehouse: str = _default("TASKER_ANALYTICS_WAREHOUSE")
+    duckdb_path: Path = field(default_factory=lambda: project_path(_default("TASKER_ANALYTICS_DUCKDB_PATH")))
+    database_url: str = _default("TASKER_ANALYTICS_DATABASE_URL")
+    database_schema: str = _default("TASKER_ANALYTICS_PG_SCHEMA")
+    spark_dir: Path = field(default_factory=lambda: project_path(_default("TASKER_ANALYTICS_SPARK_DIR")))
+    spark_schema: str = _default("TASKER_ANALYTICS_SPARK_SCHEMA")
+    performance_cache_ttl: int = _default("TASKER_ANALYTICS_PERFORMANCE_CACHE_TTL")
+    bottlenecks_cache_ttl: int = _default("TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL")
+    max_period_hours: int = _default("TASKER_ANALYTICS_MAX_PERIOD_HOURS")
+    max_bottleneck_results: int = _default("TASKER_ANALYTICS_MAX_BOTTLENECK_RESULTS")
+    default_bottleneck_results: int = 10  # not configurable: the API's documented default limit
+    statement_timeout_ms: int = _default("TASKER_ANALYTICS_STATEMENT_TIMEOUT_MS")
+    read_replica_url: str | None = _default("TASKER_ANALYTICS_READ_REPLICA_URL")
+    keep_builds: int = _default("TASKER_ANALYTICS_KEEP_BUILDS")
+    redis_url: str | None = _default("TASKER_ANALYTICS_REDIS_URL")
+    cache_max_entries: int = _default("TASKER_ANALYTICS_CACHE_MAX_ENTRIES")
+    duckdb_memory_mb: int = _default("TASKER_ANALYTICS_DUCKDB_MEMORY_MB")
+    duckdb_concurrent_reads: int = _default("TASKER_ANALYTICS_DUCKDB_CONCURRENT_READS")
     # Uncached bodies that may wait for a computing slot per worker; more get a 503.
-    max_waiting_misses: int = 16
-    background_aggregation: bool = False
-    aggregation_interval_seconds: int = 900
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
+    max_waiting_misses: int = _default("TASKER_ANALYTICS_MAX_WAITING_MISSES")
+    background_aggregation: bool = _default("TASKER_ANALYTICS_BACKGROUND_AGGREGATION")
+    aggregation_interval_seconds: int = _default("TASKER_ANALYTICS_AGGREGATION_INTERVAL")
+    host: str = _default("TASKER_ANALYTICS_HOST")
+    port: int = _default("TASKER_ANALYTICS_PORT")
+    workers: int = _default("TASKER_ANALYTICS_WORKERS")
     auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
@@ -107,35 +145,32 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        warehouse = _text(env, "TASKER_ANALYTICS_WAREHOUSE", "duckdb").lower()
-        if warehouse not in {"duckdb", "postgres", "spark"}:
-            raise SettingsError(f"TASKER_ANALYTICS_WAREHOUSE must be duckdb, postgres or spark, got {warehouse!r}")
-        performance_ttl = _int(env, "TASKER_ANALYTICS_CACHE_TTL", 90, minimum=0)
+        performance_ttl = _value(env, "TASKER_ANALYTICS_CACHE_TTL")
         settings = cls(
-            enabled=_bool(env, "TASKER_ANALYTICS_ENABLED", True),
-            warehouse=warehouse,
-            duckdb_path=Path(_text(env, "TASKER_ANALYTICS_DUCKDB_PATH", str(cls().duckdb_path))),
-            database_url=_text(env, "TASKER_ANALYTICS_DATABASE_URL", cls.database_url),
-            database_schema=_text(env, "TASKER_ANALYTICS_PG_SCHEMA", cls.database_schema),
-            spark_dir=Path(_text(env, "TASKER_ANALYTICS_SPARK_DIR", str(cls().spark_dir))),
-            spark_schema=_text(env, "TASKER_ANALYTICS_SPARK_SCHEMA", cls.spark_schema),
-            performance_cache_ttl=_int(env, "TASKER_ANALYTICS_PERFORMANCE_CACHE_TTL", performance_ttl, minimum=0),
-            bottlenecks_cache_ttl=_int(env, "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL", 120, minimum=0),
-            max_period_hours=_int(env, "TASKER_ANALYTICS_MAX_PERIOD_HOURS", 168),
-            max_bottleneck_results=_int(env, "TASKER_ANALYTICS_MAX_BOTTLENECK_RESULTS", 50),
-            statement_timeout_ms=_int(env, "TASKER_ANALYTICS_STATEMENT_TIMEOUT_MS", 5000),
-            read_replica_url=env.get("TASKER_ANALYTICS_READ_REPLICA_URL") or None,
-            keep_builds=_int(env, "TASKER_ANALYTICS_KEEP_BUILDS", 3),
-            redis_url=env.get("TASKER_ANALYTICS_REDIS_URL") or None,
-            cache_max_entries=_int(env, "TASKER_ANALYTICS_CACHE_MAX_ENTRIES", 2048),
-            duckdb_memory_mb=_int(env, "TASKER_ANALYTICS_DUCKDB_MEMORY_MB", 128, minimum=0),
-            duckdb_concurrent_reads=_int(env, "TASKER_ANALYTICS_DUCKDB_CONCURRENT_READS", 1),
-            max_waiting_misses=_int(env, "TASKER_ANALYTICS_MAX_WAITING_MISSES", 16, minimum=0),
-            background_aggregation=_bool(env, "TASKER_ANALYTICS_BACKGROUND_AGGREGATION", False),
-            aggregation_interval_seconds=_int(env, "TASKER_ANALYTICS_AGGREGATION_INTERVAL", 900),
-            host=_text(env, "TASKER_ANALYTICS_HOST", "127.0.0.1"),
-            port=_int(env, "TASKER_ANALYTICS_PORT", 8000),
-            workers=_int(env, "TASKER_ANALYTICS_WORKERS", 1),
+            enabled=_value(env, "TASKER_ANALYTICS_ENABLED"),
+            warehouse=_value(env, "TASKER_ANALYTICS_WAREHOUSE"),
+            duckdb_path=_served_path(env, "TASKER_ANALYTICS_DUCKDB_PATH"),
+            database_url=_value(env, "TASKER_ANALYTICS_DATABASE_URL"),
+            database_schema=_value(env, "TASKER_ANALYTICS_PG_SCHEMA"),
+            spark_dir=_served_path(env, "TASKER_ANALYTICS_SPARK_DIR"),
+            spark_schema=_value(env, "TASKER_ANALYTICS_SPARK_SCHEMA"),
+            performance_cache_ttl=_value(env, "TASKER_ANALYTICS_PERFORMANCE_CACHE_TTL", default=performance_ttl),
+            bottlenecks_cache_ttl=_value(env, "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL"),
+            max_period_hours=_value(env, "TASKER_ANALYTICS_MAX_PERIOD_HOURS"),
+            max_bottleneck_results=_value(env, "TASKER_ANALYTICS_MAX_BOTTLENECK_RESULTS"),
+            statement_timeout_ms=_value(env, "TASKER_ANALYTICS_STATEMENT_TIMEOUT_MS"),
+            read_replica_url=_value(env, "TASKER_ANALYTICS_READ_REPLICA_URL"),
+            keep_builds=_value(env, "TASKER_ANALYTICS_KEEP_BUILDS"),
+            redis_url=_value(env, "TASKER_ANALYTICS_REDIS_URL"),
+            cache_max_entries=_value(env, "TASKER_ANALYTICS_CACHE_MAX_ENTRIES"),
+            duckdb_memory_mb=_value(env, "TASKER_ANALYTICS_DUCKDB_MEMORY_MB"),
+            duckdb_concurrent_reads=_value(env, "TASKER_ANALYTICS_DUCKDB_CONCURRENT_READS"),
+            max_waiting_misses=_value(env, "TASKER_ANALYTICS_MAX_WAITING_MISSES"),
+            background_aggregation=_value(env, "TASKER_ANALYTICS_BACKGROUND_AGGREGATION"),
+            aggregation_interval_seconds=_value(env, "TASKER_ANALYTICS_AGGREGATION_INTERVAL"),
+            host=_value(env, "TASKER_ANALYTICS_HOST"),
+            port=_value(env, "TASKER_ANALYTICS_PORT"),
+            workers=_value(env, "TASKER_ANALYTICS_WORKERS"),
             auth=AuthSettings.from_env(env),
         )
         if settings.default_bottleneck_results > settings.max_bottleneck_results:
