@@ -65,9 +65,9 @@ import httpx
 import msgspec
 import numpy as np
 
-from tasker_analytics import queries
-from tasker_analytics.analytics import Analytics, Scope, _slowest
-from tasker_analytics.settings import Settings
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.core.analytics import Analytics, Scope, _slowest
+from tasker_analytics.warehouse import queries
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_SQL = HERE / "reference_bottlenecks.sql"
@@ -273,7 +273,7 @@ class Reference:
 
 def ours_lists(analytics: Analytics, scope: Scope, period: int, limit: int) -> tuple[list[dict], list[dict]]:
     """slowest_tasks and slowest_steps exactly as the server computes them on a cache miss
-    (the two analyst functions over the rollups, shaped and sorted by analytics.py)."""
+    (the two analyst functions over the rollups, shaped and sorted by core/analytics.py)."""
     params = {"period": period, "namespace": scope.namespace, "task_name": scope.task_name, "version": scope.version}
     with analytics.warehouse.snapshot() as snapshot:
         task_rows = snapshot.query(queries.TASK_BOTTLENECKS, params)
@@ -382,9 +382,9 @@ SERVED_STATEMENTS = (
 
 def statement_breakdown(analytics_duckdb: Path, work_dir: Path, periods: tuple[int, ...] = (1, 24, 168)) -> dict:
     """Where an uncached bottleneck body's time goes: each statement the server runs for it
-    (queries.py, all scopes), timed, and split by DuckDB's profiler into binding + planning
+    (warehouse/queries.py, all scopes), timed, and split by DuckDB's profiler into binding + planning
     (planner, optimizer, physical planner) and execution (operator CPU time, summed over threads)."""
-    from tasker_analytics.warehouse import _PARAM
+    from tasker_analytics.warehouse.snapshots import _PARAM
 
     profile = work_dir / "api_statement_profile.json"
     connection = duckdb.connect(str(analytics_duckdb), read_only=True)

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import httpx
 
-from tasker_analytics.build import build
-from tasker_analytics.generate import generate_workload, write_duckdb
-from tasker_analytics.settings import Settings
+from tasker_analytics.build.runner import build
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.generate.workload import generate_workload, write_duckdb
 
 HERE = Path(__file__).resolve().parent
 AS_OFS = ["2026-11-28 10:00:00", "2026-11-28 10:30:00", "2026-11-28 11:00:00", "2026-11-28 11:30:00"]

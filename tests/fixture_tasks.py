@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from tasker_analytics.generate import TABLE_NAMES, arrow_schema, write_duckdb
+from tasker_analytics.generate.workload import TABLE_NAMES, arrow_schema, write_duckdb
 
 RETRY_STATE_DELAY_MS = 5  # error -> pending, this long after the error
 

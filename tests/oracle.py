@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tasker_analytics.generate import TABLE_NAMES
+from tasker_analytics.generate.workload import TABLE_NAMES
 
 # --------------------------------------------------------------------------- constants
 

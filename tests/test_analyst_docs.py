@@ -10,7 +10,7 @@ import duckdb
 import psycopg
 import pytest
 
-from tasker_analytics.settings import PROJECT_DIR
+from tasker_analytics.config.settings import PROJECT_DIR
 
 EXAMPLES = re.findall(r"```sql\n(.*?)```", (PROJECT_DIR / "docs" / "ANALYSTS.md").read_text(), flags=re.S)
 

@@ -6,8 +6,8 @@ import pytest
 from litestar.testing import TestClient
 
 from conftest import build_duckdb_workload
-from tasker_analytics.app import create_app
-from tasker_analytics.settings import Settings
+from tasker_analytics.api.app import create_app
+from tasker_analytics.config.settings import Settings
 
 PERFORMANCE = "/tasker/analytics/performance"
 BOTTLENECKS = "/tasker/analytics/bottlenecks"

@@ -1,4 +1,4 @@
-"""Unit tests of tasker_analytics.auth: JWT and service-token checks, and every configuration error.
+"""Unit tests of tasker_analytics.auth.tokens: JWT and service-token checks, and every configuration error.
 
 Keys are generated here with cryptography; nothing touches the network or the warehouse.
 """
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from tasker_analytics.auth import (
+from tasker_analytics.auth.tokens import (
     MAX_TOKEN_BYTES,
     AuthConfigError,
     Authenticator,

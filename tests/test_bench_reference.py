@@ -20,8 +20,8 @@ from datetime import timedelta
 
 import pytest
 
-from tasker_analytics.analytics import Scope
-from tasker_analytics.settings import PROJECT_DIR
+from tasker_analytics.config.settings import PROJECT_DIR
+from tasker_analytics.core.analytics import Scope
 
 LIMIT = 50  # the largest allowed: every row of the lists is compared
 
@@ -91,7 +91,7 @@ def agreed(workload, reference):
     """A reference answer and the matching API answer (the whole workload, 168 h)."""
     from litestar.testing import TestClient
 
-    from tasker_analytics.app import create_app
+    from tasker_analytics.api.app import create_app
 
     with TestClient(create_app(workload.settings())) as client:
         api = _api_lists(client, Scope(), 168)

@@ -22,9 +22,9 @@ from conftest import (
     drop_schemas,
     service_missing,
 )
-from tasker_analytics.build import build, builds_folder, complete_builds, postgres_build_schemas
-from tasker_analytics.settings import Settings
-from tasker_analytics.warehouse import build_sidecar
+from tasker_analytics.build.runner import build, builds_folder, complete_builds, postgres_build_schemas
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.warehouse.snapshots import build_sidecar
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,11 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
-from tasker_analytics.analytics import Analytics, Encoded, EncodedBodies, Scope
-from tasker_analytics.app import create_app
-from tasker_analytics.schemas import Bottlenecks, CacheInfo, Performance
-from tasker_analytics.settings import Settings
+from tasker_analytics.api.app import create_app
+from tasker_analytics.cache.encoded import Encoded, EncodedBodies
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.core.analytics import Analytics, Scope
+from tasker_analytics.core.schemas import Bottlenecks, CacheInfo, Performance
 
 PERFORMANCE = "/tasker/analytics/performance"
 BOTTLENECKS = "/tasker/analytics/bottlenecks"
@@ -176,7 +177,7 @@ def test_cache_hits_notice_a_published_build_within_the_recheck_time(workload, t
     import os
     import shutil
 
-    from tasker_analytics.warehouse import _DUCKDB_RECHECK_SECONDS, DuckDBWarehouse
+    from tasker_analytics.warehouse.snapshots import _DUCKDB_RECHECK_SECONDS, DuckDBWarehouse
 
     real = Path(os.path.realpath(workload.warehouse_path))
     first, second = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
@@ -218,7 +219,7 @@ def _headers(response) -> dict[str, str]:
 
 def test_a_hit_is_answered_before_routing_with_the_routed_response(workload, monkeypatch):
     """TaskerAnalyticsApp answers hits itself; its response equals the routed handler's."""
-    from tasker_analytics import app as app_module
+    from tasker_analytics.api import app as app_module
 
     analytics = Analytics(_settings(workload))
     application = create_app(analytics.settings, analytics)
@@ -246,7 +247,7 @@ def test_a_hit_is_answered_before_routing_with_the_routed_response(workload, mon
 def test_before_routing_a_cached_key_still_needs_credentials_and_valid_input(workload):
     """With a key cached, a request without a valid token gets 401 (never the body) and one
     with a bad parameter the 400 naming it: both go on to the routed path, which renders them."""
-    from tasker_analytics.auth import AuthSettings, hash_service_token
+    from tasker_analytics.auth.tokens import AuthSettings, hash_service_token
 
     token = "a-service-token-for-the-pre-routing-test"
     settings = workload.settings(auth=AuthSettings(required=True, service_tokens=(("svc", hash_service_token(token)),)))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tasker_analytics import check, cli
+from tasker_analytics.cli import check
 
 PERFORMANCE = "/tasker/analytics/performance"
 BOTTLENECKS = "/tasker/analytics/bottlenecks"
@@ -57,7 +57,7 @@ def api(workload):
     """The JSON API's figures of the same build."""
     from litestar.testing import TestClient
 
-    from tasker_analytics.app import create_app
+    from tasker_analytics.api.app import create_app
 
     with TestClient(create_app(workload.settings())) as client:
         performance = client.get(PERFORMANCE).json()
@@ -279,7 +279,7 @@ def _subprocess(command: list[str], env: dict[str, str]) -> subprocess.Completed
 
 
 def test_the_module_runs_as_a_command(workload, api, tmp_path):
-    command = [sys.executable, "-m", "tasker_analytics.check"]
+    command = [sys.executable, "-m", "tasker_analytics.cli.check"]
     env = _environment(workload.warehouse_path)
     healthy = _subprocess([*command, "--min-health", "0", "--max-failure-rate", "1", "--json"], env)
     assert healthy.returncode == 0, healthy.stderr
@@ -294,15 +294,6 @@ def test_the_module_runs_as_a_command(workload, api, tmp_path):
     assert bad.returncode == 2 and "--min-health" in bad.stderr and bad.stdout == ""
 
 
-def _wired() -> bool:
-    try:
-        cli.parser().parse_args(["check", "--json"])
-    except SystemExit:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _wired(), reason="cli.py does not serve the check subcommand yet")
 def test_tasker_analytics_check(workload, api, tmp_path):
     env = _environment(workload.warehouse_path)
     healthy = _subprocess([COMMAND, "check", "--min-health", "0", "--max-failure-rate", "1", "--json"], env)
@@ -327,7 +318,7 @@ def test_check_reads_a_postgres_warehouse(postgres_workload, postgres_client, tm
         TASKER_ANALYTICS_DATABASE_URL=postgres_workload.dsn,
         TASKER_ANALYTICS_PG_SCHEMA=postgres_workload.schema,
     )
-    result = _subprocess([sys.executable, "-m", "tasker_analytics.check", "--min-health", "0", "--json"], env)
+    result = _subprocess([sys.executable, "-m", "tasker_analytics.cli.check", "--min-health", "0", "--json"], env)
     body = json.loads(result.stdout)
     assert body["health"] == performance["system_health_score"]
     assert body["failure_rate"] == performance["task_statistics"]["failure_rate"]

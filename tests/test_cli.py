@@ -105,7 +105,7 @@ def test_the_command_line_parser_imports_no_engine_or_web_framework():
     45 MB of resident memory; the workers import what they serve with)."""
     heavy = ("duckdb", "psycopg", "litestar", "numpy", "pyarrow", "dbt")
     probe = (
-        "import sys\nfrom tasker_analytics import cli\n"
+        "import sys\nfrom tasker_analytics.cli import main as cli\n"
         "cli.parser().parse_args(['serve'])\ncli.parser().parse_args(['check', '--json'])\n"
         f"print(' '.join(name for name in {heavy!r} if name in sys.modules))"
     )

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from tasker_analytics.auth import AUTH_VARIABLES, AuthSettings
-from tasker_analytics.settings import PROJECT_DIR, SERVER_VARIABLES, Settings
-from tasker_analytics.variables import SettingsError
+from tasker_analytics.auth.tokens import AUTH_VARIABLES, AuthSettings
+from tasker_analytics.config.settings import PROJECT_DIR, SERVER_VARIABLES, Settings
+from tasker_analytics.config.variables import SettingsError
 
 DECLARED = {**SERVER_VARIABLES, **AUTH_VARIABLES}
 

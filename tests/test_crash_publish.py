@@ -15,9 +15,9 @@ from pathlib import Path
 
 from litestar.testing import TestClient
 
-from tasker_analytics.app import create_app
-from tasker_analytics.build import builds_folder, publish_duckdb
-from tasker_analytics.settings import Settings
+from tasker_analytics.api.app import create_app
+from tasker_analytics.build.runner import builds_folder, publish_duckdb
+from tasker_analytics.config.settings import Settings
 
 BOTTLENECKS = "/tasker/analytics/bottlenecks"
 AS_OF = "2026-11-28 11:30:00"

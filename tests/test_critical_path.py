@@ -465,8 +465,8 @@ def test_oracle_matches_hand_values(raw, case):
 
 @pytest.fixture(scope="module")
 def dag_build(tmp_path_factory):
-    from tasker_analytics.build import build
-    from tasker_analytics.settings import Settings
+    from tasker_analytics.build.runner import build
+    from tasker_analytics.config.settings import Settings
 
     directory = tmp_path_factory.mktemp("critical_path")
     source = directory / "tasker_source.duckdb"
@@ -484,7 +484,7 @@ def dag_build(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dag_client(dag_build):
-    from tasker_analytics.app import create_app
+    from tasker_analytics.api.app import create_app
 
     with TestClient(create_app(dag_build[0])) as client:
         yield client
@@ -534,7 +534,7 @@ def test_api_whole_body_matches_oracle(dag_client, dag_build, case):
 
 
 def _taxonomy() -> dict[str, str]:
-    from tasker_analytics.settings import PROJECT_DIR
+    from tasker_analytics.config.settings import PROJECT_DIR
 
     return load_seeds(PROJECT_DIR)[1]
 
@@ -566,7 +566,7 @@ def _dp_critical_path(durations: dict, edges: set) -> tuple[float, tuple]:
 
 def test_oracle_critical_paths_agree_with_a_second_algorithm(tmp_path):
     """Self-check of the oracle on a generated workload's real step DAGs (no dbt, no API)."""
-    from tasker_analytics.generate import generate_workload, write_duckdb
+    from tasker_analytics.generate.workload import generate_workload, write_duckdb
 
     source = tmp_path / "source.duckdb"
     write_duckdb(generate_workload(tasks=600, seed=11, as_of=AS_OF), str(source))

@@ -1,4 +1,4 @@
-"""The operators' dashboard (server/tasker_analytics/dashboard.py) through the TestClient:
+"""The operators' dashboard (server/tasker_analytics/ui/dashboard.py) through the TestClient:
 the page shows the JSON API's own figures, follows its scope filters, escapes what users
 send, answers the API's 400s, and with auth on is reachable only with a valid session
 cookie (or header) that POST /tasker/analytics/session sets."""
@@ -14,11 +14,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from tasker_analytics.app import create_app
-from tasker_analytics.auth import AuthSettings, hash_service_token
-from tasker_analytics.dashboard import DEFAULT_SESSION_SECONDS, route_handlers, session_lifetime
-from tasker_analytics.settings import Settings
-from tasker_analytics.web import SESSION_COOKIE
+from tasker_analytics.api.access import SESSION_COOKIE
+from tasker_analytics.api.app import create_app
+from tasker_analytics.auth.tokens import AuthSettings, hash_service_token
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.ui.dashboard import DEFAULT_SESSION_SECONDS, route_handlers, session_lifetime
 
 DASHBOARD = "/tasker/analytics/dashboard"
 SESSION = "/tasker/analytics/session"

@@ -24,8 +24,8 @@ import jwt
 import pytest
 
 from conftest import Workload, service_missing
-from tasker_analytics.app import create_app
-from tasker_analytics.web import SESSION_COOKIE
+from tasker_analytics.api.access import SESSION_COOKIE
+from tasker_analytics.api.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,9 +52,9 @@ START_SECONDS = 60
 SERVER_MODULE = """
 import sys
 
-from tasker_analytics.app import create_app
-from tasker_analytics.dashboard import route_handlers
-from tasker_analytics.settings import Settings
+from tasker_analytics.api.app import create_app
+from tasker_analytics.ui.dashboard import route_handlers
+from tasker_analytics.config.settings import Settings
 
 
 def app():

@@ -26,8 +26,8 @@ def test_postgres_build_has_real_figures(postgres_client):
 def test_the_server_reads_from_the_read_replica(postgres_workload):
     from litestar.testing import TestClient
 
-    from tasker_analytics.app import create_app
-    from tasker_analytics.settings import Settings
+    from tasker_analytics.api.app import create_app
+    from tasker_analytics.config.settings import Settings
 
     settings = Settings(
         warehouse="postgres",
@@ -44,8 +44,8 @@ def test_the_server_reads_from_the_read_replica(postgres_workload):
 def test_postgres_down_is_a_503_with_json():
     from litestar.testing import TestClient
 
-    from tasker_analytics.app import create_app
-    from tasker_analytics.settings import Settings
+    from tasker_analytics.api.app import create_app
+    from tasker_analytics.config.settings import Settings
 
     settings = Settings(warehouse="postgres", database_url="postgresql://postgres@127.0.0.1:1/nothing_here")
     with TestClient(create_app(settings)) as test_client:

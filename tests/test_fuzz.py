@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from litestar.testing import TestClient
 from schemathesis import checks
 
-from tasker_analytics.app import create_app
+from tasker_analytics.api.app import create_app
 
 CHECKS = [
     checks.not_a_server_error,

@@ -15,8 +15,8 @@ import psycopg
 import pytest
 
 from conftest import drop_schemas
-from tasker_analytics import generate
-from tasker_analytics.generate import TABLE_NAMES, generate_workload, write_duckdb
+from tasker_analytics.generate import workload as generate
+from tasker_analytics.generate.workload import TABLE_NAMES, generate_workload, write_duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = datetime(2026, 11, 28, 12, 0, 0)
@@ -124,7 +124,7 @@ EXPECTED_COLUMNS = {
 }
 PG_TYPES = {TS: "timestamp without time zone", INT: "integer", BIG: "bigint", TXT: "character varying", BOOL: "boolean"}
 TRANSITION_TABLES = {"tasker_task_transitions": "task_id", "tasker_workflow_step_transitions": "workflow_step_id"}
-# Steps set to trip the timeout recommendation (generate.py catalog header).
+# Steps set to trip the timeout recommendation (generate/workload.py catalog header).
 TIMEOUT_TRIPPING = {
     ("data_pipeline", "customer_analytics", "extract_events"),
     ("data_pipeline", "warehouse_etl", "load_warehouse"),

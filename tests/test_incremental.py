@@ -21,9 +21,9 @@ import psycopg
 import pytest
 
 from conftest import WITH_DBT_TESTS, drop_schemas
-from tasker_analytics.build import INCREMENTAL_RELATIONS, build
-from tasker_analytics.generate import generate_workload, split_at, write_duckdb, write_postgres
-from tasker_analytics.settings import Settings
+from tasker_analytics.build.runner import INCREMENTAL_RELATIONS, build
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.generate.workload import generate_workload, split_at, write_duckdb, write_postgres
 
 TASKS = 1500
 SEED = 11

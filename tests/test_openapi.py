@@ -14,7 +14,7 @@ from conftest import closed_schema
 def openapi(workload):
     from litestar.testing import TestClient
 
-    from tasker_analytics.app import create_app
+    from tasker_analytics.api.app import create_app
 
     with TestClient(create_app(workload.settings())) as test_client:
         return test_client.get("/schema/openapi.json").json()

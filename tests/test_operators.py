@@ -15,10 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import closed_schema
-from tasker_analytics import operators
-from tasker_analytics.analytics import Analytics
-from tasker_analytics.app import create_app
-from tasker_analytics.auth import AuthSettings, hash_service_token
+from tasker_analytics.api import metrics as operators
+from tasker_analytics.api.app import create_app
+from tasker_analytics.auth.tokens import AuthSettings, hash_service_token
+from tasker_analytics.core.analytics import Analytics
 
 PERFORMANCE = "/tasker/analytics/performance"
 BOTTLENECKS = "/tasker/analytics/bottlenecks"
@@ -194,7 +194,7 @@ def test_disabled_endpoints_answer_404(workload, path):
 
 @pytest.mark.parametrize("path", [METRICS, GRAFANA])
 def test_missing_warehouse_answers_503(tmp_path, path):
-    from tasker_analytics.settings import Settings
+    from tasker_analytics.config.settings import Settings
 
     with TestClient(operators_app(Settings(duckdb_path=tmp_path / "missing.duckdb"))) as test_client:
         response = test_client.get(path)

@@ -235,7 +235,7 @@ def _write_source(tables: dict[str, list[dict]], path: Path) -> None:
     """Write hand-built rows as the nine Tasker tables (the generator's column types)."""
     import pyarrow as pa
 
-    from tasker_analytics.generate import COLUMNS, arrow_schema, write_duckdb
+    from tasker_analytics.generate.workload import COLUMNS, arrow_schema, write_duckdb
 
     arrow = {}
     for name in COLUMNS:
@@ -259,8 +259,8 @@ def _edge_dataset(tmp_path_factory) -> Dataset:
     from test_oracle_selfcheck import AS_OF as EDGE_AS_OF
     from test_oracle_selfcheck import build_edge_tables
 
-    from tasker_analytics.build import build
-    from tasker_analytics.settings import PROJECT_DIR, Settings
+    from tasker_analytics.build.runner import build
+    from tasker_analytics.config.settings import PROJECT_DIR, Settings
 
     directory = tmp_path_factory.mktemp("oracle_edge")
     tables = build_edge_tables()
@@ -303,7 +303,7 @@ def api(request, dataset):
         return
     from litestar.testing import TestClient
 
-    from tasker_analytics.app import create_app
+    from tasker_analytics.api.app import create_app
 
     with TestClient(create_app(dataset.settings)) as test_client:
         yield test_client

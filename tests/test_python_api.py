@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 import tasker_analytics
-from tasker_analytics.settings import PROJECT_DIR
+from tasker_analytics.config.settings import PROJECT_DIR
 
 
 @pytest.fixture

@@ -37,9 +37,9 @@ import pytest
 from fixture_tasks import Step, TaskerFixture, fail, ok
 from litestar.testing import TestClient
 
-from tasker_analytics.app import create_app
-from tasker_analytics.build import build
-from tasker_analytics.settings import Settings
+from tasker_analytics.api.app import create_app
+from tasker_analytics.build.runner import build
+from tasker_analytics.config.settings import Settings
 
 BOTTLENECKS = "/tasker/analytics/bottlenecks"
 AS_OF = datetime(2026, 11, 28, 12, 0, 0)

@@ -17,10 +17,10 @@ import httpx
 from litestar.testing import TestClient
 
 from conftest import build_duckdb_workload, build_postgres_workload, drop_schemas
-from tasker_analytics.analytics import Analytics, Scope
-from tasker_analytics.app import create_app
-from tasker_analytics.build import build
-from tasker_analytics.settings import Settings
+from tasker_analytics.api.app import create_app
+from tasker_analytics.build.runner import build
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.core.analytics import Analytics, Scope
 
 VOLATILE = {"freshness_seconds", "cache_info", "resource_utilization"}
 REQUESTS = [

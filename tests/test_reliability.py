@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from litestar.testing import TestClient
 
-from tasker_analytics.app import create_app
-from tasker_analytics.auth import AuthSettings
-from tasker_analytics.settings import Settings
+from tasker_analytics.api.app import create_app
+from tasker_analytics.auth.tokens import AuthSettings
+from tasker_analytics.config.settings import Settings
 
 BOTTLENECKS = "/tasker/analytics/bottlenecks"
 PERFORMANCE = "/tasker/analytics/performance"
@@ -82,7 +82,7 @@ def test_hostile_scope_values_are_data_and_the_marts_stay_intact(client, workloa
 
 @pytest.mark.postgres
 def test_hostile_scope_values_on_postgres(postgres_client, postgres_workload):
-    from tasker_analytics.build import postgres_build_schemas
+    from tasker_analytics.build.runner import postgres_build_schemas
 
     with psycopg.connect(postgres_workload.dsn) as connection:
         (build_schema,) = connection.execute(
@@ -129,7 +129,7 @@ def test_a_corrupt_duckdb_file_is_a_503_with_a_clear_message(tmp_path, content):
 def test_duckdb_out_of_memory_is_unavailable_not_a_crash():
     """A query that exceeds DuckDB's memory limit is a WarehouseUnavailable (a 503 with
     its reason, as for a corrupt file above), never an unexpected error (a 500)."""
-    from tasker_analytics.warehouse import WarehouseUnavailable, _DuckDBSnapshot
+    from tasker_analytics.warehouse.snapshots import WarehouseUnavailable, _DuckDBSnapshot
 
     connection = duckdb.connect()
     connection.execute("set memory_limit = '8MB'")
@@ -147,8 +147,8 @@ def test_duckdb_reads_are_bounded_in_memory_and_take_turns(workload):
     uncached bodies wait for each other instead of exhausting one shared limit."""
     import threading
 
-    from tasker_analytics.analytics import Analytics, Scope
-    from tasker_analytics.settings import Settings
+    from tasker_analytics.config.settings import Settings
+    from tasker_analytics.core.analytics import Analytics, Scope
 
     settings = Settings.from_env(
         {
@@ -201,7 +201,7 @@ def test_duckdb_reads_are_bounded_in_memory_and_take_turns(workload):
 
 @pytest.mark.parametrize("value", ["-1", "lots"])
 def test_a_bad_duckdb_memory_setting_is_a_configuration_error(value):
-    from tasker_analytics.settings import Settings, SettingsError
+    from tasker_analytics.config.settings import Settings, SettingsError
 
     with pytest.raises(SettingsError, match="TASKER_ANALYTICS_DUCKDB_MEMORY_MB"):
         Settings.from_env({"TASKER_ANALYTICS_DUCKDB_MEMORY_MB": value})

@@ -11,10 +11,10 @@ import duckdb
 import pytest
 from litestar.testing import TestClient
 
-from tasker_analytics import warehouse as warehouse_module
-from tasker_analytics.analytics import Analytics, Scope
-from tasker_analytics.app import create_app
-from tasker_analytics.settings import Settings
+from tasker_analytics.api.app import create_app
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.core.analytics import Analytics, Scope
+from tasker_analytics.warehouse import snapshots as warehouse_module
 
 PER_EXECUTION = (
     "int_task_executions",

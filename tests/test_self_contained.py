@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from tasker_analytics.settings import PROJECT_DIR
+from tasker_analytics.config.settings import PROJECT_DIR
 
 # Spelled in pieces so that this file does not match itself.
 _OUTSIDE = re.compile(

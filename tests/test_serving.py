@@ -11,11 +11,11 @@ from email.utils import parsedate_to_datetime
 import pytest
 from litestar.testing import TestClient
 
-from tasker_analytics.analytics import Analytics
-from tasker_analytics.app import create_app
-from tasker_analytics.build import BuildError, build
-from tasker_analytics.cache import MemoryStore, RedisStore, ResponseCache
-from tasker_analytics.settings import Settings
+from tasker_analytics.api.app import create_app
+from tasker_analytics.build.runner import BuildError, build
+from tasker_analytics.cache.store import MemoryStore, RedisStore, ResponseCache
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.core.analytics import Analytics
 
 PERFORMANCE = "/tasker/analytics/performance"
 BOTTLENECKS = "/tasker/analytics/bottlenecks"

@@ -35,8 +35,8 @@ from test_dbt_build import _summary, _unit_tests
 from test_incremental import BUILD_COLUMNS, STATE_RELATIONS, _rows_equal
 
 from conftest import ENGINE_QUERIES, GENERATED_AS_OF, drop_schemas, service_missing, stable_body
-from tasker_analytics.app import create_app
-from tasker_analytics.build import (
+from tasker_analytics.api.app import create_app
+from tasker_analytics.build.runner import (
     INCREMENTAL_RELATIONS,
     SERVED_RELATIONS,
     BuildError,
@@ -48,7 +48,8 @@ from tasker_analytics.build import (
     spark_parquet_scan,
     spark_table_folder,
 )
-from tasker_analytics.generate import (
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.generate.workload import (
     TABLE_NAMES,
     generate_workload,
     split_at,
@@ -56,7 +57,6 @@ from tasker_analytics.generate import (
     write_parquet,
     write_postgres,
 )
-from tasker_analytics.settings import Settings
 
 SPARK_TASKS = 2000
 SPARK_SEED = 11
@@ -316,7 +316,7 @@ def test_a_spark_build_without_its_source_folder_says_how_to_make_one(tmp_path):
 
 
 def test_generate_takes_one_target(tmp_path, capsys):
-    from tasker_analytics.cli import main
+    from tasker_analytics.cli.main import main
 
     code = main(["generate", "--tasks", "5", "--duckdb", str(tmp_path / "a.duckdb"), "--parquet", str(tmp_path / "p")])
     assert code == 2

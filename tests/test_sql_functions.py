@@ -9,8 +9,9 @@ import duckdb
 import psycopg
 import pytest
 
-from tasker_analytics.analytics import _ms, _rate
-from tasker_analytics.schemas import rfc3339
+from tasker_analytics.core.figures import ms as _ms
+from tasker_analytics.core.figures import rate as _rate
+from tasker_analytics.core.schemas import rfc3339
 
 
 def _stamp(value) -> str:

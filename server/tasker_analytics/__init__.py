@@ -1,6 +1,6 @@
 """Tasker Analytics: performance metrics and bottleneck analysis over the built marts.
 
-The Python API returns the same typed objects (msgspec Structs, schemas.py) with the same
+The Python API returns the same typed objects (msgspec Structs, core/schemas.py) with the same
 figures as the HTTP API, cached with the same TTLs. It reads the warehouse the
 TASKER_ANALYTICS_* environment names (README, Configuration):
 
@@ -15,8 +15,8 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tasker_analytics.analytics import Analytics
-    from tasker_analytics.schemas import Bottlenecks, Performance, SlowStep, SlowTask
+    from tasker_analytics.core.analytics import Analytics
+    from tasker_analytics.core.schemas import Bottlenecks, Performance, SlowStep, SlowTask
 
 __all__ = ["bottleneck_analysis", "performance_metrics", "slowest_steps", "slowest_tasks", "reset"]
 
@@ -28,7 +28,7 @@ def _analytics() -> Analytics:
     global _default
     with _lock:
         if _default is None:
-            from tasker_analytics.analytics import Analytics
+            from tasker_analytics.core.analytics import Analytics
 
             _default = Analytics()
         return _default
@@ -57,7 +57,7 @@ def bottleneck_analysis(
 ) -> Bottlenecks:
     """The bottleneck endpoint's figures for a scope and period (hours); ValueError names a
     bad argument, as the HTTP API's 400 does."""
-    from tasker_analytics.analytics import Scope
+    from tasker_analytics.core.analytics import Scope
 
     analytics = _analytics()
     settings = analytics.settings

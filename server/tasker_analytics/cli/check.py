@@ -36,13 +36,13 @@ from typing import Any
 import duckdb
 import psycopg
 
-from tasker_analytics.analytics import Analytics, Scope
-from tasker_analytics.cache import open_cache
-from tasker_analytics.check_options import DEFAULT_PERIOD_HOURS, add_arguments
-from tasker_analytics.schemas import rfc3339
-from tasker_analytics.settings import CONFIGURATION_ERRORS, Settings
-from tasker_analytics.warehouse import WarehouseUnavailable
-from tasker_analytics.web import SCOPE_WIDTHS
+from tasker_analytics.api.access import SCOPE_WIDTHS
+from tasker_analytics.cache.store import open_cache
+from tasker_analytics.cli.check_options import DEFAULT_PERIOD_HOURS, add_arguments
+from tasker_analytics.config.settings import CONFIGURATION_ERRORS, Settings
+from tasker_analytics.core.analytics import Analytics, Scope
+from tasker_analytics.core.schemas import rfc3339
+from tasker_analytics.warehouse.snapshots import WarehouseUnavailable
 
 OK, CRITICAL, UNKNOWN = 0, 1, 2
 STATUS = {OK: "OK", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m tasker_analytics.check` (the same as `tasker-analytics check`)."""
+    """`python -m tasker_analytics.cli.check` (the same as `tasker-analytics check`)."""
     parser = argparse.ArgumentParser(prog="tasker-analytics check")
     add_arguments(parser)
     return run(parser.parse_args(argv))

@@ -9,9 +9,9 @@ import re
 from litestar import Request
 from litestar.exceptions import NotFoundException
 
-from tasker_analytics.analytics import Analytics, Scope
-from tasker_analytics.auth import Authenticator, AuthError
-from tasker_analytics.settings import Settings
+from tasker_analytics.auth.tokens import Authenticator, AuthError
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.core.analytics import Analytics, Scope
 
 BASE_PATH = "/tasker/analytics"
 # The cookie a browser session carries its token in (HttpOnly; see the dashboard).

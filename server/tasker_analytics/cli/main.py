@@ -8,7 +8,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from tasker_analytics.settings import CONFIGURATION_ERRORS, Settings, default_source_duckdb
+from tasker_analytics.config.settings import CONFIGURATION_ERRORS, Settings, default_source_duckdb
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -26,7 +26,7 @@ def _check_as_of(value: str | None) -> str | None:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from tasker_analytics.build import BuildError, build
+    from tasker_analytics.build.runner import BuildError, build
 
     try:
         result = build(
@@ -96,7 +96,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
     Granian(
-        "tasker_analytics.app:create_app",
+        "tasker_analytics.api.app:create_app",
         address=host,
         port=port,
         interface=Interfaces.ASGI,
@@ -109,7 +109,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
-    from tasker_analytics import generate
+    from tasker_analytics.generate import workload as generate
 
     refused = _refuse_taken_port(args, settings)  # before minutes of generating and building
     if refused:
@@ -129,7 +129,7 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _hash_token(token: str | None) -> int:
-    from tasker_analytics.auth import MIN_SERVICE_TOKEN_LENGTH, hash_service_token
+    from tasker_analytics.auth.tokens import MIN_SERVICE_TOKEN_LENGTH, hash_service_token
 
     if token is None:
         if sys.stdin.isatty():
@@ -148,7 +148,7 @@ def _hash_token(token: str | None) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from tasker_analytics import generate_options
+    from tasker_analytics.generate import options as generate_options
 
     root = argparse.ArgumentParser(prog="tasker-analytics", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -190,7 +190,7 @@ def parser() -> argparse.ArgumentParser:
     up_parser.add_argument("--seed", type=int, default=42)
     up_parser.add_argument("--source-duckdb", help="DuckDB file for the Tasker tables")
     up_parser.add_argument("--regenerate", action="store_true", help="generate a new workload even if one exists")
-    from tasker_analytics import check_options
+    from tasker_analytics.cli import check_options
 
     check_parser = commands.add_parser(
         "check", help="monitoring check: exit 0 OK, 1 a threshold is crossed, 2 the data cannot be read"
@@ -212,11 +212,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "generate":
-        from tasker_analytics import generate
+        from tasker_analytics.generate import workload as generate
 
         return generate.run(args)
     if args.command == "check":
-        from tasker_analytics import check
+        from tasker_analytics.cli import check
 
         return check.run(args)
     if args.command == "hash-token":

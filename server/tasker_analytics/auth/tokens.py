@@ -37,9 +37,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from tasker_analytics.variables import SettingsError, Variable, boolean, integer, path, text
+from tasker_analytics.config.variables import SettingsError, Variable, boolean, integer, path, text
 
-logger = logging.getLogger("tasker_analytics.auth")
+logger = logging.getLogger("tasker_analytics.auth.tokens")
 
 REALM = "tasker-analytics"
 MAX_TOKEN_BYTES = 8192

@@ -50,7 +50,7 @@ from urllib.parse import unquote, urlparse
 import duckdb
 import psycopg
 
-from tasker_analytics.settings import (
+from tasker_analytics.config.settings import (
     PROJECT_DIR,
     Settings,
     SettingsError,
@@ -58,7 +58,7 @@ from tasker_analytics.settings import (
     default_source_parquet,
     retention_days,
 )
-from tasker_analytics.warehouse import build_sidecar
+from tasker_analytics.warehouse.snapshots import build_sidecar
 
 
 class BuildError(RuntimeError):

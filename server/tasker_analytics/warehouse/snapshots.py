@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 
-from tasker_analytics import queries
-from tasker_analytics.settings import Settings
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.warehouse import queries
 
 if TYPE_CHECKING:  # psycopg is imported when a Postgres warehouse is used, not by DuckDB servers
     import psycopg

@@ -36,12 +36,12 @@ from litestar import Request, Response, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
-from tasker_analytics.admission import answer
-from tasker_analytics.analytics import Analytics, Scope
-from tasker_analytics.auth import Authenticator, AuthError
-from tasker_analytics.schemas import Bottlenecks, Performance, rfc3339
-from tasker_analytics.settings import Settings
-from tasker_analytics.web import BASE_PATH, SESSION_COOKIE, authorized_analytics, bottleneck_query
+from tasker_analytics.api.access import BASE_PATH, SESSION_COOKIE, authorized_analytics, bottleneck_query
+from tasker_analytics.api.admission import answer
+from tasker_analytics.auth.tokens import Authenticator, AuthError
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.core.analytics import Analytics, Scope
+from tasker_analytics.core.schemas import Bottlenecks, Performance, rfc3339
 
 DASHBOARD_PATH = f"{BASE_PATH}/dashboard"
 SESSION_PATH = f"{BASE_PATH}/session"

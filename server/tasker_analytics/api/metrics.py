@@ -21,11 +21,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from tasker_analytics.admission import answer
-from tasker_analytics.analytics import Analytics
-from tasker_analytics.schemas import Bottlenecks, ErrorBody, Performance
-from tasker_analytics.settings import Settings
-from tasker_analytics.web import BASE_PATH, VARY_AUTHENTICATED, authorized_analytics, check_known
+from tasker_analytics.api.access import BASE_PATH, VARY_AUTHENTICATED, authorized_analytics, check_known
+from tasker_analytics.api.admission import answer
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.core.analytics import Analytics
+from tasker_analytics.core.schemas import Bottlenecks, ErrorBody, Performance
 
 PREFIX = "tasker_analytics"
 # The analysis period of the Prometheus series built from the bottleneck analysis, and

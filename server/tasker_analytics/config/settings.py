@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasker_analytics.auth import AuthConfigError, AuthSettings
-from tasker_analytics.variables import SettingsError, Variable, boolean, choice, integer, path, text
+from tasker_analytics.auth.tokens import AuthConfigError, AuthSettings
+from tasker_analytics.config.variables import SettingsError, Variable, boolean, choice, integer, path, text
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+# The dbt project the builds run (dbt_project.yml, models, macros, seeds, profiles.example.yml):
+# TASKER_ANALYTICS_PROJECT_DIR, else the checkout this package is installed from.
+_CHECKOUT = Path(__file__).resolve().parents[3]
 
 
 # Uncached bodies one worker computes at once on Postgres (each on its own connection).
@@ -25,9 +27,10 @@ def _declare(*variables: Variable) -> dict[str, Variable]:
     return {variable.name: variable for variable in variables}
 
 
-# Every variable of the server and the build, but auth's (auth.AUTH_VARIABLES), in the
-# order of the README's configuration table. Paths relative to the project unless absolute.
+# Every variable of the server and the build, but auth's (auth.tokens.AUTH_VARIABLES), in
+# the order of the README's configuration table. Paths relative to the project unless absolute.
 SERVER_VARIABLES = _declare(
+    Variable("TASKER_ANALYTICS_PROJECT_DIR", path, _CHECKOUT, "this checkout"),
     Variable("TASKER_ANALYTICS_ENABLED", boolean, True, "true"),
     Variable("TASKER_ANALYTICS_WAREHOUSE", choice("duckdb", "postgres", "spark"), "duckdb", "duckdb"),
     Variable(
@@ -65,6 +68,9 @@ SERVER_VARIABLES = _declare(
     Variable("TASKER_ANALYTICS_PORT", integer(), 8000, "8000"),
     Variable("TASKER_ANALYTICS_WORKERS", integer(), 1, "1"),
 )
+
+
+PROJECT_DIR: Path = SERVER_VARIABLES["TASKER_ANALYTICS_PROJECT_DIR"].read(os.environ).resolve()
 
 
 def project_path(value: Path) -> Path:

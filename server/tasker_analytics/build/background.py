@@ -20,12 +20,12 @@ from pathlib import Path
 
 import msgspec
 
-from tasker_analytics.schemas import BackgroundStatus
-from tasker_analytics.settings import Settings
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.core.schemas import BackgroundStatus
 
 _STATUS_DECODER = msgspec.json.Decoder(BackgroundStatus)  # built once (see analytics._DECODERS)
 
-logger = logging.getLogger("tasker_analytics.background")
+logger = logging.getLogger("tasker_analytics.build.background")
 KEEP_LOGS = 20
 # How long a read background status is reused (another worker's write shows within it).
 STATUS_SECONDS = 1.0

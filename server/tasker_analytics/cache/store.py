@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-logger = logging.getLogger("tasker_analytics.cache")
+logger = logging.getLogger("tasker_analytics.cache.store")
 
 KEY_PREFIX = "tasker_analytics:"
 # A sorted set of the cached keys scored by expiry: the entry count without a scan.

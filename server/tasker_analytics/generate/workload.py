@@ -62,8 +62,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasker_analytics.generate_options import add_arguments  # noqa: F401 - `generate.add_arguments` stays
-from tasker_analytics.settings import default_source_duckdb
+from tasker_analytics.config.settings import default_source_duckdb
+from tasker_analytics.generate.options import add_arguments  # noqa: F401 - `generate.add_arguments` stays
 
 TABLE_NAMES: tuple[str, ...] = (
     "tasker_task_namespaces",

@@ -22,13 +22,22 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.params import Parameter
 from litestar.response.base import ASGIResponse
 
-from tasker_analytics.admission import Admission, ClientGone, Overloaded, answer
-from tasker_analytics.analytics import Analytics, Encoded, bottleneck_parameters
-from tasker_analytics.auth import Authenticator, AuthError
-from tasker_analytics.background import BackgroundAggregator, state_dir_for
-from tasker_analytics.dashboard import route_handlers as dashboard_handlers
-from tasker_analytics.operators import route_handlers as operator_handlers
-from tasker_analytics.schemas import (
+from tasker_analytics.api.access import (
+    BASE_PATH,
+    VARY_AUTHENTICATED,
+    InvalidParameter,
+    authorized_analytics,
+    bottleneck_query,
+    check_known,
+)
+from tasker_analytics.api.admission import Admission, ClientGone, Overloaded, answer
+from tasker_analytics.api.metrics import route_handlers as operator_handlers
+from tasker_analytics.auth.tokens import Authenticator, AuthError
+from tasker_analytics.build.background import BackgroundAggregator, state_dir_for
+from tasker_analytics.cache.encoded import Encoded
+from tasker_analytics.config.settings import Settings
+from tasker_analytics.core.analytics import Analytics, bottleneck_parameters
+from tasker_analytics.core.schemas import (
     Bottlenecks,
     CacheStatus,
     ErrorBody,
@@ -38,16 +47,8 @@ from tasker_analytics.schemas import (
     utc,
     utc_now,
 )
-from tasker_analytics.settings import Settings
-from tasker_analytics.warehouse import BuildInfo, Warehouse, WarehouseUnavailable, open_warehouse
-from tasker_analytics.web import (
-    BASE_PATH,
-    VARY_AUTHENTICATED,
-    InvalidParameter,
-    authorized_analytics,
-    bottleneck_query,
-    check_known,
-)
+from tasker_analytics.ui.dashboard import route_handlers as dashboard_handlers
+from tasker_analytics.warehouse.snapshots import BuildInfo, Warehouse, WarehouseUnavailable, open_warehouse
 
 logger = logging.getLogger("tasker_analytics")
 _JSON = msgspec.json.Encoder()

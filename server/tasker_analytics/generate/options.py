@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from tasker_analytics.settings import default_source_duckdb
+from tasker_analytics.config.settings import default_source_duckdb
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,1 @@
+"""Authentication: JWTs and hashed service tokens."""

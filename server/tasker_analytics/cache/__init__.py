@@ -1,0 +1,1 @@
+"""The response cache: in-memory and Redis stores with single-flight misses."""

@@ -1,0 +1,1 @@
+"""The tasker-analytics command and its monitoring check."""

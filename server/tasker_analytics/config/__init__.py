@@ -1,0 +1,1 @@
+"""Configuration: every environment variable declared once, and the Settings read from them."""

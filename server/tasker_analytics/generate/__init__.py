@@ -1,0 +1,1 @@
+"""The synthetic Tasker workload generator and its command-line options."""
