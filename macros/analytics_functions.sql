@@ -735,7 +735,7 @@
 
 {#- Spark: not created. Spark 4 has SQL table functions, but their bodies cannot take a
     LIMIT from a parameter and they would serve no one here: a Spark build is served from
-    a DuckDB copy of its marts (tasker_analytics.build.runner), where these functions are created
+    a DuckDB copy of its marts (tasker_analytics.build.spark), where these functions are created
     as DuckDB macros. docs/SCALING.md. -#}
 {% macro spark__create_analytics_functions() %}
     {% if execute %}

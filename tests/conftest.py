@@ -27,7 +27,8 @@ import pytest
 from litestar.testing import TestClient
 
 from tasker_analytics.api.app import create_app
-from tasker_analytics.build.runner import build, postgres_build_schemas
+from tasker_analytics.build.postgres import postgres_build_schemas
+from tasker_analytics.build.runner import build
 from tasker_analytics.config.settings import PROJECT_DIR, Settings
 from tasker_analytics.generate.workload import generate_workload, write_duckdb, write_postgres
 

@@ -22,7 +22,9 @@ from conftest import (
     drop_schemas,
     service_missing,
 )
-from tasker_analytics.build.runner import build, builds_folder, complete_builds, postgres_build_schemas
+from tasker_analytics.build.duckdb_builds import builds_folder, complete_builds
+from tasker_analytics.build.postgres import postgres_build_schemas
+from tasker_analytics.build.runner import build
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.warehouse.snapshots import build_sidecar
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from litestar.testing import TestClient
 
 from tasker_analytics.api.app import create_app
-from tasker_analytics.build.runner import builds_folder, publish_duckdb
+from tasker_analytics.build.duckdb_builds import builds_folder, publish_duckdb
 from tasker_analytics.config.settings import Settings
 
 BOTTLENECKS = "/tasker/analytics/bottlenecks"

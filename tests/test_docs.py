@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tasker_analytics.build.runner import postgres_environment, run_dbt
+from tasker_analytics.build.project import postgres_environment, run_dbt
 
 
 def _documentation_gaps(target: Path) -> list[str]:

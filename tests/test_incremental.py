@@ -21,7 +21,8 @@ import psycopg
 import pytest
 
 from conftest import WITH_DBT_TESTS, drop_schemas
-from tasker_analytics.build.runner import INCREMENTAL_RELATIONS, build
+from tasker_analytics.build.project import INCREMENTAL_RELATIONS
+from tasker_analytics.build.runner import build
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.generate.workload import generate_workload, split_at, write_duckdb, write_postgres
 

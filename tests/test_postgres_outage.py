@@ -17,7 +17,7 @@ from litestar.testing import TestClient
 
 from conftest import service_missing
 from tasker_analytics.api.app import create_app
-from tasker_analytics.build.runner import postgres_build_schemas
+from tasker_analytics.build.postgres import postgres_build_schemas
 from tasker_analytics.config.settings import Settings
 
 BIN = Path("/usr/lib/postgresql/15/bin")

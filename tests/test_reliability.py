@@ -82,7 +82,7 @@ def test_hostile_scope_values_are_data_and_the_marts_stay_intact(client, workloa
 
 @pytest.mark.postgres
 def test_hostile_scope_values_on_postgres(postgres_client, postgres_workload):
-    from tasker_analytics.build.runner import postgres_build_schemas
+    from tasker_analytics.build.postgres import postgres_build_schemas
 
     with psycopg.connect(postgres_workload.dsn) as connection:
         (build_schema,) = connection.execute(

@@ -12,7 +12,8 @@ import pytest
 from litestar.testing import TestClient
 
 from tasker_analytics.api.app import create_app
-from tasker_analytics.build.runner import BuildError, build
+from tasker_analytics.build.project import BuildError
+from tasker_analytics.build.runner import build
 from tasker_analytics.cache.store import MemoryStore, RedisStore, ResponseCache
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.core.analytics import Analytics

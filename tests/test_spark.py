@@ -36,12 +36,9 @@ from test_incremental import BUILD_COLUMNS, STATE_RELATIONS, _rows_equal
 
 from conftest import ENGINE_QUERIES, GENERATED_AS_OF, drop_schemas, service_missing, stable_body
 from tasker_analytics.api.app import create_app
-from tasker_analytics.build.runner import (
-    INCREMENTAL_RELATIONS,
-    SERVED_RELATIONS,
-    BuildError,
-    BuildResult,
-    build,
+from tasker_analytics.build.project import INCREMENTAL_RELATIONS, SERVED_RELATIONS, BuildError, BuildResult
+from tasker_analytics.build.runner import build
+from tasker_analytics.build.spark import (
     export_spark_marts,
     spark_naive_utc,
     spark_parquet_files,

@@ -34,7 +34,7 @@ sequence as (
 select
     cast(sequence.build_seq as integer) as build_seq,
     {{ as_of() }} as as_of,
-    -- What the build's models, settings and source were (tasker_analytics.build.runner.state_key).
+    -- What the build's models, settings and source were (tasker_analytics.build.project.state_key).
     cast('{{ var("state_key", "") | replace("'", "") }}' as {{ dbt.type_string() }}) as state_key,
     tasks.*,
     task_transitions.*,

@@ -26,7 +26,8 @@ def _check_as_of(value: str | None) -> str | None:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from tasker_analytics.build.runner import BuildError, build
+    from tasker_analytics.build.project import BuildError
+    from tasker_analytics.build.runner import build
 
     try:
         result = build(
