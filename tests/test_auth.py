@@ -18,15 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from tasker_analytics.auth.tokens import (
-    MAX_TOKEN_BYTES,
-    AuthConfigError,
-    Authenticator,
-    AuthError,
-    AuthSettings,
-    Principal,
-    hash_service_token,
-)
+from tasker_analytics.auth.settings import AuthConfigError, AuthSettings
+from tasker_analytics.auth.tokens import MAX_TOKEN_BYTES, Authenticator, AuthError, Principal, hash_service_token
 
 SECRET = "0123456789abcdef0123456789abcdef-test-secret"
 PERMISSION = "tasker.analytics:index"

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from litestar.testing import TestClient
 
 from tasker_analytics.api.app import create_app
-from tasker_analytics.auth.tokens import AuthSettings, hash_service_token
+from tasker_analytics.auth.settings import AuthSettings
+from tasker_analytics.auth.tokens import hash_service_token
 
 SECRET = "a-test-secret-that-is-at-least-32-bytes-long!"
 ISSUER = "https://issuer.example"

@@ -247,7 +247,8 @@ def test_a_hit_is_answered_before_routing_with_the_routed_response(workload, mon
 def test_before_routing_a_cached_key_still_needs_credentials_and_valid_input(workload):
     """With a key cached, a request without a valid token gets 401 (never the body) and one
     with a bad parameter the 400 naming it: both go on to the routed path, which renders them."""
-    from tasker_analytics.auth.tokens import AuthSettings, hash_service_token
+    from tasker_analytics.auth.settings import AuthSettings
+    from tasker_analytics.auth.tokens import hash_service_token
 
     token = "a-service-token-for-the-pre-routing-test"
     settings = workload.settings(auth=AuthSettings(required=True, service_tokens=(("svc", hash_service_token(token)),)))

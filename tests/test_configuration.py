@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tasker_analytics.auth.tokens import AUTH_VARIABLES, AuthSettings
+from tasker_analytics.auth.settings import AUTH_VARIABLES, AuthSettings
 from tasker_analytics.config.settings import PROJECT_DIR, SERVER_VARIABLES, Settings
 from tasker_analytics.config.variables import SettingsError
 

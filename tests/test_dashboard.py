@@ -16,7 +16,8 @@ from litestar.testing import TestClient
 
 from tasker_analytics.api.access import SESSION_COOKIE
 from tasker_analytics.api.app import create_app
-from tasker_analytics.auth.tokens import AuthSettings, hash_service_token
+from tasker_analytics.auth.settings import AuthSettings
+from tasker_analytics.auth.tokens import hash_service_token
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.ui.dashboard import DEFAULT_SESSION_SECONDS, route_handlers, session_lifetime
 

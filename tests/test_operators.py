@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import closed_schema
 from tasker_analytics.api import metrics as operators
 from tasker_analytics.api.app import create_app
-from tasker_analytics.auth.tokens import AuthSettings, hash_service_token
+from tasker_analytics.auth.settings import AuthSettings
+from tasker_analytics.auth.tokens import hash_service_token
 from tasker_analytics.core.analytics import Analytics
 
 PERFORMANCE = "/tasker/analytics/performance"

@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import TestClient
 
 from tasker_analytics.api.app import create_app
-from tasker_analytics.auth.tokens import AuthSettings
+from tasker_analytics.auth.settings import AuthSettings
 from tasker_analytics.config.settings import Settings
 
 BOTTLENECKS = "/tasker/analytics/bottlenecks"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasker_analytics.auth.tokens import AuthConfigError, AuthSettings
+from tasker_analytics.auth.settings import AuthConfigError, AuthSettings
 from tasker_analytics.config.variables import SettingsError, Variable, boolean, choice, integer, path, text
 
 # The dbt project the builds run (dbt_project.yml, models, macros, seeds, profiles.example.yml):
