@@ -29,7 +29,8 @@ import httpx
 
 from tasker_analytics.build.runner import build
 from tasker_analytics.config.settings import Settings
-from tasker_analytics.generate.workload import generate_workload, write_duckdb
+from tasker_analytics.generate.workload import generate_workload
+from tasker_analytics.generate.writers import write_duckdb
 
 HERE = Path(__file__).resolve().parent
 AS_OFS = ["2026-11-28 10:00:00", "2026-11-28 10:30:00", "2026-11-28 11:00:00", "2026-11-28 11:30:00"]

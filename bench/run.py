@@ -59,7 +59,8 @@ def _fail(message: str) -> None:
 def prepare(tasks: int, folder: Path) -> dict:
     """Generate `tasks` tasks ending at END, split at CUTOFF; write the source as it stood
     at CUTOFF and the hour's arrivals as DuckDB files in `folder`."""
-    from tasker_analytics.generate.workload import generate_workload, split_at, write_duckdb
+    from tasker_analytics.generate.workload import generate_workload
+    from tasker_analytics.generate.writers import split_at, write_duckdb
 
     started = time.perf_counter()
     tables = generate_workload(tasks=tasks, seed=SEED, as_of=END)
@@ -174,7 +175,7 @@ def run_build(label: str, folder: Path, env: dict[str, str], arguments: list[str
 
 def bench_duckdb(folder: Path) -> tuple[dict, Path]:
     """Full build at CUTOFF; arrivals; incremental build and full refresh at END."""
-    from tasker_analytics.generate.workload import write_duckdb
+    from tasker_analytics.generate.writers import write_duckdb
 
     source = folder / "source.duckdb"
     base = {"TASKER_SOURCE_DUCKDB_PATH": str(source)}
@@ -219,7 +220,8 @@ def bench_postgres(folder: Path, dsn: str) -> dict:
     import duckdb
     import psycopg
 
-    from tasker_analytics.generate.workload import TABLE_NAMES, write_postgres
+    from tasker_analytics.generate.workload import TABLE_NAMES
+    from tasker_analytics.generate.writers import write_postgres
 
     suffix = f"{os.getpid()}_{int(time.time())}"
     source_schema, schemas = f"bench_src_{suffix}", {"inc": f"bench_inc_{suffix}", "full": f"bench_full_{suffix}"}

@@ -30,7 +30,8 @@ from tasker_analytics.api.app import create_app
 from tasker_analytics.build.postgres import postgres_build_schemas
 from tasker_analytics.build.runner import build
 from tasker_analytics.config.settings import PROJECT_DIR, Settings
-from tasker_analytics.generate.workload import generate_workload, write_duckdb, write_postgres
+from tasker_analytics.generate.workload import generate_workload
+from tasker_analytics.generate.writers import write_duckdb, write_postgres
 
 # The workload every server test reads: deterministic, and built with a dbt as_of 30
 # minutes before the generator's end, so rows after as_of exist and must be ignored.

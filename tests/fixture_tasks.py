@@ -33,7 +33,9 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from tasker_analytics.generate.workload import TABLE_NAMES, arrow_schema, write_duckdb
+from tasker_analytics.generate.schema import arrow_schema
+from tasker_analytics.generate.workload import TABLE_NAMES
+from tasker_analytics.generate.writers import write_duckdb
 
 RETRY_STATE_DELAY_MS = 5  # error -> pending, this long after the error
 

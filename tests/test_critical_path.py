@@ -566,7 +566,8 @@ def _dp_critical_path(durations: dict, edges: set) -> tuple[float, tuple]:
 
 def test_oracle_critical_paths_agree_with_a_second_algorithm(tmp_path):
     """Self-check of the oracle on a generated workload's real step DAGs (no dbt, no API)."""
-    from tasker_analytics.generate.workload import generate_workload, write_duckdb
+    from tasker_analytics.generate.workload import generate_workload
+    from tasker_analytics.generate.writers import write_duckdb
 
     source = tmp_path / "source.duckdb"
     write_duckdb(generate_workload(tasks=600, seed=11, as_of=AS_OF), str(source))

@@ -15,8 +15,9 @@ import psycopg
 import pytest
 
 from conftest import drop_schemas
-from tasker_analytics.generate import workload as generate
-from tasker_analytics.generate.workload import TABLE_NAMES, generate_workload, write_duckdb
+from tasker_analytics.generate import catalog, options, writers
+from tasker_analytics.generate.workload import TABLE_NAMES, generate_workload
+from tasker_analytics.generate.writers import write_duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = datetime(2026, 11, 28, 12, 0, 0)
@@ -739,10 +740,10 @@ def test_step_timeouts_seed_covers_the_catalog():
         reader = csv.DictReader(f)
         assert reader.fieldnames == ["namespace", "task_name", "step_name", "timeout_seconds"]
         seed = [(r["namespace"], r["task_name"], r["step_name"], int(r["timeout_seconds"])) for r in reader]
-    assert seed == generate.step_timeout_rows()
-    catalog = {(td.namespace, td.name, s.name) for td in generate.CATALOG for s in td.steps}
-    assert {row[:3] for row in seed} == catalog
-    assert TIMEOUT_TRIPPING <= catalog
+    assert seed == catalog.step_timeout_rows()
+    steps = {(td.namespace, td.name, s.name) for td in catalog.CATALOG for s in td.steps}
+    assert {row[:3] for row in seed} == steps
+    assert TIMEOUT_TRIPPING <= steps
 
 
 def test_error_taxonomy_seed_shape():
@@ -760,7 +761,7 @@ def test_error_taxonomy_seed_shape():
         "PaymentDeclinedError",
         "TimeoutError",
     } <= {t for _, t in mapping}
-    assert set(classes) < set(generate.ERROR_CLASSES)
+    assert set(classes) < set(catalog.ERROR_CLASSES)
 
 
 # ---- the command ---------------------------------------------------------------------------
@@ -768,8 +769,8 @@ def test_error_taxonomy_seed_shape():
 
 def run_cli(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="tasker-analytics generate")
-    generate.add_arguments(parser)
-    return generate.run(parser.parse_args(list(argv)))
+    options.add_arguments(parser)
+    return writers.run(parser.parse_args(list(argv)))
 
 
 def test_cli_zero_tasks_writes_nine_empty_tables(tmp_path, capsys):
@@ -826,7 +827,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, needle):
 def test_postgres_round_trip(tables, postgres_dsn):
     schema = f"gen_test_{uuid.uuid4().hex[:10]}"
     try:
-        generate.write_postgres(tables, postgres_dsn, schema=schema)
+        writers.write_postgres(tables, postgres_dsn, schema=schema)
         with psycopg.connect(postgres_dsn) as conn, conn.cursor() as cur:
             for name in TABLE_NAMES:
                 cur.execute(f"select count(*) from {schema}.{name}")

@@ -235,7 +235,8 @@ def _write_source(tables: dict[str, list[dict]], path: Path) -> None:
     """Write hand-built rows as the nine Tasker tables (the generator's column types)."""
     import pyarrow as pa
 
-    from tasker_analytics.generate.workload import COLUMNS, arrow_schema, write_duckdb
+    from tasker_analytics.generate.schema import COLUMNS, arrow_schema
+    from tasker_analytics.generate.writers import write_duckdb
 
     arrow = {}
     for name in COLUMNS:

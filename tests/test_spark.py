@@ -46,14 +46,8 @@ from tasker_analytics.build.spark import (
     spark_table_folder,
 )
 from tasker_analytics.config.settings import Settings
-from tasker_analytics.generate.workload import (
-    TABLE_NAMES,
-    generate_workload,
-    split_at,
-    write_duckdb,
-    write_parquet,
-    write_postgres,
-)
+from tasker_analytics.generate.workload import TABLE_NAMES, generate_workload
+from tasker_analytics.generate.writers import split_at, write_duckdb, write_parquet, write_postgres
 
 SPARK_TASKS = 2000
 SPARK_SEED = 11

@@ -110,7 +110,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
-    from tasker_analytics.generate import workload as generate
+    from tasker_analytics.generate.workload import generate_workload
+    from tasker_analytics.generate.writers import parse_as_of, write_duckdb
 
     refused = _refuse_taken_port(args, settings)  # before minutes of generating and building
     if refused:
@@ -119,10 +120,8 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     source = Path(args.source_duckdb) if args.source_duckdb else default_source_duckdb()
     if args.regenerate or not source.exists():
         print(f"generating {args.tasks} tasks into {source}", file=sys.stderr)
-        tables = generate.generate_workload(
-            tasks=args.tasks, seed=args.seed, as_of=generate.parse_as_of(None), progress=True
-        )
-        generate.write_duckdb(tables, str(source), progress=True)
+        tables = generate_workload(tasks=args.tasks, seed=args.seed, as_of=parse_as_of(None), progress=True)
+        write_duckdb(tables, str(source), progress=True)
     args.source_duckdb = str(source)
     args.as_of = None
     code = _build(args, settings)
@@ -213,9 +212,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "generate":
-        from tasker_analytics.generate import workload as generate
+        from tasker_analytics.generate.writers import run
 
-        return generate.run(args)
+        return run(args)
     if args.command == "check":
         from tasker_analytics.cli import check
 
