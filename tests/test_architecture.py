@@ -43,3 +43,21 @@ def test_every_package_says_what_it_owns():
     for folder in sorted(path for path in PACKAGE.iterdir() if path.is_dir() and path.name != "__pycache__"):
         docstring = (folder / "__init__.py").read_text().strip()
         assert docstring.startswith('"""') and len(docstring) > 20, folder.name
+
+
+def test_macros_are_filed_by_purpose_and_every_public_one_is_documented():
+    import yaml
+
+    macros = PROJECT_DIR / "macros"
+    assert not list(macros.glob("*.sql")), "every macro file lives in a folder named for its purpose"
+    public = set()
+    for path in macros.rglob("*.sql"):
+        for name in re.findall(r"\{%-?\s*macro\s+(\w+)\s*\(", path.read_text()):
+            if not name.startswith("_") and not re.match(r"(default|duckdb|postgres|spark)__", name):
+                public.add(name)
+    documented = {
+        entry["name"]: entry.get("description", "")
+        for entry in yaml.safe_load((macros / "_macros.yml").read_text())["macros"]
+    }
+    assert set(documented) == public
+    assert all(len(description) > 20 for description in documented.values())

@@ -1,6 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='append') }}
 {#- One row per build: its as_of, its state key and, per Tasker table, the largest id, the row count and
-    the range of created_at it saw (macros/incremental.sql). The next incremental build
+    the range of created_at it saw (macros/incremental/incremental.sql). The next incremental build
     looks again at the rows beyond these. -#}
 with tasks as (
     {{ source_marks(ref('stg_tasker__tasks'), 'task_id', 'task') }}

@@ -2,7 +2,7 @@
     row beyond the previous build's watermarks (a larger id, or created after its as_of
     less incremental_lookback_hours). When the rows the previous build saw are no longer
     all there unchanged (the source was rewritten or purged), every task. With no previous
-    build, none: that build computes every task without the list (macros/incremental.sql). -#}
+    build, none: that build computes every task without the list (macros/incremental/incremental.sql). -#}
 with marks as (
     select * from {{ ref('int_build_watermarks') }}
 ),

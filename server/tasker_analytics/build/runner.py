@@ -19,7 +19,7 @@ project's data folder).
 Incremental builds: the new build starts from a copy of the served build's incremental
 models (the DuckDB file, or those tables copied into the new schema; on Spark, the
 previous Spark build's tables, in place), and dbt recomputes only the tasks touched since
-(macros/incremental.sql). It starts empty (a full refresh) when asked to, when there is
+(macros/incremental/incremental.sql). It starts empty (a full refresh) when asked to, when there is
 no served build (on Spark: no complete previous build on the Spark folder and schema),
 when that build came from other project files, settings or source (the state key), or
 when as_of would go back in time.

@@ -197,7 +197,7 @@ def build_spark(
             # The Derby metastore admits one Spark process at a time.
             with build_lock(spark_dir / ".spark.lock"):
                 # The previous Spark build's tables are continued in place (insert_overwrite
-                # of the touched days, macros/incremental.sql), or replaced by a full refresh.
+                # of the touched days, macros/incremental/incremental.sql), or replaced by a full refresh.
                 previous = None if full_refresh else _spark_previous(settings, key, as_of)
                 incremental = previous is not None
                 marker.unlink(missing_ok=True)

@@ -44,7 +44,7 @@ from {schema}.performance_overview
 """
 
 # The bottleneck lists come from the analyst SQL functions the build creates
-# (macros/analytics_functions.sql), so SQL users and the API share one definition.
+# (macros/analyst_functions/analytics_functions.sql), so SQL users and the API share one definition.
 TASK_BOTTLENECKS = """
 select * from {schema}.function_based_slowest_tasks(
     cast(:namespace as varchar), cast(:period as integer), cast(null as integer),
