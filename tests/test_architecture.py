@@ -61,3 +61,9 @@ def test_macros_are_filed_by_purpose_and_every_public_one_is_documented():
     }
     assert set(documented) == public
     assert all(len(description) > 20 for description in documented.values())
+
+
+def test_macro_descriptions_hold_no_jinja():
+    """dbt renders descriptions: a `{{ ... }}` in one breaks every build."""
+    text = (PROJECT_DIR / "macros" / "_macros.yml").read_text()
+    assert "{{" not in text and "{%" not in text
