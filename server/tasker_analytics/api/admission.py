@@ -15,7 +15,6 @@ busy.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Hashable
@@ -24,15 +23,9 @@ from typing import Any, TypeVar
 
 from litestar.concurrency import sync_to_thread
 
+from tasker_analytics.core.analytics import CACHED_ONLY, NotCached
+
 Result = TypeVar("Result")
-
-# Set while a handler's first attempt runs: a body that is not cached raises NotCached
-# instead of being computed (Analytics checks it before computing).
-CACHED_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("cached_only", default=False)
-
-
-class NotCached(RuntimeError):
-    """A body would have to be computed, and the caller asked for cached bodies only."""
 
 
 class Overloaded(RuntimeError):

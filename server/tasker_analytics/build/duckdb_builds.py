@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,6 +58,36 @@ def complete_builds(served: Path) -> list[Path]:
 def remove_build(build_file: Path) -> None:
     for leftover in (build_file, build_file.with_name(build_file.name + ".wal"), build_sidecar(build_file)):
         leftover.unlink(missing_ok=True)
+
+
+# The variable that places DuckDB build files, named when writing one fails.
+_PLACE = "TASKER_ANALYTICS_DUCKDB_PATH"
+
+
+@contextmanager
+def removed_on_failure(build_file: Path, variable: str = _PLACE) -> Iterator[None]:
+    """A build file that is not published is removed, whatever stops the build; a failure
+    of the file system becomes one line naming its cause and `variable`."""
+    try:
+        yield
+    except OSError as error:
+        remove_build(build_file)
+        raise BuildError(file_error(error, variable)) from None
+    except BaseException:
+        remove_build(build_file)
+        raise
+
+
+def finish_build_file(
+    served: Path, build_file: Path, started: float, incremental: bool, keep: int, allow_empty: bool
+) -> None:
+    """The end of a build that writes a DuckDB file (DuckDB and Spark): refuse an empty one
+    over a busy one, record its duration beside it (the mark of a complete build), publish."""
+    if not allow_empty:
+        refuse_empty(build_file, served)
+    seconds = time.monotonic() - started
+    build_sidecar(build_file).write_text(json.dumps({"build_seconds": round(seconds, 3), "incremental": incremental}))
+    publish_duckdb(served, build_file, keep)
 
 
 def remove_partial_builds(served: Path) -> list[Path]:
@@ -122,25 +154,12 @@ def build_duckdb(
     env["TASKER_SOURCE_DUCKDB_PATH"] = str(source)
     key = state_key(env, f"duckdb:{source}")
     check_source_duckdb(source, env, as_of)
-    with build_lock(served.with_name(f".{served.name}.lock")):
-        try:
-            remove_partial_builds(served)
-            previous = None if full_refresh else _seed_duckdb(served, build_file, key, as_of)
-            incremental = previous is not None
-            completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet, variables=dbt_variables(key, previous))
-            if completed.returncode != 0:
-                raise BuildError(f"dbt build failed on duckdb (exit {completed.returncode})\n{completed.stdout or ''}")
-            if not allow_empty:
-                refuse_empty(build_file, served)
-            seconds = time.monotonic() - started
-            build_sidecar(build_file).write_text(
-                json.dumps({"build_seconds": round(seconds, 3), "incremental": incremental})
-            )
-            publish_duckdb(served, build_file, settings.keep_builds)
-        except OSError as error:
-            remove_build(build_file)
-            raise BuildError(file_error(error, "TASKER_ANALYTICS_DUCKDB_PATH")) from None
-        except BaseException:
-            remove_build(build_file)
-            raise
+    with build_lock(served.with_name(f".{served.name}.lock")), removed_on_failure(build_file, _PLACE):
+        remove_partial_builds(served)
+        previous = None if full_refresh else _seed_duckdb(served, build_file, key, as_of)
+        incremental = previous is not None
+        completed = run_dbt(["build"], env, as_of=as_of, quiet=quiet, variables=dbt_variables(key, previous))
+        if completed.returncode != 0:
+            raise BuildError(f"dbt build failed on duckdb (exit {completed.returncode})\n{completed.stdout or ''}")
+        finish_build_file(served, build_file, started, incremental, settings.keep_builds, allow_empty)
     return BuildResult("duckdb", time.monotonic() - started, completed.stdout or "", str(build_file), incremental)

@@ -15,8 +15,13 @@ from pathlib import Path
 
 import duckdb
 
-from tasker_analytics.build.duckdb_builds import builds_folder, publish_duckdb, remove_build, remove_partial_builds
-from tasker_analytics.build.guards import check_source_parquet, file_error, refuse_empty
+from tasker_analytics.build.duckdb_builds import (
+    builds_folder,
+    finish_build_file,
+    remove_partial_builds,
+    removed_on_failure,
+)
+from tasker_analytics.build.guards import check_source_parquet
 from tasker_analytics.build.project import (
     LAST_WATERMARK,
     SERVED_RELATIONS,
@@ -33,7 +38,6 @@ from tasker_analytics.config.settings import (
     Settings,
     default_source_parquet,
 )
-from tasker_analytics.warehouse.snapshots import build_sidecar
 
 
 def spark_table_folder(settings: Settings, relation: str) -> Path:
@@ -191,42 +195,28 @@ def build_spark(
     key = state_key(env, f"spark:{source}")
     marker = spark_build_marker(settings)
     check_source_parquet(source, as_of)
-    with build_lock(served.with_name(f".{served.name}.lock")):
-        try:
-            remove_partial_builds(served)
-            # The Derby metastore admits one Spark process at a time.
-            with build_lock(spark_dir / ".spark.lock"):
-                # The previous Spark build's tables are continued in place (insert_overwrite
-                # of the touched days, macros/incremental/incremental.sql), or replaced by a full refresh.
-                previous = None if full_refresh else _spark_previous(settings, key, as_of)
-                incremental = previous is not None
-                marker.unlink(missing_ok=True)
-                completed = run_dbt(
-                    ["build"] if incremental else ["build", "--full-refresh"],
-                    env,
-                    as_of=as_of,
-                    quiet=quiet,
-                    variables=dbt_variables(key, previous),
-                )
-                if completed.returncode != 0:
-                    raise BuildError(
-                        f"dbt build failed on spark (exit {completed.returncode})\n{completed.stdout or ''}"
-                    )
-                target = Path(env.get("DBT_TARGET_PATH") or PROJECT_DIR / "target")
-                export_spark_marts(settings, build_file, (PROJECT_DIR / target) / "manifest.json")
-                marker.write_text(json.dumps({"state_key": key, "build_file": str(build_file)}))
-            create_duckdb_functions(build_file, env, quiet)
-            if not allow_empty:
-                refuse_empty(build_file, served)
-            seconds = time.monotonic() - started
-            build_sidecar(build_file).write_text(
-                json.dumps({"build_seconds": round(seconds, 3), "incremental": incremental})
+    places = "TASKER_ANALYTICS_DUCKDB_PATH or TASKER_ANALYTICS_SPARK_DIR"
+    with build_lock(served.with_name(f".{served.name}.lock")), removed_on_failure(build_file, places):
+        remove_partial_builds(served)
+        # The Derby metastore admits one Spark process at a time.
+        with build_lock(spark_dir / ".spark.lock"):
+            # The previous Spark build's tables are continued in place (insert_overwrite
+            # of the touched days, macros/incremental/incremental.sql), or replaced by a full refresh.
+            previous = None if full_refresh else _spark_previous(settings, key, as_of)
+            incremental = previous is not None
+            marker.unlink(missing_ok=True)
+            completed = run_dbt(
+                ["build"] if incremental else ["build", "--full-refresh"],
+                env,
+                as_of=as_of,
+                quiet=quiet,
+                variables=dbt_variables(key, previous),
             )
-            publish_duckdb(served, build_file, settings.keep_builds)
-        except OSError as error:
-            remove_build(build_file)
-            raise BuildError(file_error(error, "TASKER_ANALYTICS_DUCKDB_PATH or TASKER_ANALYTICS_SPARK_DIR")) from None
-        except BaseException:
-            remove_build(build_file)
-            raise
+            if completed.returncode != 0:
+                raise BuildError(f"dbt build failed on spark (exit {completed.returncode})\n{completed.stdout or ''}")
+            target = Path(env.get("DBT_TARGET_PATH") or PROJECT_DIR / "target")
+            export_spark_marts(settings, build_file, (PROJECT_DIR / target) / "manifest.json")
+            marker.write_text(json.dumps({"state_key": key, "build_file": str(build_file)}))
+        create_duckdb_functions(build_file, env, quiet)
+        finish_build_file(served, build_file, started, incremental, settings.keep_builds, allow_empty)
     return BuildResult("spark", time.monotonic() - started, completed.stdout or "", str(build_file), incremental)

@@ -6,6 +6,7 @@ the definitions of docs/API.md.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +14,6 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from tasker_analytics.api.admission import CACHED_ONLY, NotCached
 from tasker_analytics.cache.encoded import Encoded, EncodedBodies, cache_key, etag_of
 from tasker_analytics.cache.store import ResponseCache, open_cache
 from tasker_analytics.config.settings import Settings
@@ -41,6 +41,15 @@ from tasker_analytics.core.schemas import (
 )
 from tasker_analytics.warehouse import queries
 from tasker_analytics.warehouse.snapshots import BuildInfo, Snapshot, Warehouse, open_warehouse
+
+# Set while a handler's first attempt runs: a body that is not cached raises NotCached
+# instead of being computed (_fetch checks it before computing; api.admission sets it).
+CACHED_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("cached_only", default=False)
+
+
+class NotCached(RuntimeError):
+    """A body would have to be computed, and the caller asked for cached bodies only."""
+
 
 Body = TypeVar("Body", Performance, Bottlenecks)
 
