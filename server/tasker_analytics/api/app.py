@@ -55,10 +55,6 @@ _JSON = msgspec.json.Encoder()
 _JSON_TYPE = (b"content-type", b"application/json")
 
 
-def _now() -> datetime:
-    return utc_now()
-
-
 def _http_date(moment: datetime) -> str:
     return format_datetime(utc(moment), usegmt=True)
 
@@ -347,7 +343,7 @@ class Readiness:
 
 
 def _error_body(error: str, detail: str) -> dict[str, Any]:
-    return msgspec.to_builtins(ErrorBody(error=error, detail=detail, timestamp=_now()))
+    return msgspec.to_builtins(ErrorBody(error=error, detail=detail, timestamp=utc_now()))
 
 
 @get("/health/ready")
@@ -372,19 +368,19 @@ def _unauthorized(request: Request, error: AuthError) -> Response[ErrorBody]:
 
 def _unavailable(_: Request, error: WarehouseUnavailable) -> Response[ErrorBody]:
     logger.warning("warehouse unavailable: %s", error.internal)
-    body = ErrorBody(error="warehouse_unavailable", detail=str(error), timestamp=_now())
+    body = ErrorBody(error="warehouse_unavailable", detail=str(error), timestamp=utc_now())
     return Response(body, status_code=503, headers={"Cache-Control": "no-store"})
 
 
 def _overloaded(_: Request, error: Overloaded) -> Response[ErrorBody]:
-    body = ErrorBody(error="overloaded", detail=str(error), timestamp=_now())
+    body = ErrorBody(error="overloaded", detail=str(error), timestamp=utc_now())
     headers = {"Retry-After": str(error.retry_after), "Cache-Control": "no-store"}
     return Response(body, status_code=503, headers=headers)
 
 
 def _client_gone(_: Request, error: ClientGone) -> Response[ErrorBody]:
     # Nobody reads this: the client disconnected before its body was computed.
-    body = ErrorBody(error="client_gone", detail="the client disconnected", timestamp=_now())
+    body = ErrorBody(error="client_gone", detail="the client disconnected", timestamp=utc_now())
     return Response(body, status_code=503, headers={"Cache-Control": "no-store"})
 
 
@@ -395,7 +391,7 @@ def _http_error(_: Request, error: HTTPException) -> Response[ErrorBody]:
 
 def _unexpected(_: Request, error: Exception) -> Response[ErrorBody]:
     logger.exception("unexpected error", exc_info=error)
-    body = ErrorBody(error="internal_error", detail="unexpected error; see the server log", timestamp=_now())
+    body = ErrorBody(error="internal_error", detail="unexpected error; see the server log", timestamp=utc_now())
     return Response(body, status_code=500)
 
 

@@ -25,7 +25,7 @@ from tasker_analytics.api.access import BASE_PATH, VARY_AUTHENTICATED, authorize
 from tasker_analytics.api.admission import answer
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.core.analytics import Analytics
-from tasker_analytics.core.schemas import Bottlenecks, ErrorBody, Performance
+from tasker_analytics.core.schemas import Bottlenecks, ErrorBody, Performance, utc_now
 
 PREFIX = "tasker_analytics"
 # The analysis period of the Prometheus series built from the bottleneck analysis, and
@@ -56,10 +56,6 @@ class GrafanaMetrics(msgspec.Struct):
     timestamp: int  # unix seconds when the response was made
     data_as_of: datetime
     build_id: str
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _reports(analytics: Analytics, period: int) -> tuple[Performance, Bottlenecks]:
@@ -184,7 +180,7 @@ def _prometheus_metrics(request: Request) -> Response[str]:
     check_known(request, set())
     performance, bottlenecks = _reports(analytics, METRICS_PERIOD_HOURS)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_AnalyticsCollector(performance, bottlenecks, _now()))
+    registry.register(_AnalyticsCollector(performance, bottlenecks, utc_now()))
     settings = analytics.settings
     headers = _headers(settings, settings.performance_cache_ttl, performance)
     # Given as a header too: from media_type alone Litestar appends a second charset to text/*.

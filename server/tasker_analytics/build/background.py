@@ -15,13 +15,13 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import msgspec
 
 from tasker_analytics.config.settings import Settings
-from tasker_analytics.core.schemas import BackgroundStatus
+from tasker_analytics.core.schemas import BackgroundStatus, utc_now
 
 _STATUS_DECODER = msgspec.json.Decoder(BackgroundStatus)  # built once (see analytics._DECODERS)
 
@@ -29,10 +29,6 @@ logger = logging.getLogger("tasker_analytics.build.background")
 KEEP_LOGS = 20
 # How long a read background status is reused (another worker's write shows within it).
 STATUS_SECONDS = 1.0
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class BackgroundAggregator:
@@ -100,14 +96,14 @@ class BackgroundAggregator:
             enabled=True,
             interval_seconds=interval,
             running=False,
-            next_run_at=_now() + timedelta(seconds=interval),
+            next_run_at=utc_now() + timedelta(seconds=interval),
         )
         self._write(status)
         while not self._stop.wait(interval):
             status = self.run_once(status)
 
     def run_once(self, status: BackgroundStatus) -> BackgroundStatus:
-        started = _now()
+        started = utc_now()
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.logs_dir / f"build-{started.strftime('%Y%m%dT%H%M%S')}.log"
         status = msgspec.structs.replace(status, running=True, last_started_at=started, last_log=str(log_path))
@@ -122,10 +118,10 @@ class BackgroundAggregator:
         status = msgspec.structs.replace(
             status,
             running=False,
-            last_finished_at=_now(),
+            last_finished_at=utc_now(),
             last_status=outcome,
             last_duration_seconds=duration,
-            next_run_at=_now() + timedelta(seconds=self.settings.aggregation_interval_seconds),
+            next_run_at=utc_now() + timedelta(seconds=self.settings.aggregation_interval_seconds),
         )
         self._write(status)
         for old in sorted(self.logs_dir.glob("build-*.log"))[:-KEEP_LOGS]:
