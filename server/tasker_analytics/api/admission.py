@@ -48,8 +48,6 @@ class Admission:
         self.waiting = max(0, waiting)
         self._semaphore: asyncio.Semaphore | None = None
         self.admitted = 0
-        self.turned_away = 0
-        self.abandoned = 0
         self._seconds = 0.25  # moving average of one computation, for Retry-After
         # What is being computed now, by the key its requests share: done when it ends.
         self.computing: dict[Hashable, asyncio.Future] = {}
@@ -64,7 +62,6 @@ class Admission:
         ClientGone when the client (watched on `receive`, the request's ASGI receive)
         disconnects while it waits."""
         if self.admitted >= self.running + self.waiting:
-            self.turned_away += 1
             raise Overloaded(self.retry_after())
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.running)
@@ -100,7 +97,6 @@ class Admission:
             pass
         else:  # acquired just as the client left: give the slot back
             semaphore.release()
-        self.abandoned += 1
         raise ClientGone()
 
 

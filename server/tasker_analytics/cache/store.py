@@ -168,7 +168,6 @@ class RedisStore:
 class CacheStats:
     hits: int = 0
     misses: int = 0
-    undecodable: int = 0
 
     @property
     def hit_ratio(self) -> float:
@@ -233,8 +232,6 @@ class ResponseCache:
         try:
             return True, decode(raw)
         except Exception:  # noqa: BLE001 - any undecodable value is a miss and is overwritten
-            with self._locks_guard:
-                self.stats.undecodable += 1
             logger.warning("cached value under %s does not decode; computing it again", key)
             return False, None
 
