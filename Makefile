@@ -51,9 +51,20 @@ bench: install ## benchmarks at 10k, 100k and 1M tasks (about an hour; bench/res
 bench-quick: install ## the same benchmarks at 10k tasks (a few minutes)
 	$(BIN)/python bench/run.py --quick
 
-lint: install ## ruff format --check and ruff check over all Python (CI runs it)
+# sqlfluff's dbt templater compiles the models with the profile of profiles.example.yml,
+# here against an empty source and warehouse in a temporary folder: no data/ needed, and
+# every model is linted as a full build renders it.
+lint: install ## ruff format --check and ruff check over all Python, then sqlfluff over the dbt models (CI runs it)
 	$(BIN)/ruff format --check server tests bench
 	$(BIN)/ruff check server tests bench
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	cp profiles.example.yml "$$tmp/profiles.yml" && \
+	$(BIN)/python -c 'import duckdb, sys; duckdb.connect(sys.argv[1]).close()' "$$tmp/source.duckdb" && \
+	echo "$(BIN)/sqlfluff lint models" && \
+	env DBT_PROFILES_DIR="$$tmp" DBT_TARGET_PATH="$$tmp/target" DBT_LOG_PATH="$$tmp/logs" \
+		DBT_SEND_ANONYMOUS_USAGE_STATS=false TASKER_ANALYTICS_TARGET=duckdb \
+		TASKER_SOURCE_DUCKDB_PATH="$$tmp/source.duckdb" TASKER_ANALYTICS_DUCKDB_PATH="$$tmp/warehouse.duckdb" \
+		$(BIN)/sqlfluff lint models
 
 clean: ## remove the generated data, dbt artifacts and the environment
 	rm -rf data target logs $(VENV)

@@ -23,7 +23,7 @@ steps as (
 step_executions as (
     select * from {{ ref('int_step_executions') }}
     where true
-        {{- touched_tasks_only() }}
+    {{- touched_tasks_only() }}
 ),
 
 taxonomy as (

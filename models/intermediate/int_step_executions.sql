@@ -12,14 +12,14 @@
 with steps as (
     select * from {{ ref('stg_tasker__workflow_steps') }}
     where created_at <= {{ as_of() }}
-        {{- touched_tasks_only() }}
+    {{- touched_tasks_only() }}
 ),
 
 tasks as (
     select * from {{ ref('stg_tasker__tasks') }}
     where created_at <= {{ as_of() }}
         and created_at > {{ retention_start() }}
-        {{- touched_tasks_only() }}
+    {{- touched_tasks_only() }}
 ),
 
 task_types as (
@@ -32,11 +32,11 @@ named_steps as (
 
 step_states as (
     {%- if is_incremental() %}
-    {{ transition_states(
-        ref('stg_tasker__workflow_step_transitions'), 'workflow_step_id',
-        'select workflow_step_id from steps') }}
+        {{ transition_states(
+            ref('stg_tasker__workflow_step_transitions'), 'workflow_step_id',
+            'select workflow_step_id from steps') }}
     {%- else %}
-    select * from {{ ref('int_step_states') }}
+        select * from {{ ref('int_step_states') }}
     {%- endif %}
 ),
 

@@ -13,11 +13,17 @@
     waiting as their gating parent (the parent that settled last). -#}
 -- depends_on: {{ ref('int_touched_tasks') }}
 with recursive tasks as (
-    select task_id, namespace_name, task_name, task_version, settled_at, task_created_date
+    select
+        task_id,
+        namespace_name,
+        task_name,
+        task_version,
+        settled_at,
+        task_created_date
     from {{ ref('int_task_executions') }}
     where final_state = 'complete'
         and {{ in_rollup_range('settled_at') }}
-        {{- touched_tasks_only() }}
+    {{- touched_tasks_only() }}
 ),
 
 steps as (
@@ -36,23 +42,36 @@ steps as (
 edges as (
     select * from {{ ref('int_task_dag_edges') }}
     where true
-        {{- touched_tasks_only() }}
+    {{- touched_tasks_only() }}
 ),
 
 roots as (
     select steps.*
     from steps
-    where not exists (select 1 from edges where edges.child_step_id = steps.workflow_step_id)
+    where
+        not exists (
+            select 1 from edges
+            where edges.child_step_id = steps.workflow_step_id
+        )
 ),
 
 -- Every path from a root, one row per (path prefix, its last step). The depth bound
 -- only guards against a cyclic edge table; Tasker's step graphs are acyclic.
 paths (task_id, workflow_step_id, path_ms, path_key, depth) as (
-    select task_id, workflow_step_id, weight_ms, {{ path_of('workflow_step_id') }}, 1
+    select
+        task_id,
+        workflow_step_id,
+        weight_ms,
+        {{ path_of('workflow_step_id') }},
+        1
     from roots
     union all
-    select paths.task_id, dag.child_step_id, paths.path_ms + dag.child_weight_ms,
-        {{ path_append('paths.path_key', 'dag.child_step_id') }}, paths.depth + 1
+    select
+        paths.task_id,
+        dag.child_step_id,
+        paths.path_ms + dag.child_weight_ms,
+        {{ path_append('paths.path_key', 'dag.child_step_id') }},
+        paths.depth + 1
     from paths
     inner join {{ critical_path_edges('edges') }} as dag
         on paths.workflow_step_id = dag.parent_step_id
@@ -62,15 +81,24 @@ paths (task_id, workflow_step_id, path_ms, path_key, depth) as (
 complete_paths as (
     select paths.*
     from paths
-    where not exists (select 1 from edges where edges.parent_step_id = paths.workflow_step_id)
+    where
+        not exists (
+            select 1 from edges
+            where edges.parent_step_id = paths.workflow_step_id
+        )
 ),
 
 critical as (
-    select task_id, path_ms, path_key
+    select
+        task_id,
+        path_ms,
+        path_key
     from (
         select
-            task_id, path_ms, path_key,
-            row_number() over (partition by task_id order by path_ms desc, path_key) as path_rank
+            task_id,
+            path_ms,
+            path_key,
+            row_number() over (partition by task_id order by path_ms desc, path_key asc) as path_rank
         from complete_paths
     ) as ranked
     where path_rank = 1
@@ -88,7 +116,7 @@ parents_ranked as (
         parents.settled_at,
         row_number() over (
             partition by edges.child_step_id
-            order by parents.settled_at desc, edges.parent_step_id
+            order by parents.settled_at desc, edges.parent_step_id asc
         ) as settle_rank
     from edges
     inner join steps as parents

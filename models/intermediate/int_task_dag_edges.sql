@@ -16,13 +16,17 @@ with tasks as (
     from {{ ref('int_task_executions') }}
     where final_state = 'complete'
         and {{ in_rollup_range('settled_at') }}
-        {{- touched_tasks_only() }}
+    {{- touched_tasks_only() }}
 ),
 
 steps as (
-    select workflow_step_id, task_id, duration_ms, task_created_date
+    select
+        workflow_step_id,
+        task_id,
+        duration_ms,
+        task_created_date
     from {{ ref('int_step_executions') }}
-    where task_id in (select task_id from tasks)
+    where task_id in (select tasks.task_id from tasks)
 )
 
 select distinct

@@ -13,7 +13,7 @@ with tasks as (
     select * from {{ ref('stg_tasker__tasks') }}
     where created_at <= {{ as_of() }}
         and created_at > {{ retention_start() }}
-        {{- touched_tasks_only() }}
+    {{- touched_tasks_only() }}
 ),
 
 task_types as (
@@ -22,9 +22,9 @@ task_types as (
 
 task_states as (
     {%- if is_incremental() %}
-    {{ transition_states(ref('stg_tasker__task_transitions'), 'task_id', 'select task_id from tasks') }}
+        {{ transition_states(ref('stg_tasker__task_transitions'), 'task_id', 'select task_id from tasks') }}
     {%- else %}
-    select * from {{ ref('int_task_states') }}
+        select * from {{ ref('int_task_states') }}
     {%- endif %}
 ),
 

@@ -9,7 +9,7 @@ with marks as (
 
 previous_rows as (
     select * from marks
-    where build_seq = (select max(build_seq) - 1 from marks)
+    where build_seq = (select max(all_marks.build_seq) - 1 from marks as all_marks)
 ),
 
 -- One row, the previous build's marks or nulls when there is none.
@@ -92,23 +92,23 @@ steps as (
 touched as (
     select task_id
     from {{ ref('stg_tasker__tasks') }}
-    where not (select is_extended from bounds)
-        or task_id > (select task_max_id from bounds)
-        or created_at > (select since from bounds)
+    where not (select bounds.is_extended from bounds)
+        or task_id > (select bounds.task_max_id from bounds)
+        or created_at > (select bounds.since from bounds)
 
     union
 
     select task_id
     from {{ ref('stg_tasker__task_transitions') }}
-    where transition_id > (select task_transition_max_id from bounds)
-        or created_at > (select since from bounds)
+    where transition_id > (select bounds.task_transition_max_id from bounds)
+        or created_at > (select bounds.since from bounds)
 
     union
 
     select task_id
     from steps
-    where workflow_step_id > (select step_max_id from bounds)
-        or created_at > (select since from bounds)
+    where workflow_step_id > (select bounds.step_max_id from bounds)
+        or created_at > (select bounds.since from bounds)
 
     union
 
@@ -116,8 +116,8 @@ touched as (
     from (
         select workflow_step_id
         from {{ ref('stg_tasker__workflow_step_transitions') }}
-        where transition_id > (select step_transition_max_id from bounds)
-            or created_at > (select since from bounds)
+        where transition_id > (select bounds.step_transition_max_id from bounds)
+            or created_at > (select bounds.since from bounds)
     ) as transitions
     inner join steps
         on transitions.workflow_step_id = steps.workflow_step_id
@@ -128,7 +128,7 @@ touched as (
     from (
         select child_step_id
         from {{ ref('stg_tasker__workflow_step_edges') }}
-        where edge_id > (select edge_max_id from bounds)
+        where edge_id > (select bounds.edge_max_id from bounds)
     ) as edges
     inner join steps
         on edges.child_step_id = steps.workflow_step_id

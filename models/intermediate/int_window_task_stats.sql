@@ -2,7 +2,10 @@
     marts need: the trend windows, the statistics window, and the health score's current
     and baseline windows. Throughput counts tasks by created_at, outcomes by settle time,
     durations cover tasks settled complete (docs/API.md, Definitions). -#}
-{%- set hours = (var('trend_windows_hours') + [var('statistics_window_hours'), var('health_window_hours'), var('health_baseline_hours')]) | unique | sort -%}
+{%- set hours = (
+    var('trend_windows_hours')
+    + [var('statistics_window_hours'), var('health_window_hours'), var('health_baseline_hours')]
+) | unique | sort -%}
 
 with tasks as (
     select * from {{ ref('int_task_executions') }}
@@ -10,10 +13,10 @@ with tasks as (
 
 windows as (
     {% for window_hours in hours %}
-    select
-        {{ window_hours }} as window_hours,
-        {{ window_start(window_hours) }} as window_start
-    {% if not loop.last %}union all{% endif %}
+        select
+            {{ window_hours }} as window_hours,
+            {{ window_start(window_hours) }} as window_start
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
@@ -32,8 +35,8 @@ in_window as (
         tasks.has_negative_duration
     from windows
     left join tasks
-        on tasks.created_at > windows.window_start
-        or tasks.settled_at > windows.window_start
+        on windows.window_start < tasks.created_at
+        or windows.window_start < tasks.settled_at
 ),
 
 flagged as (
@@ -53,7 +56,8 @@ aggregated as (
         sum(case when is_settled_in_window and final_state = 'complete' then 1 else 0 end) as completed_count,
         sum(case when is_settled_in_window and final_state = 'error' then 1 else 0 end) as failed_count,
         sum(case when is_settled_in_window and final_state = 'cancelled' then 1 else 0 end) as cancelled_count,
-        sum(case when is_settled_in_window and final_state = 'resolved_manually' then 1 else 0 end) as resolved_manually_count,
+        sum(case when is_settled_in_window and final_state = 'resolved_manually' then 1 else 0 end)
+            as resolved_manually_count,
         sum(case when is_settled_in_window and is_retried then 1 else 0 end) as retried_count,
         sum(case when is_settled_in_window and has_negative_duration then 1 else 0 end) as negative_duration_count,
         count(completed_duration_ms) as duration_count,

@@ -13,11 +13,13 @@ steps as (
 ),
 
 current_window as (
-    select * from window_stats where window_hours = {{ window_hours }}
+    select * from window_stats
+    where window_hours = {{ window_hours }}
 ),
 
 baseline_window as (
-    select * from window_stats where window_hours = {{ baseline_hours }}
+    select * from window_stats
+    where window_hours = {{ baseline_hours }}
 ),
 
 step_outcomes as (
@@ -57,7 +59,8 @@ latency as (
         end as component_value,
         {{ var('health_weight_latency') }} as weight,
         current_window.duration_count as item_count,
-        'min(1, {{ baseline_hours }} h baseline p95 / last {{ window_hours }} h p95 of completed task durations' || ')' as description
+        'min(1, {{ baseline_hours }} h baseline p95 / last {{ window_hours }} h p95 of completed task durations'
+        || ')' as description
     from current_window
     cross join baseline_window
 ),

@@ -17,8 +17,7 @@ tasks as (
 ),
 
 health as (
-    select
-        100.0 * sum(weight * component_value) / sum(weight) as system_health_score
+    select 100.0 * sum(weight * component_value) / sum(weight) as system_health_score
     from components
 ),
 

@@ -13,5 +13,11 @@ select
     max(occurred_at) as last_seen_at
 from {{ ref('int_error_events') }}
 where {{ in_rollup_range('occurred_at') }}
-group by {{ hour_index('occurred_at') }}, namespace_name, task_name, task_version, step_name,
-    error_type, error_class
+group by
+    {{ hour_index('occurred_at') }},
+    namespace_name,
+    task_name,
+    task_version,
+    step_name,
+    error_type,
+    error_class

@@ -13,8 +13,13 @@ with last_events as (
         max(events.occurred_at) as last_occurred_at
     from {{ ref('int_error_events') }} as events
     where {{ in_rollup_range('events.occurred_at') }}
-    group by events.workflow_step_id, events.namespace_name, events.task_name, events.task_version,
-        events.step_name, events.error_type
+    group by
+        events.workflow_step_id,
+        events.namespace_name,
+        events.task_name,
+        events.task_version,
+        events.step_name,
+        events.error_type
 ),
 
 outcomes as (

@@ -5,12 +5,24 @@ with steps as (
 ),
 
 measures as (
-    select hour_index, namespace_name, task_name, task_version, step_name,
-        'duration' as metric, duration_ms as value_ms
+    select
+        hour_index,
+        namespace_name,
+        task_name,
+        task_version,
+        step_name,
+        'duration' as metric,
+        duration_ms as value_ms
     from steps
     union all
-    select hour_index, namespace_name, task_name, task_version, step_name,
-        'queue_wait' as metric, wait_ms as value_ms
+    select
+        hour_index,
+        namespace_name,
+        task_name,
+        task_version,
+        step_name,
+        'queue_wait' as metric,
+        wait_ms as value_ms
     from steps
 )
 

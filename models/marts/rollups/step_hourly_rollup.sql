@@ -37,7 +37,8 @@ grouped as (
             as first_attempt_duration_sum_ms,
         sum(case
             when steps.final_state = 'complete' and steps.duration_ms > timeouts.timeout_seconds * 1000
-                then 1 else 0
+                then 1
+            else 0
         end) as over_timeout_count,
         sum(case when steps.has_negative_duration then 1 else 0 end) as negative_duration_count
     from steps

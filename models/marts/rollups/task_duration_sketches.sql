@@ -5,13 +5,31 @@ with tasks as (
 ),
 
 measures as (
-    select hour_index, namespace_name, task_name, task_version, 'duration' as metric, duration_ms as value_ms
+    select
+        hour_index,
+        namespace_name,
+        task_name,
+        task_version,
+        'duration' as metric,
+        duration_ms as value_ms
     from tasks
     union all
-    select hour_index, namespace_name, task_name, task_version, 'queue_wait' as metric, queue_wait_ms as value_ms
+    select
+        hour_index,
+        namespace_name,
+        task_name,
+        task_version,
+        'queue_wait' as metric,
+        queue_wait_ms as value_ms
     from tasks
     union all
-    select hour_index, namespace_name, task_name, task_version, 'run_time' as metric, run_time_ms as value_ms
+    select
+        hour_index,
+        namespace_name,
+        task_name,
+        task_version,
+        'run_time' as metric,
+        run_time_ms as value_ms
     from tasks
 )
 

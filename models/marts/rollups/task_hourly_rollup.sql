@@ -5,7 +5,9 @@ with tasks as (
 ),
 
 critical_paths as (
-    select distinct task_id, critical_path_ms
+    select distinct
+        task_id,
+        critical_path_ms
     from {{ ref('int_task_critical_paths') }}
 ),
 

@@ -1,7 +1,11 @@
 {#- Each task type's versions in the order they appeared (first created_at of their
     tasks), for the previous-version comparison of the regression rule. -#}
 with firsts as (
-    select namespace_name, task_name, task_version, min(created_at) as first_created_at
+    select
+        namespace_name,
+        task_name,
+        task_version,
+        min(created_at) as first_created_at
     from {{ ref('int_task_executions') }}
     group by namespace_name, task_name, task_version
 )
