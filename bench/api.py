@@ -66,7 +66,8 @@ import msgspec
 import numpy as np
 
 from tasker_analytics.config.settings import Settings
-from tasker_analytics.core.analytics import Analytics, Scope, _slowest
+from tasker_analytics.core.analytics import Analytics, _slowest
+from tasker_analytics.core.query import BottleneckQuery, Scope
 from tasker_analytics.warehouse import queries
 
 HERE = Path(__file__).resolve().parent
@@ -341,13 +342,13 @@ def measure_uncached_in_process(analytics_duckdb: Path, task_types: list, count:
     rng = random.Random(seed)
     analytics = _open_analytics(analytics_duckdb)
     try:
-        analytics.bottleneck_report(Scope(), 24)  # opens the build, warms DuckDB's caches
+        analytics.bottleneck_report(BottleneckQuery(Scope(), 24))  # opens the build, warms DuckDB's caches
         samples, cpu_samples, periods = [], [], []
         for _ in range(count):
             scope, period = random_scope(rng, task_types), rng.randint(1, 168)
             timing: dict[str, float] = {}
             with _timed(timing, "body"):
-                served = analytics.bottleneck_report(scope, period)
+                served = analytics.bottleneck_report(BottleneckQuery(scope, period))
             samples.append(timing["body"])
             cpu_samples.append(timing["body_cpu"])
             periods.append(period)
@@ -470,7 +471,7 @@ def measure_reference(
         # one untimed call of each first: files opened, DuckDB's buffers warm for both
         reference.lists(Scope(), 24, limit, as_of)
         ours_lists(analytics, Scope(), 24, limit)
-        analytics.bottleneck_report(Scope(), 24)
+        analytics.bottleneck_report(BottleneckQuery(Scope(), 24))
         started_all = time.monotonic()
         for index in range(pairs):
             if index >= 3 and time.monotonic() - started_all > budget_s:
@@ -487,7 +488,7 @@ def measure_reference(
                 with _timed(timings, "ours_lists"):
                     answers["ours"] = ours_lists(analytics, scope, period, limit)
                 with _timed(timings, "ours_body"):
-                    analytics.bottleneck_report(scope, period)
+                    analytics.bottleneck_report(BottleneckQuery(scope, period))
 
             order: list[Callable[[], None]] = [run_reference, run_ours] if index % 2 == 0 else [run_ours, run_reference]
             for step in order:
@@ -827,7 +828,7 @@ def _in_process_cached(analytics_duckdb: Path, count: int = 2000) -> dict:
     try:
         figures = {}
         for name, call in (
-            ("bottlenecks", lambda: analytics.bottleneck_report(Scope(), 24)),
+            ("bottlenecks", lambda: analytics.bottleneck_report(BottleneckQuery(Scope(), 24))),
             ("performance", analytics.performance_report),
         ):
             served = call()

@@ -17,7 +17,7 @@
 -- descending (nulls last), then the names.
 
 create or replace temp macro reference_slowest_tasks(
-    in_as_of, in_hours, in_namespace, in_task_name, in_version, in_limit
+    in_as_of, in_period, in_namespace, in_task_name, in_version, in_limit
 ) as table
 with task_types as (
     select
@@ -38,7 +38,7 @@ with task_types as (
 settling as (
     select distinct transitions.task_id
     from {source}.tasker_task_transitions as transitions
-    where transitions.created_at > cast(in_as_of as timestamp) - to_hours(cast(in_hours as bigint))
+    where transitions.created_at > cast(in_as_of as timestamp) - to_hours(cast(in_period as bigint))
         and transitions.created_at <= cast(in_as_of as timestamp)
         and transitions.to_state in ('complete', 'error', 'cancelled', 'resolved_manually')
 ),
@@ -77,7 +77,7 @@ settled as (
     inner join states
         on tasks.task_id = states.task_id
     where states.final_state in ('complete', 'error', 'cancelled', 'resolved_manually')
-        and states.last_at > cast(in_as_of as timestamp) - to_hours(cast(in_hours as bigint))
+        and states.last_at > cast(in_as_of as timestamp) - to_hours(cast(in_period as bigint))
         and states.last_at <= cast(in_as_of as timestamp)
 ),
 
@@ -131,7 +131,7 @@ order by avg_duration_ms desc nulls last, namespace, task_name, version
 limit in_limit;
 
 create or replace temp macro reference_slowest_steps(
-    in_as_of, in_hours, in_namespace, in_task_name, in_version, in_limit
+    in_as_of, in_period, in_namespace, in_task_name, in_version, in_limit
 ) as table
 with task_types as (
     select
@@ -159,7 +159,7 @@ tasks as (
 settling as (
     select distinct transitions.workflow_step_id
     from {source}.tasker_workflow_step_transitions as transitions
-    where transitions.created_at > cast(in_as_of as timestamp) - to_hours(cast(in_hours as bigint))
+    where transitions.created_at > cast(in_as_of as timestamp) - to_hours(cast(in_period as bigint))
         and transitions.created_at <= cast(in_as_of as timestamp)
         and transitions.to_state in ('complete', 'error', 'cancelled', 'resolved_manually')
 ),
@@ -211,7 +211,7 @@ settled as (
     inner join states
         on steps.workflow_step_id = states.workflow_step_id
     where states.final_state in ('complete', 'error', 'cancelled', 'resolved_manually')
-        and states.last_at > cast(in_as_of as timestamp) - to_hours(cast(in_hours as bigint))
+        and states.last_at > cast(in_as_of as timestamp) - to_hours(cast(in_period as bigint))
         and states.last_at <= cast(in_as_of as timestamp)
 ),
 

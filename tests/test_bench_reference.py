@@ -21,7 +21,7 @@ from datetime import timedelta
 import pytest
 
 from tasker_analytics.config.settings import PROJECT_DIR
-from tasker_analytics.core.analytics import Scope
+from tasker_analytics.core.query import Scope
 
 LIMIT = 50  # the largest allowed: every row of the lists is compared
 

@@ -15,7 +15,8 @@ from litestar.testing import TestClient
 from tasker_analytics.api.app import create_app
 from tasker_analytics.cache.encoded import Encoded, EncodedBodies
 from tasker_analytics.config.settings import Settings
-from tasker_analytics.core.analytics import Analytics, Scope
+from tasker_analytics.core.analytics import Analytics
+from tasker_analytics.core.query import BottleneckQuery, Scope
 from tasker_analytics.core.schemas import Bottlenecks, CacheInfo, Performance
 
 PERFORMANCE = "/tasker/analytics/performance"
@@ -104,9 +105,9 @@ def test_hits_are_counted_and_the_performance_body_reports_them_live(served):
 def test_the_encoded_body_equals_the_python_apis_body(workload):
     analytics = Analytics(_settings(workload))
     try:
-        scope = Scope(namespace="payments")
-        served = analytics.bottleneck_report(scope, 24, 5)
-        encoded = analytics.bottleneck_encoded(scope, 24, 5)
+        query = BottleneckQuery(Scope(namespace="payments"), 24, 5)
+        served = analytics.bottleneck_report(query)
+        encoded = analytics.bottleneck_encoded(query)
         assert encoded.status == "hit" and served.cache.status == "miss"
         decoded = msgspec.json.decode(encoded.json(), type=Bottlenecks)
         expected = msgspec.structs.replace(

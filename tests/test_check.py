@@ -271,7 +271,7 @@ def test_bad_values_given_to_run_exit_2(run_check, monkeypatch, capsys, workload
 
 def test_period_above_the_configured_maximum_exits_2(run_check):
     code, line = run_check("--period", "48", TASKER_ANALYTICS_MAX_PERIOD_HOURS="24")
-    assert code == 2 and line.startswith("UNKNOWN: --period must be from 1 to 24")
+    assert code == 2 and line.startswith("UNKNOWN: --period must be a whole number from 1 to 24")
 
 
 def _subprocess(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -22,13 +22,13 @@ import redis
 from litestar.testing import TestClient
 
 from conftest import COMMAND, free_port, record_figure, running_server, service_missing
-from tasker_analytics.api.access import SCOPE_WIDTHS
 from tasker_analytics.api.app import create_app
 from tasker_analytics.auth.settings import AuthSettings
 from tasker_analytics.auth.tokens import hash_service_token
 from tasker_analytics.cache.encoded import cache_key, etag_of
 from tasker_analytics.cache.store import KEY_PREFIX
 from tasker_analytics.config.settings import Settings
+from tasker_analytics.core.query import SCOPE_WIDTHS
 
 BASE = "/tasker/analytics"
 PERFORMANCE = f"{BASE}/performance"

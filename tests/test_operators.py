@@ -20,6 +20,7 @@ from tasker_analytics.api.app import create_app
 from tasker_analytics.auth.settings import AuthSettings
 from tasker_analytics.auth.tokens import hash_service_token
 from tasker_analytics.core.analytics import Analytics
+from tasker_analytics.core.query import BottleneckQuery
 
 PERFORMANCE = "/tasker/analytics/performance"
 BOTTLENECKS = "/tasker/analytics/bottlenecks"
@@ -254,7 +255,7 @@ def test_a_window_without_completed_tasks_has_no_duration_series(workload):
     analytics = Analytics(workload.settings())
     try:
         performance = analytics.performance_metrics()
-        bottlenecks = analytics.bottleneck_analysis(period=24, limit=50)
+        bottlenecks = analytics.bottleneck_analysis(BottleneckQuery(period=24, limit=50))
     finally:
         analytics.close()
     trends = dict(performance.performance_trends)
@@ -288,7 +289,7 @@ class _Switching:
         self.calls += 1
         return self.performances[min(self.calls, 2) - 1]
 
-    def bottleneck_analysis(self, period, limit):
+    def bottleneck_analysis(self, query):
         return self.bottlenecks[min(self.calls, 2) - 1]
 
 
@@ -296,7 +297,7 @@ def test_every_figure_comes_from_one_build(workload):
     analytics = Analytics(workload.settings())
     try:
         performance = analytics.performance_metrics()
-        bottlenecks = analytics.bottleneck_analysis(period=24, limit=50)
+        bottlenecks = analytics.bottleneck_analysis(BottleneckQuery(period=24, limit=50))
     finally:
         analytics.close()
     switching = _Switching(performance, bottlenecks, workload.settings())

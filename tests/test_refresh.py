@@ -20,7 +20,8 @@ from conftest import build_duckdb_workload, build_postgres_workload, drop_schema
 from tasker_analytics.api.app import create_app
 from tasker_analytics.build.runner import build
 from tasker_analytics.config.settings import Settings
-from tasker_analytics.core.analytics import Analytics, Scope
+from tasker_analytics.core.analytics import Analytics
+from tasker_analytics.core.query import BottleneckQuery
 
 VOLATILE = {"freshness_seconds", "cache_info", "resource_utilization"}
 REQUESTS = [
@@ -48,8 +49,7 @@ def _expected(build_file: Path, path: str, params: dict) -> dict:
         if path.endswith("performance"):
             body = analytics.performance_metrics()
         else:
-            scope = Scope(params.get("namespace"), params.get("task_name"), params.get("version"))
-            body = analytics.bottleneck_analysis(scope, params.get("period", 24), params.get("limit"))
+            body = analytics.bottleneck_analysis(BottleneckQuery.validated(analytics.settings, **params))
     finally:
         analytics.close()
     return _stable(_to_json(body))

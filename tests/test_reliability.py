@@ -148,7 +148,8 @@ def test_duckdb_reads_are_bounded_in_memory_and_take_turns(workload):
     import threading
 
     from tasker_analytics.config.settings import Settings
-    from tasker_analytics.core.analytics import Analytics, Scope
+    from tasker_analytics.core.analytics import Analytics
+    from tasker_analytics.core.query import BottleneckQuery, Scope
 
     settings = Settings.from_env(
         {
@@ -185,7 +186,7 @@ def test_duckdb_reads_are_bounded_in_memory_and_take_turns(workload):
 
         def body(period: int) -> None:
             try:
-                assert analytics.bottleneck_report(Scope(), period).body.period_hours == period
+                assert analytics.bottleneck_report(BottleneckQuery(Scope(), period)).body.period_hours == period
             except Exception as error:  # noqa: BLE001 - collected and asserted below
                 errors.append(error)
 

@@ -13,7 +13,8 @@ from litestar.testing import TestClient
 
 from tasker_analytics.api.app import create_app
 from tasker_analytics.config.settings import Settings
-from tasker_analytics.core.analytics import Analytics, Scope
+from tasker_analytics.core.analytics import Analytics
+from tasker_analytics.core.query import BottleneckQuery, Scope
 from tasker_analytics.warehouse import snapshots as warehouse_module
 
 PER_EXECUTION = (
@@ -47,7 +48,7 @@ def _recorded_statements(monkeypatch, workload, scope: Scope, period: int) -> li
     monkeypatch.setattr(warehouse_module._DuckDBSnapshot, "query", record)
     analytics = Analytics(workload.settings())
     try:
-        analytics.bottleneck_analysis(scope, period=period, limit=50)
+        analytics.bottleneck_analysis(BottleneckQuery(scope, period, 50))
     finally:
         analytics.close()
     return statements

@@ -17,6 +17,7 @@ from tasker_analytics.build.runner import build
 from tasker_analytics.cache.store import MemoryStore, RedisStore, ResponseCache
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.core.analytics import Analytics
+from tasker_analytics.core.query import BottleneckQuery
 
 PERFORMANCE = "/tasker/analytics/performance"
 BOTTLENECKS = "/tasker/analytics/bottlenecks"
@@ -238,8 +239,8 @@ def test_a_value_stored_just_before_the_lock_is_taken_is_not_computed_again(redi
 def test_python_api_is_cached_like_the_endpoint(workload):
     analytics = Analytics(workload.settings())
     try:
-        first = analytics.bottleneck_analysis(period=5)
-        second = analytics.bottleneck_analysis(period=5)
+        first = analytics.bottleneck_analysis(BottleneckQuery(period=5))
+        second = analytics.bottleneck_analysis(BottleneckQuery(period=5))
     finally:
         analytics.close()
     assert first.cache_info.status == "miss" and second.cache_info.status == "hit"

@@ -42,7 +42,7 @@
 {%- endmacro %}
 
 {% macro _fn_period(alias, column) -%}
-    {{ alias }}.{{ column }} > as_of.data_as_of - in_hours * interval '1 hour'
+    {{ alias }}.{{ column }} > as_of.data_as_of - in_period * interval '1 hour'
     and {{ alias }}.{{ column }} <= as_of.data_as_of
 {%- endmacro %}
 
@@ -61,8 +61,8 @@
     )
 {%- endmacro %}
 
-{#- Rows of a rollup in the period (hour buckets 1..in_hours) and scope, as `name`. -#}
-{% macro _fn_rollup(relation, name, first_hour='1', last_hour='in_hours') -%}
+{#- Rows of a rollup in the period (hour buckets 1..in_period) and scope, as `name`. -#}
+{% macro _fn_rollup(relation, name, first_hour='1', last_hour='in_period') -%}
     {{ name }} as (
         select candidates.*
         from {{ _fn_relation(relation) }} as candidates
@@ -74,7 +74,7 @@
 {#- The sketch of hour buckets 1..`hours` of the scope, as `name`: rows of key_id, the
     key's columns (scope, metric), sketch_index and item_count, one per (key, sketch
     bucket), read from the sketch spans of `kind` (task or step) without merging hours. -#}
-{% macro _fn_sketch_period(kind, name, hours='in_hours') -%}
+{% macro _fn_sketch_period(kind, name, hours='in_period') -%}
     {{ name }} as (
         select keys.*, spans.sketch_index, spans.cumulative_count as item_count
         from {{ _fn_relation(kind ~ '_sketch_spans') }} as spans
@@ -322,9 +322,9 @@
     ),
     bounds as (
         select
-            coalesce(cast(in_start_date as timestamp), as_of.data_as_of - in_hours * interval '1 hour') as window_start,
-            coalesce(cast(in_start_date as timestamp), as_of.data_as_of - in_hours * interval '1 hour')
-                + in_hours * interval '1 hour' as window_end
+            coalesce(cast(in_start_date as timestamp), as_of.data_as_of - in_period * interval '1 hour') as window_start,
+            coalesce(cast(in_start_date as timestamp), as_of.data_as_of - in_period * interval '1 hour')
+                + in_period * interval '1 hour' as window_end
         from as_of
     ),
     tasks as (
@@ -422,18 +422,18 @@
 {#- Evidence-based advice for the scope and period (docs/API.md, recommendations): the
     rules' thresholds are the vars recommendation_*; impact is per day. -#}
 {% macro _fn_recommendations_body() %}
-    {%- set per_day = '(24.0 / in_hours)' -%}
+    {%- set per_day = '(24.0 / in_period)' -%}
     with steps as (
         select * from {{ _fn_function('function_based_slowest_steps') }}(
-            in_task_name, in_namespace, in_hours, null, in_version)
+            in_task_name, in_namespace, in_period, null, in_version)
     ),
     task_types as (
         select * from {{ _fn_function('function_based_slowest_tasks') }}(
-            in_namespace, in_hours, null, in_task_name, null)
+            in_namespace, in_period, null, in_task_name, null)
     ),
     critical_path as (
         select * from {{ _fn_function('function_based_critical_path') }}(
-            in_namespace, in_hours, null, in_task_name, in_version)
+            in_namespace, in_period, null, in_task_name, in_version)
     ),
     timeouts as (
         select * from {{ _fn_relation('step_timeouts') }}
@@ -443,9 +443,9 @@
     ),
     {{ _fn_rollup('step_hourly_rollup', 'step_rollup') }},
     {{ _fn_rollup('error_step_outcomes', 'outcomes') }},
-    {{ _fn_rollup('task_hourly_rollup', 'task_rollup', '1', 'in_hours + ' ~ var('recommendation_baseline_hours')) }},
+    {{ _fn_rollup('task_hourly_rollup', 'task_rollup', '1', 'in_period + ' ~ var('recommendation_baseline_hours')) }},
     {{ _fn_sketch_period('task', 'window_sketches') }},
-    {{ _fn_sketch_period('task', 'through_baseline_sketches', 'in_hours + ' ~ var('recommendation_baseline_hours')) }},
+    {{ _fn_sketch_period('task', 'through_baseline_sketches', 'in_period + ' ~ var('recommendation_baseline_hours')) }},
     step_extra as (
         select
             namespace_name, task_name, task_version, step_name,
@@ -562,7 +562,7 @@
         where tasks_analyzed >= {{ var('recommendation_critical_path_min_tasks') }}
             and critical_path_share >= {{ var('recommendation_critical_path_share') }}
     ),
-    {#- The baseline's sketch is hours 1..in_hours + baseline less hours 1..in_hours. -#}
+    {#- The baseline's sketch is hours 1..in_period + baseline less hours 1..in_period. -#}
     sided_sketches as (
         select namespace_name, task_name, task_version, metric, sketch_index, item_count,
             {{ _text("'window'") }} as side
@@ -587,12 +587,12 @@
     sided as (
         select
             namespace_name, task_name, task_version,
-            case when hour_index <= in_hours then 'window' else 'baseline' end as side,
+            case when hour_index <= in_period then 'window' else 'baseline' end as side,
             sum(completed_count) as completed,
             sum(duration_sum_ms) / nullif(sum(duration_count), 0) as avg_ms
         from task_rollup
         group by namespace_name, task_name, task_version,
-            case when hour_index <= in_hours then 'window' else 'baseline' end
+            case when hour_index <= in_period then 'window' else 'baseline' end
     ),
     sided_figures as (
         select sided.*, sided_percentiles.p95
@@ -709,25 +709,25 @@
 
 {% macro duckdb__create_analytics_functions() %}
     {% set statements %}
-    create or replace macro function_based_analytics_metrics(in_start_date, in_hours) as table
+    create or replace macro function_based_analytics_metrics(in_start_date, in_period) as table
         {{ _fn_metrics_body() }};
     create or replace macro function_based_slowest_tasks(
-        in_namespace, in_hours, in_limit := null, in_task_name := null, in_version := null
+        in_namespace, in_period, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_slowest_tasks_body() }};
     create or replace macro function_based_slowest_steps(
-        in_task_name, in_namespace, in_hours, in_limit := null, in_version := null
+        in_task_name, in_namespace, in_period, in_limit := null, in_version := null
     ) as table {{ _fn_slowest_steps_body() }};
     create or replace macro function_based_error_patterns(
-        in_namespace, in_hours, in_limit := null, in_task_name := null, in_version := null
+        in_namespace, in_period, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_error_patterns_body() }};
     create or replace macro function_based_duration_distribution(
-        in_namespace, in_hours, in_task_name := null, in_version := null
+        in_namespace, in_period, in_task_name := null, in_version := null
     ) as table {{ _fn_distribution_body() }};
     create or replace macro function_based_critical_path(
-        in_namespace, in_hours, in_limit := null, in_task_name := null, in_version := null
+        in_namespace, in_period, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_critical_path_body() }};
     create or replace macro function_based_recommendations(
-        in_namespace, in_hours, in_limit := null, in_task_name := null, in_version := null
+        in_namespace, in_period, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_recommendations_body() }};
     {% endset %}
     {% do run_query(statements) %}
@@ -753,7 +753,7 @@
     {% set schema = target.schema %}
     {% set scope_arguments %}in_limit integer default null, in_task_name text default null, in_version text default null{% endset %}
     {% set statements %}
-    create or replace function "{{ schema }}".function_based_analytics_metrics(in_start_date timestamp, in_hours integer)
+    create or replace function "{{ schema }}".function_based_analytics_metrics(in_start_date timestamp, in_period integer)
     returns table (window_start timestamp, window_end timestamp, total_tasks bigint, settled bigint,
         completed bigint, failed bigint, cancelled bigint, resolved_manually bigint, retried bigint,
         active_tasks bigint, completion_rate double precision, failure_rate double precision,
@@ -762,7 +762,7 @@
     language sql stable as $fn$ {{ _fn_metrics_body() }} $fn$;
 
     create or replace function "{{ schema }}".function_based_slowest_tasks(
-        in_namespace text, in_hours integer, {{ scope_arguments }})
+        in_namespace text, in_period integer, {{ scope_arguments }})
     returns table (namespace text, task_name text, version text, execution_count bigint, completed bigint,
         failed bigint, {{ _pg_figures('duration') }}, failure_rate double precision,
         {{ _pg_figures('queue_wait') }}, {{ _pg_figures('run_time') }},
@@ -770,7 +770,7 @@
     language sql stable as $fn$ {{ _fn_slowest_tasks_body() }} $fn$;
 
     create or replace function "{{ schema }}".function_based_slowest_steps(
-        in_task_name text, in_namespace text, in_hours integer, in_limit integer default null,
+        in_task_name text, in_namespace text, in_period integer, in_limit integer default null,
         in_version text default null)
     returns table (namespace text, task_name text, version text, step_name text, execution_count bigint,
         completed bigint, failed bigint, retried bigint, {{ _pg_figures('duration') }},
@@ -780,28 +780,28 @@
     language sql stable as $fn$ {{ _fn_slowest_steps_body() }} $fn$;
 
     create or replace function "{{ schema }}".function_based_error_patterns(
-        in_namespace text, in_hours integer, {{ scope_arguments }})
+        in_namespace text, in_period integer, {{ scope_arguments }})
     returns table (error_type text, frequency bigint, affected_steps text[], error_classes text[],
         first_seen timestamp, last_seen timestamp, errored_steps bigint, recovered_steps bigint,
         retry_success_rate double precision)
     language sql stable as $fn$ {{ _fn_error_patterns_body() }} $fn$;
 
     create or replace function "{{ schema }}".function_based_duration_distribution(
-        in_namespace text, in_hours integer, in_task_name text default null, in_version text default null)
+        in_namespace text, in_period integer, in_task_name text default null, in_version text default null)
     returns table (completed_tasks bigint, duration_count bigint, avg_ms double precision, min_ms double precision,
         max_ms double precision, p50_ms double precision, p95_ms double precision, p99_ms double precision,
         negative_durations bigint, percentile_relative_error double precision)
     language sql stable as $fn$ {{ _fn_distribution_body() }} $fn$;
 
     create or replace function "{{ schema }}".function_based_critical_path(
-        in_namespace text, in_hours integer, {{ scope_arguments }})
+        in_namespace text, in_period integer, {{ scope_arguments }})
     returns table (namespace text, task_name text, version text, step_name text, tasks_analyzed bigint,
         on_critical_path bigint, critical_path_ms double precision, critical_path_share double precision,
         dependents_blocked bigint, blocked_wait_ms double precision)
     language sql stable as $fn$ {{ _fn_critical_path_body() }} $fn$;
 
     create or replace function "{{ schema }}".function_based_recommendations(
-        in_namespace text, in_hours integer, {{ scope_arguments }})
+        in_namespace text, in_period integer, {{ scope_arguments }})
     returns table (
         {%- for name, type in _rec_columns() %}{{ name }} {{ type }}, {% endfor -%}
         rationale text)

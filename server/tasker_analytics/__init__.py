@@ -55,17 +55,16 @@ def bottleneck_analysis(
     version: str | None = None,
     limit: int | None = None,
 ) -> Bottlenecks:
-    """The bottleneck endpoint's figures for a scope and period (hours); ValueError names a
-    bad argument, as the HTTP API's 400 does."""
-    from tasker_analytics.core.analytics import Scope
+    """The bottleneck endpoint's figures for a scope and period (hours); ValueError (an
+    InvalidQuery, its `parameter` the argument's name) for a bad argument, as the HTTP API
+    answers 400."""
+    from tasker_analytics.core.query import BottleneckQuery
 
     analytics = _analytics()
-    settings = analytics.settings
-    if not isinstance(period, int) or not 1 <= period <= settings.max_period_hours:
-        raise ValueError(f"period must be a whole number from 1 to {settings.max_period_hours}")
-    if limit is not None and (not isinstance(limit, int) or not 1 <= limit <= settings.max_bottleneck_results):
-        raise ValueError(f"limit must be a whole number from 1 to {settings.max_bottleneck_results}")
-    return analytics.bottleneck_analysis(Scope(namespace, task_name, version), period, limit)
+    query = BottleneckQuery.validated(
+        analytics.settings, namespace=namespace, task_name=task_name, version=version, period=period, limit=limit
+    )
+    return analytics.bottleneck_analysis(query)
 
 
 def slowest_tasks(

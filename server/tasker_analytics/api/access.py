@@ -5,13 +5,17 @@ name the parameter."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from litestar import Request
 from litestar.exceptions import NotFoundException
 
 from tasker_analytics.auth.tokens import Authenticator, AuthError
 from tasker_analytics.config.settings import Settings
-from tasker_analytics.core.analytics import Analytics, Scope
+from tasker_analytics.core.analytics import Analytics
+from tasker_analytics.core.query import DEFAULT_PERIOD, BottleneckQuery, InvalidQuery
 
 BASE_PATH = "/tasker/analytics"
 # The cookie a browser session carries its token in (HttpOnly; see the dashboard).
@@ -19,19 +23,20 @@ SESSION_COOKIE = "tasker_analytics_session"
 # With auth on, a response depends on the credentials, which come in the Authorization
 # header or the session cookie: shared caches must key on both.
 VARY_AUTHENTICATED = "Authorization, Cookie"
-# Longest accepted scope values: the widths of Tasker's own columns (varchar(64) for the
-# namespace and task names, varchar(16) for the version).
-SCOPE_WIDTHS = {"namespace": 64, "task_name": 64, "version": 16}
-BOTTLENECK_PARAMETERS = {"namespace", "task_name", "name", "version", "period", "limit"}
+# The bottleneck endpoint's query parameters (docs/API.md): parsed by `bottleneck_query`,
+# described once here for the OpenAPI schema.
+BOTTLENECK_PARAMETERS = {
+    "namespace": ("string", "namespace (exact, 1-64 characters)"),
+    "task_name": ("string", "task name (exact, 1-64 characters)"),
+    "name": ("string", "alias of task_name"),
+    "version": ("string", "task version (exact, 1-16 characters)"),
+    "period": ("integer", "hours, a whole number from 1 to the maximum (default 24)"),
+    "limit": ("integer", "rows per list, a whole number from 1 to the maximum"),
+}
+Query = TypeVar("Query")
 _INTEGER = re.compile(r"^[0-9]{1,9}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class InvalidParameter(Exception):
-    def __init__(self, parameter: str, detail: str):
-        super().__init__(detail)
-        self.parameter = parameter
-        self.detail = detail
+# Where a request's caller and query, once worked out, are kept for the rest of it.
+_CHECKED = "tasker_analytics.checked"
 
 
 def authorized_analytics(request: Request) -> Analytics:
@@ -56,56 +61,74 @@ def authenticate(request: Request) -> None:
     authenticator.authenticate(header)
 
 
-def query_values(request: Request, allowed: set[str]) -> dict[str, str]:
-    """Each query parameter's value, read in one pass; InvalidParameter for a parameter
+def query_values(request: Request, allowed: Collection[str]) -> dict[str, str]:
+    """Each query parameter's value, read in one pass; InvalidQuery for a parameter
     that is not allowed or is given more than once."""
     values: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         if name not in allowed:
-            raise InvalidParameter(name, f"unknown parameter {name!r}; allowed: {sorted(allowed)}")
+            raise InvalidQuery(name, f"unknown parameter {name!r}; allowed: {sorted(allowed)}")
         if name in values:
             count = len(request.query_params.getall(name))
-            raise InvalidParameter(name, f"{name} is given {count} times; give it once")
+            raise InvalidQuery(name, f"{name} is given {count} times; give it once")
         values[name] = value
     return values
 
 
-def check_known(request: Request, allowed: set[str]) -> None:
+def check_known(request: Request, allowed: Collection[str]) -> None:
     query_values(request, allowed)
 
 
-def bounded_int(name: str, raw: str | None, default: int, maximum: int) -> int:
-    if raw is None:
-        return default
-    if not _INTEGER.match(raw) or not 1 <= int(raw) <= maximum:
-        raise InvalidParameter(name, f"{name} must be a whole number from 1 to {maximum}")
-    return int(raw)
+def _integer(name: str, raw: str | None, maximum: int) -> int | None:
+    if raw is not None and not _INTEGER.match(raw):
+        raise InvalidQuery(name, f"{name} must be a whole number from 1 to {maximum}")
+    return None if raw is None else int(raw)
 
 
-def scope_value(name: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    width = SCOPE_WIDTHS[name]
-    if value == "" or len(value) > width or _CONTROL.search(value):
-        raise InvalidParameter(name, f"{name} must be 1 to {width} characters without control characters")
-    return value
-
-
-def bottleneck_query(
-    request: Request, settings: Settings, allowed: set[str] = BOTTLENECK_PARAMETERS
-) -> tuple[Scope, int, int]:
-    """Scope, period and limit of a bottleneck request (docs/API.md), or InvalidParameter."""
-    values = query_values(request, allowed)
+def bottleneck_query(request: Request, settings: Settings) -> BottleneckQuery:
+    """The bottleneck query of a request's parameters (docs/API.md), or InvalidQuery."""
+    values = query_values(request, BOTTLENECK_PARAMETERS)
     task_name, alias = values.get("task_name"), values.get("name")
     if task_name is not None and alias is not None and task_name != alias:
-        raise InvalidParameter("name", "name is an alias of task_name; give one of them")
-    scope = Scope(
-        namespace=scope_value("namespace", values.get("namespace")),
-        task_name=scope_value("task_name", task_name if task_name is not None else alias),
-        version=scope_value("version", values.get("version")),
+        raise InvalidQuery("name", "name is an alias of task_name; give one of them")
+    period = _integer("period", values.get("period"), settings.max_period_hours)
+    return BottleneckQuery.validated(
+        settings,
+        namespace=values.get("namespace"),
+        task_name=task_name if task_name is not None else alias,
+        version=values.get("version"),
+        period=DEFAULT_PERIOD if period is None else period,
+        limit=_integer("limit", values.get("limit"), settings.max_bottleneck_results),
     )
-    period = bounded_int("period", values.get("period"), 24, settings.max_period_hours)
-    limit = bounded_int(
-        "limit", values.get("limit"), settings.default_bottleneck_results, settings.max_bottleneck_results
-    )
-    return scope, period, limit
+
+
+def no_query(request: Request, settings: Settings) -> None:
+    """The parser of an endpoint without parameters: InvalidQuery for any."""
+    check_known(request, ())
+
+
+@dataclass(frozen=True, slots=True)
+class Checked(Generic[Query]):
+    """A request's Analytics (endpoints on, caller authenticated) and its parsed query."""
+
+    analytics: Analytics
+    query: Query
+
+
+def checked(request: Request, parse: Callable[[Request, Settings], Query]) -> Checked[Query]:
+    """Authenticate the caller and parse the query once per request: the answer (or the
+    error) is kept in the request's ASGI scope, so the cache-hit pass before routing and the
+    routed handler after it share one. `parse` is the endpoint's parser; InvalidQuery,
+    AuthError or NotFoundException when the request is refused."""
+    state = request.scope.setdefault("state", {})
+    found = state.get(_CHECKED)
+    if found is None:
+        try:
+            analytics = authorized_analytics(request)
+            found = Checked(analytics, parse(request, analytics.settings))
+        except (InvalidQuery, AuthError, NotFoundException) as error:
+            found = error
+        state[_CHECKED] = found
+    if isinstance(found, Exception):
+        raise found
+    return found

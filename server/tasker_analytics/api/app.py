@@ -6,12 +6,12 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from email.utils import format_datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, Response, get
@@ -19,16 +19,17 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.params import Parameter
+from litestar.openapi.spec import OpenAPIType, Operation, Schema
+from litestar.openapi.spec import Parameter as OpenAPIParameter
 from litestar.response.base import ASGIResponse
 
 from tasker_analytics.api.access import (
     BASE_PATH,
+    BOTTLENECK_PARAMETERS,
     VARY_AUTHENTICATED,
-    InvalidParameter,
-    authorized_analytics,
     bottleneck_query,
-    check_known,
+    checked,
+    no_query,
 )
 from tasker_analytics.api.admission import Admission, ClientGone, Overloaded, answer
 from tasker_analytics.api.metrics import route_handlers as operator_handlers
@@ -36,7 +37,8 @@ from tasker_analytics.auth.tokens import Authenticator, AuthError
 from tasker_analytics.build.background import BackgroundAggregator, state_dir_for
 from tasker_analytics.cache.encoded import Encoded
 from tasker_analytics.config.settings import Settings
-from tasker_analytics.core.analytics import Analytics, bottleneck_parameters
+from tasker_analytics.core.analytics import Analytics
+from tasker_analytics.core.query import InvalidQuery
 from tasker_analytics.core.schemas import (
     Bottlenecks,
     CacheStatus,
@@ -165,16 +167,18 @@ _BAD_INPUT = {400: ResponseSpec(data_container=ErrorBody, description="A bad par
 
 # The two endpoints are async: authentication, parameter checks and a cache hit (an
 # encoded body of the served build, analytics.encoded_hit) run on the event loop; a miss
-# reads the warehouse or the shared cache in a worker thread. A hit is normally answered
-# before routing (TaskerAnalyticsApp.__call__) by the same functions, _performance_hit and
-# _bottleneck_hit; everything else (a miss, a bad parameter, failed authentication) takes
-# the routed path below, which checks again and renders errors.
+# reads the warehouse or the shared cache in a worker thread. Every request of the two
+# goes one way: TaskerAnalyticsApp.__call__ authenticates the caller and parses the query
+# once (access.checked keeps both, or the error, in the request's scope) and answers a
+# hit before routing; a miss goes on to the routed handler, which reuses them and goes
+# straight to admission.answer; a refused request is rendered there by the app's
+# exception handlers.
+_MISSED = "tasker_analytics.missed"
 
 
 def _performance_hit(request: Request) -> _SentAsIs | None:
     """The response of a cache hit of /performance, or None."""
-    analytics = authorized_analytics(request)
-    check_known(request, set())
+    analytics = checked(request, no_query).analytics
     build = analytics.warehouse.known_build()
     encoded = analytics.encoded_hit("performance", {}, build) if build is not None else None
     if encoded is None or build is None:
@@ -184,43 +188,58 @@ def _performance_hit(request: Request) -> _SentAsIs | None:
 
 def _bottleneck_hit(request: Request) -> _SentAsIs | None:
     """The response of a cache hit of /bottlenecks, or None."""
-    analytics = authorized_analytics(request)
-    scope, hours, rows = bottleneck_query(request, analytics.settings)
-    encoded = analytics.encoded_hit("bottlenecks", bottleneck_parameters(scope, hours, rows))
-    return None if encoded is None else _respond(request, encoded, analytics.settings.bottlenecks_cache_ttl)
+    ask = checked(request, bottleneck_query)
+    encoded = ask.analytics.encoded_hit("bottlenecks", ask.query.parameters())
+    return None if encoded is None else _respond(request, encoded, ask.analytics.settings.bottlenecks_cache_ttl)
+
+
+def _routed_hit(request: Request, hit: Callable[[Request], _SentAsIs | None]) -> _Prepared | None:
+    """The hit, unless the pass before routing already looked and found none."""
+    if request.scope.get("state", {}).get(_MISSED):
+        return None
+    response = hit(request)
+    return None if response is None else _Prepared(response)
+
+
+class _QueryParameters(Operation):
+    """The bottleneck endpoint's OpenAPI operation, with the query parameters that
+    access.bottleneck_query parses (declared there once): the handler takes none from
+    Litestar, so that every bad value gets the project's 400 body naming the parameter."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.parameters = [
+            OpenAPIParameter(
+                name=name,
+                param_in="query",
+                required=False,
+                description=description,
+                schema=Schema(type=OpenAPIType(kind), minimum=1 if kind == "integer" else None),
+            )
+            for name, (kind, description) in BOTTLENECK_PARAMETERS.items()
+        ]
 
 
 @get(f"{BASE_PATH}/performance", responses={**_BAD_INPUT, **_ERRORS})
 async def performance(request: Request) -> Response[Performance]:
     """System health, 1h/4h/24h trends, task statistics and processing times at the build's as_of."""
-    hit = _performance_hit(request)
+    hit = _routed_hit(request, _performance_hit)
     if hit is not None:
-        return _Prepared(hit)
+        return hit
+    analytics = checked(request, no_query).analytics
     encoded, resources = await answer(request, "performance", _performance_miss, request)
-    return _Prepared(_respond(request, encoded, request.app.state.settings.performance_cache_ttl, resources))
+    return _Prepared(_respond(request, encoded, analytics.settings.performance_cache_ttl, resources))
 
 
-@get(f"{BASE_PATH}/bottlenecks", responses={**_BAD_INPUT, **_ERRORS})
-async def bottlenecks(
-    request: Request,
-    # Declared for the OpenAPI schema only; web.bottleneck_query parses and validates them
-    # so that every bad value gets the project's 400 body naming the parameter.
-    namespace: Annotated[str | None, Parameter(description="namespace (exact, 1-64 characters)")] = None,
-    task_name: Annotated[str | None, Parameter(description="task name (exact, 1-64 characters)")] = None,
-    name: Annotated[str | None, Parameter(description="alias of task_name")] = None,
-    version: Annotated[str | None, Parameter(description="task version (exact, 1-16 characters)")] = None,
-    period: Annotated[str | None, Parameter(description="hours, a whole number from 1 to the maximum")] = None,
-    limit: Annotated[str | None, Parameter(description="rows per list, a whole number from 1 to the maximum")] = None,
-) -> Response[Bottlenecks]:
+@get(f"{BASE_PATH}/bottlenecks", responses={**_BAD_INPUT, **_ERRORS}, operation_class=_QueryParameters)
+async def bottlenecks(request: Request) -> Response[Bottlenecks]:
     """Slowest tasks and steps, error patterns, duration distribution and recommendations."""
-    hit = _bottleneck_hit(request)
+    hit = _routed_hit(request, _bottleneck_hit)
     if hit is not None:
-        return _Prepared(hit)
-    analytics: Analytics = request.app.state.analytics
-    scope, hours, rows = bottleneck_query(request, analytics.settings)
-    query = (scope, hours, rows)
-    encoded = await answer(request, ("bottlenecks", *query), analytics.bottleneck_encoded, *query)
-    return _Prepared(_respond(request, encoded, analytics.settings.bottlenecks_cache_ttl))
+        return hit
+    ask = checked(request, bottleneck_query)
+    encoded = await answer(request, ("bottlenecks", ask.query), ask.analytics.bottleneck_encoded, ask.query)
+    return _Prepared(_respond(request, encoded, ask.analytics.settings.bottlenecks_cache_ttl))
 
 
 _HITS = {f"{BASE_PATH}/performance": _performance_hit, f"{BASE_PATH}/bottlenecks": _bottleneck_hit}
@@ -230,8 +249,8 @@ class TaskerAnalyticsApp(Litestar):
     """The app, with cache hits of the two analytics endpoints answered before routing,
     and HEAD answered as GET without its body.
 
-    A hit is the same response the routed handler gives (the same functions make it, after
-    the same authentication and parameter checks), without Litestar's per-request work for
+    A hit is the same response the routed handler gives (the same function makes it, after
+    the one authentication and parameter check of the request), without Litestar's per-request work for
     a routed handler: its signature model, parameter extraction and response pipeline,
     which cost more than the rest of a hit. Anything that is not a hit goes the routed way.
     """
@@ -247,9 +266,11 @@ class TaskerAnalyticsApp(Litestar):
                 scope.setdefault("state", {})
                 try:
                     response = hit(Request(scope, receive, send))
-                except Exception:  # noqa: BLE001 - the routed path checks again and renders the error
+                except Exception:  # noqa: BLE001 - the routed handler raises it again, rendered there
                     response = None
-                if response is not None:
+                if response is None:
+                    scope["state"][_MISSED] = True
+                else:
                     await send(
                         {
                             "type": "http.response.start",
@@ -353,7 +374,7 @@ async def ready(request: Request) -> Response[dict]:
     return Response(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def _invalid_parameter(_: Request, error: InvalidParameter) -> Response[ErrorBody]:
+def _invalid_parameter(_: Request, error: InvalidQuery) -> Response[ErrorBody]:
     body = ErrorBody(error="invalid_parameter", parameter=error.parameter, detail=error.detail)
     return Response(body, status_code=400)
 
@@ -420,7 +441,7 @@ def create_app(settings: Settings | None = None, analytics: Analytics | None = N
         lifespan=[lifespan],
         state=State({"settings": settings, "authenticator": authenticator}),
         exception_handlers={
-            InvalidParameter: _invalid_parameter,
+            InvalidQuery: _invalid_parameter,
             AuthError: _unauthorized,
             WarehouseUnavailable: _unavailable,
             Overloaded: _overloaded,

@@ -25,6 +25,7 @@ from tasker_analytics.api.access import BASE_PATH, VARY_AUTHENTICATED, authorize
 from tasker_analytics.api.admission import answer
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.core.analytics import Analytics
+from tasker_analytics.core.query import BottleneckQuery, Scope
 from tasker_analytics.core.schemas import Bottlenecks, ErrorBody, Performance, utc_now
 
 PREFIX = "tasker_analytics"
@@ -63,7 +64,7 @@ def _reports(analytics: Analytics, period: int) -> tuple[Performance, Bottleneck
     limit = analytics.settings.max_bottleneck_results
     for _ in range(_BUILD_RETRIES):
         performance = analytics.performance_metrics()
-        bottlenecks = analytics.bottleneck_analysis(period=period, limit=limit)
+        bottlenecks = analytics.bottleneck_analysis(BottleneckQuery(Scope(), period, limit))
         if performance.build_id == bottlenecks.build_id:
             break
     return performance, bottlenecks

@@ -36,11 +36,11 @@ from typing import Any
 import duckdb
 import psycopg
 
-from tasker_analytics.api.access import SCOPE_WIDTHS
 from tasker_analytics.cache.store import open_cache
-from tasker_analytics.cli.check_options import DEFAULT_PERIOD_HOURS, add_arguments
+from tasker_analytics.cli.check_options import add_arguments
 from tasker_analytics.config.settings import CONFIGURATION_ERRORS, Settings
-from tasker_analytics.core.analytics import Analytics, Scope
+from tasker_analytics.core.analytics import Analytics
+from tasker_analytics.core.query import DEFAULT_PERIOD, BottleneckQuery, InvalidQuery, Scope
 from tasker_analytics.core.schemas import rfc3339
 from tasker_analytics.warehouse.snapshots import WarehouseUnavailable
 
@@ -105,12 +105,14 @@ def _validate(args: argparse.Namespace, settings: Settings) -> None:
         raise BadArgument(f"--min-health must be from 0 to 100, got {args.min_health}")
     if not (isinstance(args.max_failure_rate, int | float) and 0 <= args.max_failure_rate <= 1):
         raise BadArgument(f"--max-failure-rate must be a ratio from 0 to 1, got {args.max_failure_rate}")
-    if args.period is not None and not 1 <= args.period <= settings.max_period_hours:
-        raise BadArgument(f"--period must be from 1 to {settings.max_period_hours} hours, got {args.period}")
-    namespace = args.namespace
-    width = SCOPE_WIDTHS["namespace"]
-    if namespace is not None and (not namespace or len(namespace) > width or not namespace.isprintable()):
-        raise BadArgument(f"--namespace must be 1 to {width} printable characters")
+    try:
+        BottleneckQuery.validated(settings, namespace=args.namespace, period=_period(args))
+    except InvalidQuery as error:  # the option of the same name
+        raise BadArgument(f"--{error.detail}") from None
+
+
+def _period(args: argparse.Namespace) -> int:
+    return DEFAULT_PERIOD if args.period is None else args.period
 
 
 def _rounded_rate(failed: int, settled: int) -> float:
@@ -120,15 +122,15 @@ def _rounded_rate(failed: int, settled: int) -> float:
 
 def evaluate(args: argparse.Namespace, analytics: Analytics) -> Result:
     performance = analytics.performance_metrics()
-    period = DEFAULT_PERIOD_HOURS if args.period is None else args.period
+    period = _period(args)
     if args.namespace is None and args.period is None:
         statistics = performance.task_statistics
         failed, settled, rate = statistics.failed, statistics.settled, statistics.failure_rate
         build_id, data_as_of = performance.build_id, performance.data_as_of
     else:
-        bottlenecks = analytics.bottleneck_analysis(
-            Scope(namespace=args.namespace), period=period, limit=_ALL_TASK_TYPES
-        )
+        # Not BottleneckQuery.validated: every task type counts, beyond the API's row limit.
+        query = BottleneckQuery(Scope.validated(namespace=args.namespace), period, _ALL_TASK_TYPES)
+        bottlenecks = analytics.bottleneck_analysis(query)
         failed = sum(task.failed for task in bottlenecks.slowest_tasks)
         settled = sum(task.execution_count for task in bottlenecks.slowest_tasks)
         rate = _rounded_rate(failed, settled)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import argparse
 import math
 
+from tasker_analytics.core.query import DEFAULT_PERIOD
+
 DEFAULT_MIN_HEALTH = 85.0
 DEFAULT_MAX_FAILURE_RATE = 0.05
-DEFAULT_PERIOD_HOURS = 24
 
 
 def _number(text: str) -> float:
@@ -63,6 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--period",
         type=_hours,
         metavar="HOURS",
-        help=f"failure rate window (default {DEFAULT_PERIOD_HOURS}, at most TASKER_ANALYTICS_MAX_PERIOD_HOURS)",
+        help=f"failure rate window (default {DEFAULT_PERIOD}, at most TASKER_ANALYTICS_MAX_PERIOD_HOURS)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a line")

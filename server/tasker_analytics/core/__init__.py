@@ -1,1 +1,2 @@
-"""What a body holds and how it is computed from the marts: the response schemas and the Analytics service."""
+"""What a body holds and how it is computed from the marts: the query (scope, period, limit),
+the response schemas, the Analytics service and the recommendations."""

@@ -18,6 +18,7 @@ from tasker_analytics.cache.encoded import Encoded, EncodedBodies, cache_key, et
 from tasker_analytics.cache.store import ResponseCache, open_cache
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.core.figures import ms, rate, ratio, whole
+from tasker_analytics.core.query import BottleneckQuery
 from tasker_analytics.core.recommendations import recommendations
 from tasker_analytics.core.schemas import (
     BlockingStep,
@@ -77,23 +78,6 @@ class Served(Generic[Body]):
     body: Body
     cache: CacheInfo
     etag: str
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which task types a bottleneck analysis covers; None means all."""
-
-    namespace: str | None = None
-    task_name: str | None = None
-    version: str | None = None
-
-    def as_dict(self) -> dict[str, str]:
-        return {key: value for key, value in self.__dict__.items() if value is not None}
-
-
-def bottleneck_parameters(scope: Scope, period: int, limit: int) -> dict[str, Any]:
-    """What a bottleneck body depends on besides the build: its cache key's parameters."""
-    return {**scope.as_dict(), "period": period, "limit": limit}
 
 
 class Analytics:
@@ -250,33 +234,32 @@ class Analytics:
 
     # -- bottlenecks -------------------------------------------------------------------
 
-    def bottleneck_report(
-        self, scope: Scope | None = None, period: int = 24, limit: int | None = None
-    ) -> Served[Bottlenecks]:
-        return self._serve(*self._bottleneck_request(scope, period, limit))
+    def bottleneck_report(self, query: BottleneckQuery | None = None) -> Served[Bottlenecks]:
+        return self._serve(*self._bottleneck_request(query or self.default_query()))
 
-    def bottleneck_encoded(self, scope: Scope, period: int = 24, limit: int | None = None) -> Encoded:
-        return self._encode(*self._bottleneck_request(scope, period, limit))
+    def bottleneck_encoded(self, query: BottleneckQuery) -> Encoded:
+        return self._encode(*self._bottleneck_request(query))
 
-    def _bottleneck_request(self, scope: Scope | None, period: int, limit: int | None) -> tuple:
+    def bottleneck_analysis(self, query: BottleneckQuery | None = None) -> Bottlenecks:
+        """The bottleneck endpoint's body for a query (cached like the endpoint)."""
+        return self.bottleneck_report(query).body
+
+    def default_query(self) -> BottleneckQuery:
+        """All task types, the default period and limit."""
+        return BottleneckQuery.validated(self.settings)
+
+    def _bottleneck_request(self, query: BottleneckQuery) -> tuple:
         """A bottleneck body's endpoint, parameters, TTL, type and computation."""
-        scope = scope or Scope()
-        limit = self.settings.default_bottleneck_results if limit is None else limit
         return (
             "bottlenecks",
-            bottleneck_parameters(scope, period, limit),
+            query.parameters(),
             self.settings.bottlenecks_cache_ttl,
             Bottlenecks,
-            lambda snapshot: self._bottlenecks(snapshot, scope, period, limit),
+            lambda snapshot: self._bottlenecks(snapshot, query),
         )
 
-    def bottleneck_analysis(
-        self, scope: Scope | None = None, period: int = 24, limit: int | None = None
-    ) -> Bottlenecks:
-        """The bottleneck endpoint's body for a scope and period (cached like the endpoint)."""
-        return self.bottleneck_report(scope, period, limit).body
-
-    def _bottlenecks(self, snapshot: Snapshot, scope: Scope, period: int, limit: int) -> Bottlenecks:
+    def _bottlenecks(self, snapshot: Snapshot, query: BottleneckQuery) -> Bottlenecks:
+        scope, period, limit = query.scope, query.period, query.limit
         build: BuildInfo = snapshot.build
         as_of: datetime = build.data_as_of
         params = {

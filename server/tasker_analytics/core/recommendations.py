@@ -1,6 +1,6 @@
 """Recommendations: the rows of the SQL function function_based_recommendations (where the
-rules live, dbt vars recommendation_*) turned into the body's list, each with its evidence
-and a sentence worded from that evidence (docs/API.md, recommendations)."""
+rules and the wording of each rationale sentence live, dbt vars recommendation_*) turned
+into the body's list, each with its evidence (docs/API.md, recommendations)."""
 
 from __future__ import annotations
 
@@ -72,55 +72,6 @@ def _evidence_value(name: str, value: Any) -> float | int | str | None:
     return ms(value)
 
 
-def _seconds(ms: float | None) -> str:
-    return f"{(ms or 0.0) / 1000:.1f}s"
-
-
-def _percent(rate: float | None) -> str:
-    return f"{100 * (rate or 0.0):.1f}%"
-
-
-def _rationale(kind: str, pattern: str | None, target: dict[str, Any], e: dict[str, Any], timeout: int | None) -> str:
-    """The sentence of a recommendation, worded from its (rounded) evidence so that the
-    numbers it quotes are the evidence fields (docs/API.md, rationale sentences)."""
-    if kind == "timeout_optimization":
-        return (
-            f"p95 {_seconds(e['p95_ms'])} and p99 {_seconds(e['p99_ms'])} against a {timeout}s timeout; "
-            f"{e['over_timeout']} of {e['completed']} completed executions ran longer"
-        )
-    if pattern == "futile_retries":
-        return (
-            f"{e['recovered_steps']} of {e['errored_steps']} steps that failed with {target['error_type']} "
-            f"later completed ({_percent(e['retry_success_rate'])}); retrying rarely helps"
-        )
-    if pattern == "first_attempt_failures":
-        return (
-            f"{e['retried']} of {e['execution_count']} executions ({_percent(e['retry_rate'])}) needed a retry "
-            f"and {e['retried_completed']} of those completed ({_percent(e['retry_success_rate'])}); "
-            "first attempts fail often"
-        )
-    if kind == "capacity":
-        return (
-            f"tasks waited {_seconds(e['avg_queue_wait_ms'])} in queue on average against "
-            f"{_seconds(e['avg_run_time_ms'])} of run time ({_percent(e['queue_share'])} queued) over "
-            f"{e['completed']} completed tasks"
-        )
-    if kind == "critical_path":
-        return (
-            f"{target['step']} makes up {_percent(e['share'])} of critical-path time, on the critical path of "
-            f"{e['on_critical_path']} of {e['tasks_analyzed']} tasks"
-        )
-    if pattern == "baseline":
-        return (
-            f"p95 rose to {_seconds(e['p95_ms'])} from {_seconds(e['baseline_p95_ms'])} over the previous 7 days "
-            f"({e['ratio']:.2f}x) across {e['completed']} completed tasks"
-        )
-    return (
-        f"p95 of version {target['version']} is {_seconds(e['p95_ms'])} against {_seconds(e['baseline_p95_ms'])} "
-        f"for version {e['previous_version']} ({e['ratio']:.2f}x)"
-    )
-
-
 def recommendations(rows: list[dict[str, Any]]) -> list[Recommendation]:
     """Rows of function_based_recommendations (the rules live in SQL, dbt vars
     recommendation_*), ranked by estimated impact in Python so no collation decides."""
@@ -151,7 +102,7 @@ def recommendations(rows: list[dict[str, Any]]) -> list[Recommendation]:
                 **target,
                 evidence=Evidence(**evidence),
                 estimated_impact_ms_per_day=ms(row["estimated_impact_ms_per_day"]) or 0.0,
-                rationale=_rationale(kind, pattern, target, evidence, timeout),
+                rationale=row["rationale"],
                 **extra,
             )
         )

@@ -40,7 +40,8 @@ from tasker_analytics.api.access import BASE_PATH, SESSION_COOKIE, authorized_an
 from tasker_analytics.api.admission import answer
 from tasker_analytics.auth.tokens import Authenticator, AuthError
 from tasker_analytics.config.settings import Settings
-from tasker_analytics.core.analytics import Analytics, Scope
+from tasker_analytics.core.analytics import Analytics
+from tasker_analytics.core.query import BottleneckQuery, Scope
 from tasker_analytics.core.schemas import Bottlenecks, Performance, rfc3339
 
 DASHBOARD_PATH = f"{BASE_PATH}/dashboard"
@@ -758,11 +759,12 @@ def _dashboard(request: Request) -> Response:
     if any(value == "" for _, value in items):
         kept = [(name, value) for name, value in items if value != ""]
         return Redirect(DASHBOARD_PATH + (f"?{urlencode(kept)}" if kept else ""), status_code=303)
-    scope, period, limit = bottleneck_query(request, settings)  # InvalidParameter -> the 400 JSON
+    query = bottleneck_query(request, settings)  # InvalidQuery -> the 400 JSON
+    scope, period, limit = query.scope, query.period, query.limit
     performance = analytics.performance_metrics()
-    bottlenecks = analytics.bottleneck_analysis(scope, period, limit)
+    bottlenecks = analytics.bottleneck_analysis(query)
     catalog = analytics.bottleneck_analysis(
-        Scope(), min(OPTIONS_PERIOD_HOURS, settings.max_period_hours), settings.max_bottleneck_results
+        BottleneckQuery(Scope(), min(OPTIONS_PERIOD_HOURS, settings.max_period_hours), settings.max_bottleneck_results)
     )
     page = render_dashboard(
         performance, bottlenecks, catalog, scope, period, limit, settings, limit_given="limit" in request.query_params
