@@ -1,10 +1,13 @@
-"""The operators' dashboard (server/tasker_analytics/ui/dashboard.py) through the TestClient:
-the page shows the JSON API's own figures, follows its scope filters, escapes what users
-send, answers the API's 400s, and with auth on is reachable only with a valid session
-cookie (or header) that POST /tasker/analytics/session sets."""
+"""The operators' dashboard (server/tasker_analytics/ui/: routes in dashboard.py, Jinja
+templates rendered by views.py) through the TestClient: the page shows the JSON API's own
+figures, follows its scope filters, escapes what users send, allows only its own inline
+style and script, answers the API's 400s, and with auth on is reachable only with a valid
+session cookie (or header) that POST /tasker/analytics/session sets."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import time
 from html.parser import HTMLParser
@@ -20,6 +23,7 @@ from tasker_analytics.auth.settings import AuthSettings
 from tasker_analytics.auth.tokens import hash_service_token
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.ui.dashboard import DEFAULT_SESSION_SECONDS, route_handlers, session_lifetime
+from tasker_analytics.ui.views import ENVIRONMENT
 
 DASHBOARD = "/tasker/analytics/dashboard"
 SESSION = "/tasker/analytics/session"
@@ -277,13 +281,33 @@ def test_user_values_are_escaped(app_client):
     assert response.status_code == 200
     assert HOSTILE not in response.text
     assert "<img src=x" not in response.text
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in response.text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in response.text  # markupsafe's escape
     page = Page(response.text)
     assert page.text(page.by_id("scope-label")).startswith(f"namespace = {HOSTILE}")
     assert page.one(tag="option", within="filter-namespace", selected="")["attrs"]["value"] == HOSTILE
     assert page.rows("slowest-tasks") == []  # it matches nothing
     assert all("src" not in e["attrs"] for e in page.find("script"))
     assert len(page.find("script")) == 1  # only the page's own inline script
+
+
+def test_the_templates_escape_every_value():
+    assert ENVIRONMENT.autoescape is True
+    for name in ENVIRONMENT.list_templates():
+        source = ENVIRONMENT.loader.get_source(ENVIRONMENT, name)[0]
+        assert not re.search(r"\|\s*safe\b|autoescape\s+false|\bMarkup\b", source), name
+
+
+def test_the_policy_allows_exactly_the_inline_style_and_script(app_client):
+    response = app_client.get(DASHBOARD)
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
+    for tag, directive in (("style", "style-src"), ("script", "script-src")):
+        (body,) = re.findall(rf"<{tag}>(.*?)</{tag}>", response.text, re.DOTALL)
+        assert body.strip()
+        assert policy[directive] == f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+    assert policy["default-src"] == "'none'" and "unsafe" not in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-frame-options"] == "DENY"
 
 
 @pytest.mark.parametrize(
