@@ -276,3 +276,52 @@ def test_before_routing_a_cached_key_still_needs_credentials_and_valid_input(wor
         before = routed.count
         assert client.get(PERFORMANCE, headers={**good, "If-None-Match": etag}).status_code == 304
         assert routed.count == before, "a conditional hit is answered before routing"
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [(PERFORMANCE, {}), (BOTTLENECKS, {"namespace": "payments", "period": 13})],
+)
+def test_a_miss_authenticates_parses_and_looks_up_once(workload, monkeypatch, path, params):
+    """The pass before routing and the routed handler share one authentication, one parse
+    of the query string and one lookup of the encoded bodies; so does a refused request."""
+    import tasker_analytics.api.access as access
+    from tasker_analytics.auth.settings import AuthSettings
+    from tasker_analytics.auth.tokens import Authenticator, hash_service_token
+
+    token = "a-service-token-that-is-long-enough-0123456789"
+    auth = AuthSettings(required=True, service_tokens=(("dashboards", hash_service_token(token)),))
+    settings = workload.settings(auth=auth)
+    calls = {"authenticate": 0, "parse": 0, "lookup": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(Authenticator, "authenticate", counted("authenticate", Authenticator.authenticate))
+    monkeypatch.setattr(access, "query_values", counted("parse", access.query_values))
+    monkeypatch.setattr(Analytics, "encoded_hit", counted("lookup", Analytics.encoded_hit))
+    with TestClient(create_app(settings)) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def sent(**kwargs):
+            before = dict(calls)
+            response = client.get(path, **kwargs)
+            return response, {name: calls[name] - before[name] for name in calls}
+
+        # The first request of a process looks nothing up until a build is known.
+        miss, counted_calls = sent(params=params, headers=headers)
+        assert miss.status_code == 200 and miss.headers["x-cache"] == "miss"
+        assert counted_calls["authenticate"] == 1 and counted_calls["parse"] == 1 and counted_calls["lookup"] <= 1
+        hit, counted_calls = sent(params=params, headers=headers)
+        assert hit.status_code == 200 and hit.headers["x-cache"] == "hit"
+        assert counted_calls == {"authenticate": 1, "parse": 1, "lookup": 1}
+        bad, counted_calls = sent(params={**params, "bogus": "1"}, headers=headers)
+        assert bad.status_code == 400 and bad.json()["parameter"] == "bogus"
+        assert counted_calls == {"authenticate": 1, "parse": 1, "lookup": 0}
+        refused, counted_calls = sent(params=params, headers={"Authorization": "Bearer wrong"})
+        assert refused.status_code == 401
+        assert counted_calls == {"authenticate": 1, "parse": 0, "lookup": 0}
