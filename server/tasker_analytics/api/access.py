@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
 from typing import Generic, TypeVar
 
 from litestar import Request
@@ -16,6 +18,7 @@ from tasker_analytics.auth.tokens import Authenticator, AuthError
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.core.analytics import Analytics
 from tasker_analytics.core.query import DEFAULT_PERIOD, BottleneckQuery, InvalidQuery
+from tasker_analytics.core.schemas import utc
 
 BASE_PATH = "/tasker/analytics"
 # The cookie a browser session carries its token in (HttpOnly; see the dashboard).
@@ -37,6 +40,23 @@ Query = TypeVar("Query")
 _INTEGER = re.compile(r"^[0-9]{1,9}$")
 # Where a request's caller and query, once worked out, are kept for the rest of it.
 _CHECKED = "tasker_analytics.checked"
+
+
+# For a response no cache may keep: errors, readiness, refusals.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def cached_headers(private: bool, ttl: int, built_at: datetime, build_id: str) -> dict[str, str]:
+    """The caching headers of a body of one build, kept `ttl` seconds: by the caller only
+    (`private`, auth on: it varies with the credentials) or by shared caches too."""
+    headers = {
+        "Cache-Control": f"{'private' if private else 'public'}, max-age={ttl}",
+        "Last-Modified": format_datetime(utc(built_at), usegmt=True),
+        "X-Build-Id": build_id,
+    }
+    if private:
+        headers["Vary"] = VARY_AUTHENTICATED
+    return headers
 
 
 def authorized_analytics(request: Request) -> Analytics:

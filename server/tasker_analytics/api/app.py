@@ -9,8 +9,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime
-from email.utils import format_datetime
 from typing import Any
 
 import msgspec
@@ -26,8 +24,9 @@ from litestar.response.base import ASGIResponse
 from tasker_analytics.api.access import (
     BASE_PATH,
     BOTTLENECK_PARAMETERS,
-    VARY_AUTHENTICATED,
+    NO_STORE,
     bottleneck_query,
+    cached_headers,
     checked,
     no_query,
 )
@@ -55,10 +54,6 @@ from tasker_analytics.warehouse.snapshots import BuildInfo, Warehouse, Warehouse
 logger = logging.getLogger("tasker_analytics")
 _JSON = msgspec.json.Encoder()
 _JSON_TYPE = (b"content-type", b"application/json")
-
-
-def _http_date(moment: datetime) -> str:
-    return format_datetime(utc(moment), usegmt=True)
 
 
 class _SentAsIs(ASGIResponse):
@@ -98,15 +93,12 @@ def _respond(request: Request, encoded: Encoded, ttl: int, resources: bytes | No
     headers = encoded.headers.get((ttl, private))
     if headers is None:
         named = {
-            "cache-control": f"{'private' if private else 'public'}, max-age={ttl}",
-            "etag": encoded.etag,
-            "last-modified": _http_date(encoded.built_at),
-            "x-build-id": encoded.build_id,
-            "x-cache": encoded.status,
-            **({"vary": VARY_AUTHENTICATED} if private else {}),
+            **cached_headers(private, ttl, encoded.built_at, encoded.build_id),
+            "ETag": encoded.etag,
+            "X-Cache": encoded.status,
         }
         headers = encoded.headers[(ttl, private)] = [
-            (name.encode("latin-1"), value.encode("latin-1")) for name, value in named.items()
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in named.items()
         ]
     if_none_match = request.headers.get("if-none-match")
     if if_none_match and encoded.etag in _etags(if_none_match):
@@ -371,7 +363,7 @@ def _error_body(error: str, detail: str) -> dict[str, Any]:
 async def ready(request: Request) -> Response[dict]:
     """Readiness: the served build's performance marts can be read."""
     status, body = await request.app.state.readiness.answer()
-    return Response(body, status_code=status, headers={"Cache-Control": "no-store"})
+    return Response(body, status_code=status, headers=NO_STORE)
 
 
 def _invalid_parameter(_: Request, error: InvalidQuery) -> Response[ErrorBody]:
@@ -381,7 +373,7 @@ def _invalid_parameter(_: Request, error: InvalidQuery) -> Response[ErrorBody]:
 
 def _unauthorized(request: Request, error: AuthError) -> Response[ErrorBody]:
     body = ErrorBody(error="unauthorized" if error.status == 401 else "forbidden", detail=error.detail)
-    headers = {"Cache-Control": "no-store"}
+    headers = dict(NO_STORE)
     if error.status == 401:
         headers["WWW-Authenticate"] = request.app.state.authenticator.www_authenticate(error)
     return Response(body, status_code=error.status, headers=headers)
@@ -390,19 +382,19 @@ def _unauthorized(request: Request, error: AuthError) -> Response[ErrorBody]:
 def _unavailable(_: Request, error: WarehouseUnavailable) -> Response[ErrorBody]:
     logger.warning("warehouse unavailable: %s", error.internal)
     body = ErrorBody(error="warehouse_unavailable", detail=str(error), timestamp=utc_now())
-    return Response(body, status_code=503, headers={"Cache-Control": "no-store"})
+    return Response(body, status_code=503, headers=NO_STORE)
 
 
 def _overloaded(_: Request, error: Overloaded) -> Response[ErrorBody]:
     body = ErrorBody(error="overloaded", detail=str(error), timestamp=utc_now())
-    headers = {"Retry-After": str(error.retry_after), "Cache-Control": "no-store"}
+    headers = {"Retry-After": str(error.retry_after), **NO_STORE}
     return Response(body, status_code=503, headers=headers)
 
 
 def _client_gone(_: Request, error: ClientGone) -> Response[ErrorBody]:
     # Nobody reads this: the client disconnected before its body was computed.
     body = ErrorBody(error="client_gone", detail="the client disconnected", timestamp=utc_now())
-    return Response(body, status_code=503, headers={"Cache-Control": "no-store"})
+    return Response(body, status_code=503, headers=NO_STORE)
 
 
 def _http_error(_: Request, error: HTTPException) -> Response[ErrorBody]:

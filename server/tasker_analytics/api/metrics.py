@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import datetime
 
 import msgspec
 from litestar import Request, Response, get
@@ -21,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from tasker_analytics.api.access import BASE_PATH, VARY_AUTHENTICATED, authorized_analytics, check_known
+from tasker_analytics.api.access import BASE_PATH, authorized_analytics, cached_headers, check_known
 from tasker_analytics.api.admission import answer
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.core.analytics import Analytics
@@ -71,15 +70,7 @@ def _reports(analytics: Analytics, period: int) -> tuple[Performance, Bottleneck
 
 
 def _headers(settings: Settings, ttl: int, performance: Performance) -> dict[str, str]:
-    visibility = "private" if settings.auth.required else "public"
-    headers = {
-        "Cache-Control": f"{visibility}, max-age={ttl}",
-        "Last-Modified": format_datetime(performance.built_at.astimezone(UTC), usegmt=True),
-        "X-Build-Id": performance.build_id,
-    }
-    if settings.auth.required:
-        headers["Vary"] = VARY_AUTHENTICATED
-    return headers
+    return cached_headers(settings.auth.required, ttl, performance.built_at, performance.build_id)
 
 
 class _AnalyticsCollector(Collector):

@@ -5,15 +5,14 @@ cache hits are answered from without reading the warehouse or the shared cache."
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
+from tasker_analytics.cache.store import Bounded
 from tasker_analytics.core.schemas import Bottlenecks, CacheInfo, Performance, utc
 
 _JSON = msgspec.json.Encoder()
@@ -78,40 +77,9 @@ class Encoded:
         return self.head + freshness + tail
 
 
-class EncodedBodies:
+class EncodedBodies(Bounded[Encoded]):
     """The hit form of recently served bodies, per cache key, in this process: a key holds
     the build id, so an entry never goes stale within its TTL. Bounded by total bytes."""
 
     def __init__(self, max_bytes: int = 16 * 1024 * 1024):
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[str, tuple[float, Encoded]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _size(encoded: Encoded) -> int:
-        return len(encoded.head) + len(encoded.tail)
-
-    def get(self, key: str) -> Encoded | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            if item[0] <= time.monotonic():
-                self._bytes -= self._size(self._items.pop(key)[1])
-                return None
-            self._items.move_to_end(key)
-            return item[1]
-
-    def put(self, key: str, encoded: Encoded, ttl: int) -> None:
-        with self._lock:
-            previous = self._items.pop(key, None)
-            if previous is not None:
-                self._bytes -= self._size(previous[1])
-            self._items[key] = (time.monotonic() + ttl, encoded)
-            self._bytes += self._size(encoded)
-            while self._bytes > self.max_bytes and len(self._items) > 1:
-                self._bytes -= self._size(self._items.popitem(last=False)[1][1])
-
-    def __len__(self) -> int:
-        return len(self._items)
+        super().__init__(max_bytes, size=lambda encoded: len(encoded.head) + len(encoded.tail))

@@ -20,9 +20,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 logger = logging.getLogger("tasker_analytics.cache.store")
+Value = TypeVar("Value")
 
 KEY_PREFIX = "tasker_analytics:"
 # A sorted set of the cached keys scored by expiry: the entry count without a scan.
@@ -46,41 +47,63 @@ class CacheStore(Protocol):
     def entries(self) -> int: ...
 
 
-class MemoryStore:
-    """A bounded in-process store; expired entries go first, then the oldest."""
+class Bounded(Generic[Value]):
+    """Entries with a time to live in this process, bounded by their total size (`size` of
+    a value, 1 by default): when a new entry overflows the bound, expired entries go first,
+    then the least recently used."""
 
-    backend = "memory"
-
-    def __init__(self, max_entries: int = 2048):
-        self.max_entries = max_entries
-        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+    def __init__(self, limit: int, size: Callable[[Value], int] | None = None):
+        self.limit = limit
+        self._size = size or (lambda _value: 1)
+        self._items: OrderedDict[str, tuple[float, Value, int]] = OrderedDict()
+        self._total = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> Value | None:
         with self._lock:
             item = self._items.get(key)
             if item is None:
                 return None
             if item[0] <= time.monotonic():
-                del self._items[key]
+                self._total -= self._items.pop(key)[2]
                 return None
+            self._items.move_to_end(key)
             return item[1]
 
-    def set(self, key: str, value: bytes, ttl: int) -> None:
+    def put(self, key: str, value: Value, ttl: int) -> None:
         now = time.monotonic()
+        size = self._size(value)
         with self._lock:
-            self._items[key] = (now + ttl, value)
-            self._items.move_to_end(key)
-            if len(self._items) > self.max_entries:
-                for stale in [name for name, (expires, _) in self._items.items() if expires <= now]:
-                    del self._items[stale]
-                while len(self._items) > self.max_entries:
-                    self._items.popitem(last=False)
+            previous = self._items.pop(key, None)
+            if previous is not None:
+                self._total -= previous[2]
+            self._items[key] = (now + ttl, value, size)
+            self._total += size
+            if self._total > self.limit:
+                for stale in [name for name, (expires, _, _) in self._items.items() if expires <= now]:
+                    self._total -= self._items.pop(stale)[2]
+                while self._total > self.limit and len(self._items) > 1:
+                    self._total -= self._items.popitem(last=False)[1][2]
 
     def entries(self) -> int:
+        """Entries not expired yet."""
         now = time.monotonic()
         with self._lock:
-            return sum(1 for expires, _ in self._items.values() if expires > now)
+            return sum(1 for expires, _, _ in self._items.values() if expires > now)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class MemoryStore(Bounded[bytes]):
+    """The response cache in this process: at most `max_entries` bodies."""
+
+    backend = "memory"
+
+    def __init__(self, max_entries: int = 2048):
+        super().__init__(max_entries)
+
+    set = Bounded.put
 
 
 _UNAVAILABLE = object()

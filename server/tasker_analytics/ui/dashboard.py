@@ -31,7 +31,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
-from tasker_analytics.api.access import BASE_PATH, SESSION_COOKIE, authorized_analytics, bottleneck_query
+from tasker_analytics.api.access import BASE_PATH, NO_STORE, SESSION_COOKIE, authorized_analytics, bottleneck_query
 from tasker_analytics.api.admission import answer
 from tasker_analytics.auth.tokens import Authenticator, AuthError
 from tasker_analytics.config.settings import Settings
@@ -53,9 +53,12 @@ OPTIONS_PERIOD_HOURS = 168
 
 
 def _html_headers(settings: Settings) -> dict[str, str]:
+    # The page can hold scoped data: never shared caches; nothing stored when auth is on.
+    kept = (
+        NO_STORE if settings.auth.required else {"Cache-Control": f"private, max-age={settings.performance_cache_ttl}"}
+    )
     return {
-        # The page can hold scoped data: never shared caches; nothing stored when auth is on.
-        "Cache-Control": "no-store" if settings.auth.required else f"private, max-age={settings.performance_cache_ttl}",
+        **kept,
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
@@ -77,7 +80,7 @@ def _dashboard(request: Request) -> Response:
     try:
         analytics: Analytics = authorized_analytics(request)
     except AuthError as error:
-        headers = {**_html_headers(settings), "Cache-Control": "no-store"}
+        headers = {**_html_headers(settings), **NO_STORE}
         if error.status == 401:
             headers["WWW-Authenticate"] = request.app.state.authenticator.www_authenticate(error)
         return Response(
@@ -134,7 +137,7 @@ def create_session(request: Request) -> Response[None]:
         raise AuthError(401, "tokens are accepted in the Authorization header only", "invalid_request")
     header = request.headers.get("authorization")
     principal = authenticator.authenticate(header)  # AuthError -> 401/403, no cookie
-    headers = {"Cache-Control": "no-store"}
+    headers = dict(NO_STORE)
     if principal is not None and header is not None:
         token = header.strip().partition(" ")[2].strip()
         headers["Set-Cookie"] = _cookie(token, session_lifetime(token, principal.kind))
@@ -147,7 +150,7 @@ def delete_session(request: Request) -> Response[None]:
     if not request.app.state.settings.enabled:
         raise NotFoundException()
     headers = {
-        "Cache-Control": "no-store",
+        **NO_STORE,
         "Set-Cookie": _cookie("", 0) + "; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
     }
     return Response(None, status_code=204, headers=headers)
