@@ -6,7 +6,7 @@ TASKS ?= 20000
 SEED ?= 42
 
 .DEFAULT_GOAL := help
-.PHONY: help install run generate build serve test fuzz load reliability bench bench-quick lint clean
+.PHONY: help install run generate build serve test test-fast fuzz load reliability bench bench-quick lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,15 +34,21 @@ serve: install ## serve the API from the last build
 test: install ## command 2: run every test (dbt builds, unit and data tests, API, oracle, Postgres)
 	$(BIN)/pytest -q --durations=15
 
+# tests/unit and tests/integration without the tests that need a service or a long run
+# (markers in pyproject.toml): no PostgreSQL, Spark, browser, wrk or server process.
+FAST_MARKERS := not postgres and not spark and not browser and not load
+test-fast: install ## unit and integration tests without Postgres, Spark, browser and load (a few minutes)
+	$(BIN)/pytest -q --durations=5 tests/unit tests/integration -m "$(FAST_MARKERS)"
+
 fuzz: install ## schemathesis against the served OpenAPI schema, 1,000 requests per operation
-	TASKER_ANALYTICS_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q -s tests/test_fuzz.py
+	TASKER_ANALYTICS_FUZZ_EXAMPLES=1000 $(BIN)/pytest -q -s tests/system/test_fuzz.py
 
 load: install ## 60 s of wrk at 64 connections while three rebuilds run (bench/results/rebuild_load.json)
 	$(BIN)/python bench/rebuild_load.py --seconds 60 --connections 64
 
 reliability: install ## the attack and fault tests with their figures (bench/results/reliability.jsonl, docs/RELIABILITY.md)
 	@mkdir -p bench/results && rm -f bench/results/reliability.jsonl
-	TASKER_ANALYTICS_RECORD_FIGURES=bench/results/reliability.jsonl $(BIN)/pytest -q tests/test_hardening.py tests/test_build_failures.py
+	TASKER_ANALYTICS_RECORD_FIGURES=bench/results/reliability.jsonl $(BIN)/pytest -q tests/system/test_hardening.py tests/system/test_build_failures.py
 	@cat bench/results/reliability.jsonl
 
 bench: install ## benchmarks at 10k, 100k and 1M tasks (about an hour; bench/results/, docs/BENCHMARKS.md)

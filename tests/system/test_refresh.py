@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from litestar.testing import TestClient
 
-from conftest import build_duckdb_workload, build_postgres_workload, drop_schemas
+from helpers.workloads import build_duckdb_workload, build_postgres_workload, drop_schemas
 from tasker_analytics.api.app import create_app
 from tasker_analytics.build.runner import build
 from tasker_analytics.config.settings import Settings
@@ -61,6 +62,7 @@ def _to_json(body) -> dict:
     return msgspec.json.decode(msgspec.json.encode(body))
 
 
+@pytest.mark.load
 def test_three_rebuilds_under_load_fail_nothing_and_never_mix_builds(tmp_path):
     workload = build_duckdb_workload(tmp_path, tasks=2000, seed=11)
     port = _free_port()
@@ -174,6 +176,8 @@ def test_background_aggregation_rebuilds_and_reports(tmp_path, monkeypatch):
     assert latest["build_id"] != first["build_id"]
 
 
+@pytest.mark.postgres
+@pytest.mark.load
 def test_postgres_rebuilds_under_load_fail_nothing_and_never_mix_builds(postgres_dsn, tmp_path):
     postgres_workload = build_postgres_workload(postgres_dsn, tasks=1500, seed=13, target_dir=tmp_path)
     try:

@@ -1,8 +1,9 @@
 """Compare one ``GET /tasker/analytics/bottlenecks`` body with the oracle, figure by figure.
 
-Shared by tests/test_rollups.py (random scopes and periods over the generated workload) and
-tests/test_critical_path.py (a hand-built DAG workload). Every mismatch of every section is
-collected in a ``Diff`` (tests/test_oracle.py) so one failure lists them all.
+Shared by tests/integration/test_rollups.py (random scopes and periods over the generated
+workload), test_critical_path.py (a hand-built DAG workload) and test_oracle.py. Every
+mismatch of every section is collected in a ``Diff`` (helpers.diff) so one failure lists
+them all.
 
 Tolerances (docs/API.md "Served from rollups"): counts exact; averages, sums, minima and
 maxima within 0.051 ms (API rounds to 0.1 ms) or 1e-9 relative; rates and shares within
@@ -15,9 +16,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from test_oracle import Diff, compare_ranked
-
-from oracle import DURATION_ABS_TOL
+from helpers.diff import Diff, compare_ranked
+from helpers.oracle import DURATION_ABS_TOL
 
 TASK_KEY = ("namespace", "task_name", "version")
 STEP_KEY = ("namespace", "task_name", "version", "step_name")

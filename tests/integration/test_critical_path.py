@@ -2,7 +2,7 @@
 
 The nine Tasker tables are written here (the generator's column types) and built with dbt;
 ``dependency_analysis`` of ``GET /tasker/analytics/bottlenecks`` must equal the hand values
-below, and so must tests/oracle.py (checked without the API, so an oracle bug shows apart
+below, and so must tests/helpers/oracle.py (checked without the API, so an oracle bug shows apart
 from an implementation bug).
 
 as_of = 2026-11-28 12:00:00; period=1 is (11:00, 12:00], period=24 is (11-27 12:00, 12:00].
@@ -93,12 +93,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from bottleneck_compare import compare_body
 from litestar.testing import TestClient
-from test_oracle import Diff, _write_source
-from test_oracle_selfcheck import Builder
 
-from oracle import RATE_ABS_TOL, Raw, bottlenecks, critical_path, gates, load_raw, load_seeds, task_dags
+from helpers.bottleneck_compare import compare_body
+from helpers.diff import Diff
+from helpers.hand_built import Builder, write_source
+from helpers.oracle import RATE_ABS_TOL, Raw, bottlenecks, critical_path, gates, load_raw, load_seeds, task_dags
 
 AS_OF = datetime(2026, 11, 28, 12, 0, 0)
 URL = "/tasker/analytics/bottlenecks"
@@ -470,7 +470,7 @@ def dag_build(tmp_path_factory):
 
     directory = tmp_path_factory.mktemp("critical_path")
     source = directory / "tasker_source.duckdb"
-    _write_source(build_tables(), source)
+    write_source(build_tables(), source)
     settings = Settings(duckdb_path=directory / "tasker_analytics.duckdb")
     build(
         settings,

@@ -21,7 +21,10 @@ import pytest
 import redis
 from litestar.testing import TestClient
 
-from conftest import COMMAND, free_port, record_figure, running_server, service_missing
+from helpers.figures import record_figure
+from helpers.paths import HELPERS
+from helpers.servers import COMMAND, free_port, running_server
+from helpers.services import service_missing
 from tasker_analytics.api.app import create_app
 from tasker_analytics.auth.settings import AuthSettings
 from tasker_analytics.auth.tokens import hash_service_token
@@ -184,6 +187,7 @@ def test_a_killed_worker_is_respawned_and_requests_answer_again_within_5_s(workl
 # -- 3. a flood of uncached requests --------------------------------------------------------
 
 
+@pytest.mark.load
 def test_a_flood_of_uncached_requests_is_bounded_and_probes_stay_fast(workload):
     """64 connections asking for distinct uncached bodies for 4 s, each giving up after
     0.5 s, from another process; meanwhile liveness, readiness and a cached hit are timed."""
@@ -199,7 +203,7 @@ def test_a_flood_of_uncached_requests_is_bounded_and_probes_stay_fast(workload):
             one_body = max(bodies)
             probes: dict[str, list[float]] = {"/health/live": [], "/health/ready": [], PERFORMANCE: []}
             flood = subprocess.Popen(
-                [sys.executable, str(Path(__file__).with_name("flood_client.py")), server.base, "4", "64", "0.5"],
+                [sys.executable, str(HELPERS / "flood_client.py"), server.base, "4", "64", "0.5"],
                 stdout=subprocess.PIPE,
                 text=True,
             )

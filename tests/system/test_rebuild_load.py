@@ -1,7 +1,7 @@
 """The CI-sized run of bench/rebuild_load.py: wrk at 64 connections against the served
 API while a rebuild runs and is swapped in (at least 10 s, until it is done): zero
 errors, zero non-200s, every body from the build its X-Build-Id names. `make load` runs
-the full 60 s with three rebuilds; tests/test_refresh.py checks three rebuilds under load
+the full 60 s with three rebuilds; tests/system/test_refresh.py checks three rebuilds under load
 with every body compared to its build."""
 
 from __future__ import annotations
@@ -10,11 +10,15 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-from conftest import service_missing
+import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from helpers.paths import REPOSITORY
+from helpers.services import service_missing
+
+BENCH = REPOSITORY / "bench"
+
+pytestmark = pytest.mark.load
 
 
 def test_a_rebuild_under_64_connections(tmp_path):

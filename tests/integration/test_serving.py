@@ -118,7 +118,7 @@ def test_probes(client, tmp_path):
 
 
 def test_a_new_build_is_picked_up_without_a_restart_and_changes_the_etag(tmp_path):
-    from conftest import build_duckdb_workload
+    from helpers.workloads import build_duckdb_workload
 
     workload = build_duckdb_workload(tmp_path, tasks=500, seed=3)
     with TestClient(create_app(workload.settings())) as test_client:
@@ -141,7 +141,7 @@ def test_a_new_build_is_picked_up_without_a_restart_and_changes_the_etag(tmp_pat
 
 
 def test_a_failed_build_leaves_the_previous_one_serving(tmp_path):
-    from conftest import build_duckdb_workload
+    from helpers.workloads import build_duckdb_workload
 
     workload = build_duckdb_workload(tmp_path, tasks=300, seed=4)
     broken_source = tmp_path / "broken.duckdb"

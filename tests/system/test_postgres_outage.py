@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from conftest import service_missing
+from helpers.services import service_missing
 from tasker_analytics.api.app import create_app
 from tasker_analytics.build.postgres import postgres_build_schemas
 from tasker_analytics.config.settings import Settings
@@ -23,6 +23,8 @@ from tasker_analytics.config.settings import Settings
 BIN = Path("/usr/lib/postgresql/15/bin")
 BOTTLENECKS = "/tasker/analytics/bottlenecks"
 PERFORMANCE = "/tasker/analytics/performance"
+
+pytestmark = pytest.mark.postgres
 
 
 def _free_port() -> int:

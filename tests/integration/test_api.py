@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from litestar.testing import TestClient
 
-from conftest import build_duckdb_workload
+from helpers.workloads import build_duckdb_workload
 from tasker_analytics.api.app import create_app
 from tasker_analytics.config.settings import Settings
 

@@ -6,9 +6,9 @@ namespaces, task names and versions really present in conftest's generated ``wor
 come from 1..168 and include both ends. For each pair the test GETs
 ``/tasker/analytics/bottlenecks?...&limit=50`` and compares every figure of
 slowest_tasks, slowest_steps, error_patterns, performance_distribution and
-dependency_analysis (plus data_quality and the metadata) with tests/oracle.py, which
+dependency_analysis (plus data_quality and the metadata) with tests/helpers/oracle.py, which
 recomputes them in plain Python from the raw Tasker tables. Tolerances: see
-tests/bottleneck_compare.py.
+tests/helpers/bottleneck_compare.py.
 
 Each pair is its own test (``pair00`` ... ); its failure message names the scope and period.
 The raw tables are loaded once per session (``workload_raw``).
@@ -20,10 +20,10 @@ import random
 from dataclasses import dataclass
 
 import pytest
-from bottleneck_compare import compare_body, compare_sketch, dependency_hint
-from test_oracle import Diff
 
-from oracle import bottlenecks, facts, load_raw, load_seeds
+from helpers.bottleneck_compare import compare_body, compare_sketch, dependency_hint
+from helpers.diff import Diff
+from helpers.oracle import bottlenecks, facts, load_raw, load_seeds
 
 URL = "/tasker/analytics/bottlenecks"
 LIMIT = 50

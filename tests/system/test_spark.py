@@ -12,7 +12,7 @@ days here) starts before midnight at the first build's as_of and after it at the
 so that a whole day leaves the tables and the next day loses some of its tasks.
 
 Spark needs the `spark` extra (`pip install -e '.[spark]'`) and Java 17: without them the
-Spark tests skip with the reason, and fail under CI (conftest.service_missing).
+Spark tests skip with the reason, and fail under CI (helpers.services.service_missing).
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from litestar.testing import TestClient
-from test_dbt_build import _summary, _unit_tests
-from test_incremental import BUILD_COLUMNS, STATE_RELATIONS, _rows_equal
 
-from conftest import ENGINE_QUERIES, GENERATED_AS_OF, drop_schemas, service_missing, stable_body
+from helpers.builds import BUILD_COLUMNS, STATE_RELATIONS, dbt_summary, dbt_unit_tests, rows_equal
+from helpers.responses import ENGINE_QUERIES, stable_body
+from helpers.services import service_missing
+from helpers.workloads import GENERATED_AS_OF, drop_schemas
 from tasker_analytics.api.app import create_app
 from tasker_analytics.build.project import INCREMENTAL_RELATIONS, SERVED_RELATIONS, BuildError, BuildResult
 from tasker_analytics.build.runner import build
@@ -59,6 +60,9 @@ SPARK_CUTOFF = SPARK_AS_OF - timedelta(hours=1)
 RETENTION_DAYS = 3
 # The per-execution models, partitioned by task_created_date on Spark.
 PER_TASK_RELATIONS = [relation for relation in INCREMENTAL_RELATIONS if relation != "int_build_watermarks"]
+
+# The whole module, the few tests that need no Spark (the Parquet writer, the command line) too.
+pytestmark = pytest.mark.spark
 
 
 def _require_spark() -> None:
@@ -223,10 +227,10 @@ def test_generator_writes_the_nine_tables_as_parquet(tmp_path):
 
 def test_dbt_build_passes_on_spark(spark_incremental):
     for result in (spark_incremental.first, spark_incremental.second):
-        summary = _summary(result.output)
+        summary = dbt_summary(result.output)
         assert summary["error"] == 0 and summary["skip"] == 0, summary
     # The first build ran dbt's unit tests.
-    assert _unit_tests(spark_incremental.first.output) >= 9
+    assert dbt_unit_tests(spark_incremental.first.output) >= 9
 
 
 def test_spark_build_is_served_from_a_duckdb_file_with_every_served_relation(spark_incremental):
@@ -365,7 +369,7 @@ def test_spark_incremental_build_equals_a_full_refresh(spark_incremental, duckdb
         incremental = connection.execute(
             f"select {select} from (select {spark_naive_utc(connection, spark)} from {spark})"
         ).fetchall()
-        if not _rows_equal(incremental, full):
+        if not rows_equal(incremental, full):
             differing.append(relation)
     assert differing == []
 

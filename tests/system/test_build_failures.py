@@ -14,14 +14,9 @@ import duckdb
 import psycopg
 import pytest
 
-from conftest import (
-    BUILD_AS_OF,
-    COMMAND,
-    build_duckdb_workload,
-    build_postgres_workload,
-    drop_schemas,
-    service_missing,
-)
+from helpers.servers import COMMAND
+from helpers.services import service_missing
+from helpers.workloads import BUILD_AS_OF, build_duckdb_workload, build_postgres_workload, drop_schemas
 from tasker_analytics.build.duckdb_builds import builds_folder, complete_builds
 from tasker_analytics.build.postgres import postgres_build_schemas
 from tasker_analytics.build.runner import build
@@ -193,6 +188,7 @@ def test_an_empty_build_over_a_busy_one_asks_for_allow_empty(small, tmp_path):
     assert _served_build_id(served) not in (before, quiet)
 
 
+@pytest.mark.postgres
 def test_postgres_build_schemas_a_killed_build_left_are_dropped_and_never_counted(postgres_dsn, tmp_path):
     built = build_postgres_workload(postgres_dsn, tasks=300, seed=5, target_dir=tmp_path)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ENGINE_QUERIES, stable_body
+from helpers.responses import ENGINE_QUERIES, stable_body
 
 pytestmark = pytest.mark.postgres
 

@@ -34,9 +34,9 @@ import math
 from datetime import datetime, timedelta
 
 import pytest
-from fixture_tasks import Step, TaskerFixture, fail, ok
 from litestar.testing import TestClient
 
+from helpers.fixture_tasks import Step, TaskerFixture, fail, ok
 from tasker_analytics.api.app import create_app
 from tasker_analytics.build.runner import build
 from tasker_analytics.config.settings import Settings

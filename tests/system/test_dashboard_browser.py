@@ -23,7 +23,9 @@ from pathlib import Path
 import jwt
 import pytest
 
-from conftest import Workload, service_missing
+from helpers.paths import TESTS
+from helpers.services import service_missing
+from helpers.workloads import Workload
 from tasker_analytics.api.access import SESSION_COOKIE
 from tasker_analytics.api.app import create_app
 
@@ -38,7 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = TESTS / "artifacts"
 DASHBOARD = "/tasker/analytics/dashboard"
 SESSION = "/tasker/analytics/session"
 PERFORMANCE = "/tasker/analytics/performance"
@@ -46,6 +48,8 @@ BOTTLENECKS = "/tasker/analytics/bottlenecks"
 SECRET = "a-browser-test-secret-that-is-32-bytes-or-more"
 PERMISSION = "tasker.analytics:index"
 START_SECONDS = 60
+
+pytestmark = pytest.mark.browser
 
 # Until create_app lists the dashboard's handlers, the test serves this module: create_app
 # plus dashboard.route_handlers, with granian like `tasker-analytics serve`.

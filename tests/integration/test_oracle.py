@@ -1,11 +1,11 @@
 """Oracle tests: every figure the HTTP API serves, recomputed independently from the raw
-Tasker tables by tests/oracle.py (plain Python, no SQL aggregation) and compared.
+Tasker tables by tests/helpers/oracle.py (plain Python, no SQL aggregation) and compared.
 
 Two builds are checked (the ``dataset`` fixture):
 - ``generated``: conftest's ``workload`` (``.source_path``, ``.as_of``, ``.project_dir``; a
   generated workload built with a dbt ``as_of`` 30 minutes before the generator's end) served
   by conftest's ``client``;
-- ``edge``: the hand-built rows of test_oracle_selfcheck.build_edge_tables() (retries, error
+- ``edge``: the hand-built rows of helpers.hand_built.build_edge_tables() (retries, error
   classes from metadata / results / neither, JSON-null metadata, negative task and step
   durations, a zero-ms task, rows exactly on window edges and after as_of, the attempts-column
   fallback), written with the generator's column types, built here with dbt and served by an
@@ -19,9 +19,7 @@ test collects every mismatch of its section before failing, so one run shows the
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,11 +27,14 @@ from typing import Any
 
 import pytest
 
-from oracle import (
+from helpers.bottleneck_compare import compare_body, dependency_hint
+from helpers.diff import Diff, compare_ranked, is_num
+from helpers.hand_built import AS_OF as EDGE_AS_OF
+from helpers.hand_built import build_edge_tables, write_source
+from helpers.oracle import (
     APPROX_REL_TOL,
     DEFAULT_WEIGHTS,
     DURATION_ABS_TOL,
-    DURATION_REL_TOL,
     HEALTH_COMPONENTS,
     RATE_ABS_TOL,
     SCORE_ABS_TOL,
@@ -50,170 +51,8 @@ PERFORMANCE_URL = "/tasker/analytics/performance"
 BOTTLENECKS_URL = "/tasker/analytics/bottlenecks"
 API_DEFAULT_LIMIT = 10
 # "generated": conftest's workload (generator + dbt build, as_of 30 min before the generator's
-# end); "edge": the hand-built edge cases of test_oracle_selfcheck, built here with dbt.
+# end); "edge": the hand-built edge cases of helpers.hand_built, built here with dbt.
 DATASETS = ["generated", "edge"]
-
-
-# =========================================================================== comparison helpers
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-class Diff:
-    """Collects mismatches; ``check()`` fails the test listing all of them."""
-
-    def __init__(self, context: str):
-        self.context = context
-        self.problems: list[str] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
-
-    # -- scalar comparisons
-    def count(self, path: str, oracle: int, api: Any) -> None:
-        if not _is_int(api):
-            self.add(path, f"expected an integer count {oracle}, API gave {api!r}")
-        elif api != oracle:
-            self.add(path, f"oracle {oracle} != API {api}")
-
-    def duration(self, path: str, oracle: float | None, api: Any, *, approximate: bool = False) -> None:
-        if oracle is None:
-            if api is not None:
-                self.add(path, f"oracle null (no items) != API {api!r}")
-            return
-        if not _is_num(api):
-            self.add(path, f"oracle {oracle:.4f} ms != API {api!r}")
-            return
-        tol = max(DURATION_ABS_TOL, DURATION_REL_TOL * abs(oracle))
-        if approximate:
-            tol = max(tol, APPROX_REL_TOL * abs(oracle) + DURATION_ABS_TOL)
-        if abs(api - oracle) > tol:
-            self.add(
-                path,
-                f"oracle {oracle:.4f} ms != API {api} (diff {api - oracle:+.4f}, tol {tol:.4f}"
-                f"{', approximate' if approximate else ''})",
-            )
-        elif abs(api * 10 - round(api * 10)) > 1e-6:
-            self.add(path, f"API {api!r} is not rounded to 1 decimal")
-
-    def rate(self, path: str, oracle: float, api: Any) -> None:
-        if not _is_num(api):
-            self.add(path, f"oracle {oracle:.6f} != API {api!r}")
-        elif abs(api - oracle) > RATE_ABS_TOL:
-            self.add(path, f"oracle {oracle:.6f} != API {api} (diff {api - oracle:+.6f})")
-        elif not 0 <= api <= 1:
-            self.add(path, f"API rate {api} outside [0, 1]")
-        elif abs(api * 1e4 - round(api * 1e4)) > 1e-6:
-            self.add(path, f"API {api!r} is not rounded to 4 decimals")
-
-    def equal(self, path: str, oracle: Any, api: Any) -> None:
-        if oracle != api:
-            self.add(path, f"oracle {oracle!r} != API {api!r}")
-
-    def check(self, hint: str = "") -> None:
-        if self.problems:
-            lines = "\n  ".join(self.problems)
-            pytest.fail(
-                f"{self.context}: {len(self.problems)} mismatch(es)\n  {lines}" + (f"\n{hint}" if hint else ""),
-                pytrace=False,
-            )
-
-
-def compare_ranked(
-    diff: Diff,
-    path: str,
-    oracle_all: Sequence[dict],
-    api_rows: Any,
-    *,
-    limit: int,
-    key: Callable[[dict], tuple],
-    sort_value: Callable[[dict], float | None],
-    tie_tol: float,
-    compare_row: Callable[[Diff, str, dict, dict], None],
-    optional: frozenset = frozenset(),
-) -> None:
-    """Compare a sorted, limited API list with the oracle's full sorted list.
-
-    Order is strict except between rows whose sort values the oracle finds equal
-    within ``tie_tol`` (the API may sort by rounded values or see an approximate
-    percentile); membership at the ``limit`` boundary follows the same tie rule.
-    ``optional`` keys (e.g. recommendations on the edge of a threshold with approximate
-    percentiles) may be present or absent.
-    """
-    if not isinstance(api_rows, list):
-        diff.add(path, f"expected a list, API gave {type(api_rows).__name__}")
-        return
-    rank = {key(r): i for i, r in enumerate(oracle_all)}
-    by_key = {key(r): r for r in oracle_all}
-
-    def tied(a: dict, b: dict) -> bool:
-        va, vb = sort_value(a), sort_value(b)
-        if va is None or vb is None:
-            return va is None and vb is None
-        return abs(va - vb) <= tie_tol
-
-    required = [r for r in oracle_all if key(r) not in optional]
-    expected_len = min(limit, len(oracle_all))
-    if not optional and len(api_rows) != expected_len:
-        diff.add(path, f"oracle has {len(oracle_all)} rows (limit {limit} -> {expected_len}), API gave {len(api_rows)}")
-    elif optional and not (min(limit, len(required)) <= len(api_rows) <= expected_len):
-        diff.add(
-            path,
-            f"API gave {len(api_rows)} rows, oracle expects {min(limit, len(required))}"
-            f"..{expected_len} (some rows are on a threshold edge)",
-        )
-
-    seen = set()
-    api_keys = []
-    for i, row in enumerate(api_rows):
-        if not isinstance(row, dict):
-            diff.add(f"{path}[{i}]", f"expected an object, got {row!r}")
-            continue
-        try:
-            k = key(row)
-        except KeyError as exc:
-            diff.add(f"{path}[{i}]", f"missing key {exc}")
-            continue
-        if k in seen:
-            diff.add(f"{path}[{i}]", f"duplicate row {k}")
-            continue
-        seen.add(k)
-        if k not in by_key:
-            diff.add(f"{path}[{i}]", f"row {k} not expected by the oracle")
-            continue
-        api_keys.append(k)
-        oracle_row = by_key[k]
-        if rank[k] >= limit and not optional:
-            boundary = oracle_all[limit - 1]
-            if not tied(oracle_row, boundary):
-                diff.add(f"{path}[{i}]", f"row {k} has oracle rank {rank[k]} (beyond limit {limit})")
-        compare_row(diff, f"{path}[{k}]", oracle_row, row)
-
-    # order: every inversion against the oracle order must be a tie
-    for a_i in range(len(api_keys)):
-        for b_i in range(a_i + 1, len(api_keys)):
-            a, b = api_keys[a_i], api_keys[b_i]
-            if rank[a] > rank[b] and not tied(by_key[a], by_key[b]):
-                diff.add(
-                    path,
-                    f"order: API puts {a} before {b}; oracle sort values "
-                    f"{sort_value(by_key[a])} vs {sort_value(by_key[b])}",
-                )
-
-    # rows the oracle expects within the limit that the API lacks
-    for r in oracle_all[:limit]:
-        k = key(r)
-        if k in seen or k in optional:
-            continue
-        if len(api_rows) >= limit and any(tied(r, by_key[x]) for x in api_keys):
-            continue  # a tie at the boundary may have let another row in
-        diff.add(path, f"oracle row {k} (rank {rank[k]}) missing from the API")
 
 
 # =========================================================================== fixtures
@@ -231,42 +70,15 @@ class Dataset:
     health: dict = field(default_factory=dict)
 
 
-def _write_source(tables: dict[str, list[dict]], path: Path) -> None:
-    """Write hand-built rows as the nine Tasker tables (the generator's column types)."""
-    import pyarrow as pa
-
-    from tasker_analytics.generate.schema import COLUMNS, arrow_schema
-    from tasker_analytics.generate.writers import write_duckdb
-
-    arrow = {}
-    for name in COLUMNS:
-        rows = tables[name.removeprefix("tasker_")]
-        columns = [c for c, _ in COLUMNS[name]]
-        fixed = []
-        for row in rows:
-            out = {}
-            for c in columns:
-                value = row.get(c)
-                if isinstance(value, (dict, list)):
-                    value = json.dumps(value)
-                out[c] = value
-            fixed.append(out)
-        arrow[name] = pa.Table.from_pylist(fixed, schema=arrow_schema(name))
-    write_duckdb(arrow, str(path))
-
-
 def _edge_dataset(tmp_path_factory) -> Dataset:
-    """The hand-built edge-case workload of test_oracle_selfcheck, built with dbt (as_of 12:00)."""
-    from test_oracle_selfcheck import AS_OF as EDGE_AS_OF
-    from test_oracle_selfcheck import build_edge_tables
-
+    """The hand-built edge-case workload of helpers.hand_built, built with dbt (as_of 12:00)."""
     from tasker_analytics.build.runner import build
     from tasker_analytics.config.settings import PROJECT_DIR, Settings
 
     directory = tmp_path_factory.mktemp("oracle_edge")
     tables = build_edge_tables()
     source = directory / "tasker_source.duckdb"
-    _write_source(tables, source)
+    write_source(tables, source)
     settings = Settings(duckdb_path=directory / "tasker_analytics.duckdb")
     build(
         settings,
@@ -440,7 +252,7 @@ def test_health_components(perf_api, perf_oracle):
             diff.rate(f"{name}.value", oracle["value"], got.get("value"))
         diff.count(f"{name}.count", oracle["count"], got.get("count"))
         diff.equal(f"{name}.window_hours", oracle["window_hours"], got.get("window_hours"))
-        if not _is_num(got.get("weight")) or abs(got["weight"] - oracle["weight"]) > 1e-9:
+        if not is_num(got.get("weight")) or abs(got["weight"] - oracle["weight"]) > 1e-9:
             diff.add(f"{name}.weight", f"oracle {oracle['weight']} != API {got.get('weight')!r}")
         if not isinstance(got.get("description"), str) or not got["description"]:
             diff.add(f"{name}.description", "missing or empty")
@@ -457,7 +269,7 @@ def test_system_health_score(perf_api, perf_oracle):
     tol = SCORE_ABS_TOL
     if _approximate(perf_api):
         tol += 100 * 0.2 * 2 * APPROX_REL_TOL  # latency weight x ~2 % on the ratio
-    assert _is_num(api) and 0 <= api <= 100
+    assert is_num(api) and 0 <= api <= 100
     assert abs(api - oracle) <= tol, f"system_health_score: oracle {oracle:.4f} != API {api}"
     assert abs(api * 10 - round(api * 10)) < 1e-6, f"score {api} not rounded to 1 decimal"
     # the score is the documented composite of the components the API shows
@@ -678,9 +490,7 @@ def test_bottleneck_performance_distribution(api, dataset, bottleneck_case, scen
 @pytest.mark.parametrize("scenario", SCENARIO_IDS)
 def test_bottleneck_full_contract(api, dataset, bottleneck_case, scenario):
     """Every figure of the rollup-served contract (waits, run times, p50/p99, error-pattern
-    recovery, dependency_analysis) -- see tests/bottleneck_compare.py."""
-    from bottleneck_compare import compare_body, dependency_hint
-
+    recovery, dependency_analysis) -- see tests/helpers/bottleneck_compare.py."""
     params, oracle, body = _both(api, dataset, bottleneck_case, scenario)
     diff = Diff(f"bottlenecks[{scenario}] {params} full contract")
     compare_body(diff, oracle, body, limit=params.get("limit", API_DEFAULT_LIMIT))
@@ -690,7 +500,7 @@ def test_bottleneck_full_contract(api, dataset, bottleneck_case, scenario):
 @pytest.mark.parametrize("scenario", SCENARIO_IDS)
 def test_bottleneck_recommendations(api, dataset, bottleneck_case, scenario):
     """The ``timeout_optimization`` and ``critical_path`` recommendations (the rules whose
-    figures the oracle recomputes; tests/test_recommendations.py covers every rule on a
+    figures the oracle recomputes; tests/integration/test_recommendations.py covers every rule on a
     hand-built workload): every such row the API serves is one the oracle expects, with the
     same evidence and impact; every one the oracle expects is served unless the list is full
     of rows with a larger impact; the list is sorted by impact, then type and names."""
@@ -711,7 +521,7 @@ def test_bottleneck_recommendations(api, dataset, bottleneck_case, scenario):
     for i in range(len(recs) - 1):
         a, b = recs[i], recs[i + 1]
         ia, ib = a.get("estimated_impact_ms_per_day"), b.get("estimated_impact_ms_per_day")
-        if not (_is_num(ia) and _is_num(ib)):
+        if not (is_num(ia) and is_num(ib)):
             diff.add(f"recommendations[{i}]", f"estimated_impact_ms_per_day {ia!r} / {ib!r} not numbers")
             continue
         ka = tuple("" if a.get(k) is None else a.get(k) for k in ident)
@@ -734,7 +544,7 @@ def test_bottleneck_recommendations(api, dataset, bottleneck_case, scenario):
             diff.add(f"{path}.rationale", "missing or empty")
         ev, oev = a.get("evidence") or {}, o["evidence"]
         if o["type"] == "timeout_optimization":
-            if not _is_num(a.get("current_timeout")) or abs(a["current_timeout"] - o["current_timeout"]) > 1e-9:
+            if not is_num(a.get("current_timeout")) or abs(a["current_timeout"] - o["current_timeout"]) > 1e-9:
                 diff.add(
                     f"{path}.current_timeout", f"oracle {o['current_timeout']} != API {a.get('current_timeout')!r}"
                 )
@@ -762,7 +572,7 @@ def test_bottleneck_recommendations(api, dataset, bottleneck_case, scenario):
             a.get("estimated_impact_ms_per_day"),
         )
 
-    impacts = [r.get("estimated_impact_ms_per_day") for r in recs if _is_num(r.get("estimated_impact_ms_per_day"))]
+    impacts = [r.get("estimated_impact_ms_per_day") for r in recs if is_num(r.get("estimated_impact_ms_per_day"))]
     floor = min(impacts) if len(recs) >= limit and impacts else None
     for k, o in expected.items():
         if k in seen or o["borderline"]:

@@ -7,7 +7,7 @@ import copy
 import pytest
 from jsonschema import Draft202012Validator
 
-from conftest import closed_schema
+from helpers.responses import closed_schema
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ leave it within the hour) must hold in both.
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,8 +19,8 @@ import duckdb
 import psycopg
 import pytest
 
-from conftest import WITH_DBT_TESTS, drop_schemas
-from tasker_analytics.build.postgres import COMPLETE_MARKER
+from helpers.builds import BUILD_COLUMNS, STATE_RELATIONS, rows_equal
+from helpers.workloads import WITH_DBT_TESTS, drop_schemas
 from tasker_analytics.build.project import INCREMENTAL_RELATIONS
 from tasker_analytics.build.runner import build
 from tasker_analytics.config.settings import Settings
@@ -33,12 +32,6 @@ SEED = 11
 END = datetime(2026, 11, 28, 12, 0, 0)
 CUTOFF = END - timedelta(hours=1)
 RETENTION_DAYS = 3
-# Differ between any two builds by design.
-BUILD_COLUMNS = {"build_id", "built_at"}
-# Bookkeeping of the incremental runs themselves.
-# The builds' own bookkeeping (watermarks, touched tasks, the Postgres completion marker's
-# wall-clock time) differs between any two builds by design.
-STATE_RELATIONS = {"int_build_watermarks", "int_touched_tasks", COMPLETE_MARKER}
 
 
 @pytest.fixture(scope="module")
@@ -71,30 +64,12 @@ def _env(target_dir: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def _rows_equal(left: list[tuple], right: list[tuple]) -> bool:
-    """Equal row multisets, floats to 1e-9 relative (sums may add in another order)."""
-
-    def key(row):
-        return tuple((value is None, str(type(value)), value if value is not None else 0) for value in row)
-
-    if len(left) != len(right):
-        return False
-    for a, b in zip(sorted(left, key=key), sorted(right, key=key), strict=True):
-        for x, y in zip(a, b, strict=True):
-            if isinstance(x, float) and isinstance(y, float):
-                if not math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9):
-                    return False
-            elif x != y:
-                return False
-    return True
-
-
 def _compare(fetch, relations: list[str]) -> list[str]:
     """The relations whose rows differ between the incremental and the full build."""
     differing = []
     for relation in relations:
         incremental, full = fetch(relation, "incremental"), fetch(relation, "full")
-        if not _rows_equal(incremental, full):
+        if not rows_equal(incremental, full):
             differing.append(relation)
     return differing
 
@@ -182,6 +157,7 @@ def postgres_split_schemas(postgres_dsn):
     drop_schemas(postgres_dsn, *schemas.values())
 
 
+@pytest.mark.postgres
 def test_postgres_incremental_equals_full_refresh(split_workload, postgres_dsn, postgres_split_schemas, tmp_path):
     before, arrivals, late_tasks = split_workload
     schemas = postgres_split_schemas

@@ -8,18 +8,18 @@ import csv
 import uuid
 from collections import defaultdict, deque
 from datetime import datetime
-from pathlib import Path
 
 import duckdb
 import psycopg
 import pytest
 
-from conftest import drop_schemas
+from helpers.paths import REPOSITORY
+from helpers.workloads import drop_schemas
 from tasker_analytics.generate import catalog, options, writers
 from tasker_analytics.generate.workload import TABLE_NAMES, generate_workload
 from tasker_analytics.generate.writers import write_duckdb
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPOSITORY
 AS_OF = datetime(2026, 11, 28, 12, 0, 0)
 TASKS = 2000
 

@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import closed_schema
+from helpers.responses import closed_schema
 from tasker_analytics.api import metrics as operators
 from tasker_analytics.api.app import create_app
 from tasker_analytics.auth.settings import AuthSettings

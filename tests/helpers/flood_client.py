@@ -1,7 +1,7 @@
 """A flood of distinct uncached bottleneck requests, from a process of its own so that its
 clients never slow down the measurements of the test that starts it.
 
-    python tests/flood_client.py BASE_URL SECONDS CONNECTIONS TIMEOUT
+    python tests/helpers/flood_client.py BASE_URL SECONDS CONNECTIONS TIMEOUT
 
 Each connection sends requests no other connection sends (every period, limit and
 namespace combination once), gives up on a response after TIMEOUT seconds (closing the
