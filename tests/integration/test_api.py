@@ -241,3 +241,31 @@ def test_a_different_seed_changes_the_figures(client, tmp_path, workload):
             == (task["namespace"], task["task_name"], task["version"])
         ]
         assert match and match[0]["avg_duration_ms"] != task["avg_duration_ms"]
+
+
+def test_a_period_longer_than_the_history_kept_is_refused_naming_both_settings(workload):
+    """With 3 days kept, 168 hours would be answered over 72 hours of history: a 400
+    that names the period and both settings, from the API, the Python API and the CLI's
+    query alike; 72 hours is answered."""
+    from tasker_analytics.core.query import BottleneckQuery, InvalidQuery
+
+    settings = workload.settings(retention_days=3)
+    with TestClient(create_app(settings)) as client:
+        refused = client.get(BOTTLENECKS, params={"period": 168})
+        assert refused.status_code == 400
+        body = refused.json()
+        assert body["parameter"] == "period"
+        assert "TASKER_ANALYTICS_RETENTION_DAYS=3" in body["detail"]
+        assert "TASKER_ANALYTICS_MAX_PERIOD_HOURS=168" in body["detail"]
+        assert "72" in body["detail"]
+        answered = client.get(BOTTLENECKS, params={"period": 72})
+        assert answered.status_code == 200 and answered.json()["period_hours"] == 72
+    with pytest.raises(InvalidQuery) as error:
+        BottleneckQuery.validated(settings, period=73)
+    assert error.value.parameter == "period"
+    assert BottleneckQuery.validated(settings, period=72).period == 72
+    assert Settings(retention_days=30, max_period_hours=168).longest_period == 168
+
+
+def test_retention_days_is_read_from_the_environment():
+    assert Settings.from_env({"TASKER_ANALYTICS_RETENTION_DAYS": "3"}).longest_period == 72

@@ -125,6 +125,8 @@ class Settings:
     bottlenecks_cache_ttl: int = _default("TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL")
     max_period_hours: int = _default("TASKER_ANALYTICS_MAX_PERIOD_HOURS")
     max_bottleneck_results: int = _default("TASKER_ANALYTICS_MAX_BOTTLENECK_RESULTS")
+    # The history a build keeps (read by dbt too): no period may be longer.
+    retention_days: int = _default("TASKER_ANALYTICS_RETENTION_DAYS")
     default_bottleneck_results: int = 10  # not configurable: the API's documented default limit
     statement_timeout_ms: int = _default("TASKER_ANALYTICS_STATEMENT_TIMEOUT_MS")
     read_replica_url: str | None = _default("TASKER_ANALYTICS_READ_REPLICA_URL")
@@ -141,6 +143,12 @@ class Settings:
     port: int = _default("TASKER_ANALYTICS_PORT")
     workers: int = _default("TASKER_ANALYTICS_WORKERS")
     auth: AuthSettings = field(default_factory=AuthSettings)
+
+    @property
+    def longest_period(self) -> int:
+        """The longest analysis period in hours: the maximum, and no more than the history
+        the builds keep."""
+        return min(self.max_period_hours, 24 * self.retention_days)
 
     @property
     def concurrent_misses(self) -> int:
@@ -164,6 +172,7 @@ class Settings:
             bottlenecks_cache_ttl=_value(env, "TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL"),
             max_period_hours=_value(env, "TASKER_ANALYTICS_MAX_PERIOD_HOURS"),
             max_bottleneck_results=_value(env, "TASKER_ANALYTICS_MAX_BOTTLENECK_RESULTS"),
+            retention_days=_value(env, "TASKER_ANALYTICS_RETENTION_DAYS"),
             statement_timeout_ms=_value(env, "TASKER_ANALYTICS_STATEMENT_TIMEOUT_MS"),
             read_replica_url=_value(env, "TASKER_ANALYTICS_READ_REPLICA_URL"),
             keep_builds=_value(env, "TASKER_ANALYTICS_KEEP_BUILDS"),

@@ -92,6 +92,14 @@ class BottleneckQuery:
         settings' default, so that leaving it out and giving the default are one query."""
         scope = Scope.validated(namespace, task_name, version)
         period = _whole("period", period, settings.max_period_hours)
+        if period > settings.longest_period:
+            kept = settings.longest_period
+            raise InvalidQuery(
+                "period",
+                f"period {period} is longer than the history the builds keep: "
+                f"TASKER_ANALYTICS_RETENTION_DAYS={settings.retention_days} keeps {kept} hours "
+                f"(TASKER_ANALYTICS_MAX_PERIOD_HOURS={settings.max_period_hours}); give at most {kept}",
+            )
         limit = settings.default_bottleneck_results if limit is None else limit
         return cls(scope, period, _whole("limit", limit, settings.max_bottleneck_results))
 

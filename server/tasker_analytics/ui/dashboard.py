@@ -99,7 +99,7 @@ def _dashboard(request: Request) -> Response:
     performance = analytics.performance_metrics()
     bottlenecks = analytics.bottleneck_analysis(query)
     catalog = analytics.bottleneck_analysis(
-        BottleneckQuery(Scope(), min(OPTIONS_PERIOD_HOURS, settings.max_period_hours), settings.max_bottleneck_results)
+        BottleneckQuery(Scope(), min(OPTIONS_PERIOD_HOURS, settings.longest_period), settings.max_bottleneck_results)
     )
     page = render_dashboard(
         performance, bottlenecks, catalog, scope, period, limit, settings, limit_given="limit" in request.query_params

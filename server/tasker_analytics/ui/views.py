@@ -128,7 +128,7 @@ def filter_options(catalog: Bottlenecks, scope: Scope, period: int, settings: Se
     in_namespace = [task for task in tasks if scope.namespace in (None, task.namespace)]
     task_names = sorted({task.task_name for task in in_namespace})
     versions = sorted({task.version for task in in_namespace if scope.task_name in (None, task.task_name)})
-    periods = [hours for hours in PERIOD_CHOICES if hours <= settings.max_period_hours]
+    periods = [hours for hours in PERIOD_CHOICES if hours <= settings.longest_period]
     if period not in periods:
         periods = sorted({*periods, period})
     return FilterOptions(
