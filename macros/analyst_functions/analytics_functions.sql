@@ -2,7 +2,7 @@
     itself (on-run-end): DuckDB table macros in the build's database, Postgres
     set-returning functions in the build's schema (the publish step copies them into the
     stable schema). They read the marts; the HTTP API serves the same figures.
-      function_based_analytics_metrics(start_date, hours)
+      function_based_analytics_metrics(start_date, hours)   (with the window's health score)
       function_based_slowest_tasks(namespace, hours [, limit, task_name, version])
       function_based_slowest_steps(task_name, namespace, hours [, limit, version])
       function_based_error_patterns(namespace, hours [, limit, task_name, version])
@@ -353,8 +353,64 @@
             percentile_cont(0.95) within group (
                 order by case when is_settled_in and final_state = 'complete' then duration_ms end) as p95_ms,
             percentile_cont(0.99) within group (
-                order by case when is_settled_in and final_state = 'complete' then duration_ms end) as p99_ms
+                order by case when is_settled_in and final_state = 'complete' then duration_ms end) as p99_ms,
+            count(case when is_settled_in and final_state = 'complete' then duration_ms end) as duration_count
         from tasks
+    ),
+    {#- The system health score of the window, as the API's (macros/semantics/health.sql):
+        the window is the current one, the baseline the health_baseline_hours before its end. #}
+    step_outcomes as (
+        select
+            count(*) as settled_steps,
+            sum(case when steps.final_state = 'complete' and steps.attempts = 1 then 1 else 0 end) as first_attempt_steps
+        from {{ _fn_relation('int_step_executions') }} as steps
+        cross join bounds
+        where steps.settled_at > bounds.window_start and steps.settled_at <= bounds.window_end
+    ),
+    baseline as (
+        select
+            count(executions.duration_ms) as duration_count,
+            percentile_cont(0.95) within group (order by executions.duration_ms) as p95_ms
+        from {{ _fn_relation('int_task_executions') }} as executions
+        cross join bounds
+        where executions.final_state = 'complete'
+            and executions.settled_at > bounds.window_end - {{ var('health_baseline_hours') }} * interval '1 hour'
+            and executions.settled_at <= bounds.window_end
+    ),
+    window_components as (
+        select
+            'success_share' as component,
+            {{ health_judged(safe_ratio('figures.completed', 'figures.settled'), ['figures.settled']) }} as component_value,
+            {{ var('health_weight_success') }} as weight
+        from figures
+        union all
+        select
+            'first_attempt_step_success' as component,
+            {{ health_judged(
+                safe_ratio('step_outcomes.first_attempt_steps', 'step_outcomes.settled_steps'),
+                ['step_outcomes.settled_steps']
+            ) }} as component_value,
+            {{ var('health_weight_first_attempt') }} as weight
+        from step_outcomes
+        union all
+        select
+            'latency' as component,
+            {{ health_judged(
+                health_latency('figures.p95_ms', 'baseline.p95_ms'),
+                ['figures.duration_count', 'baseline.duration_count']
+            ) }} as component_value,
+            {{ var('health_weight_latency') }} as weight
+        from figures
+        cross join baseline
+    ),
+    health as (
+        select
+            max(case when component = 'success_share' then component_value end) as success_share,
+            max(case when component = 'first_attempt_step_success' then component_value end)
+                as first_attempt_step_success,
+            max(case when component = 'latency' then component_value end) as latency,
+            {{ health_score('component_value', 'weight') }} as system_health_score
+        from window_components
     )
     select
         bounds.window_start,
@@ -373,9 +429,14 @@
         cast(avg_duration_ms as double precision) as avg_duration_ms,
         cast(p50_ms as double precision) as p50_duration_ms,
         cast(p95_ms as double precision) as p95_duration_ms,
-        cast(p99_ms as double precision) as p99_duration_ms
+        cast(p99_ms as double precision) as p99_duration_ms,
+        cast(health.success_share as double precision) as success_share,
+        cast(health.first_attempt_step_success as double precision) as first_attempt_step_success,
+        cast(health.latency as double precision) as latency,
+        cast(health.system_health_score as double precision) as system_health_score
     from figures
     cross join bounds
+    cross join health
 {% endmacro %}
 
 
@@ -758,7 +819,9 @@
         completed bigint, failed bigint, cancelled bigint, resolved_manually bigint, retried bigint,
         active_tasks bigint, completion_rate double precision, failure_rate double precision,
         retry_rate double precision, avg_duration_ms double precision, p50_duration_ms double precision,
-        p95_duration_ms double precision, p99_duration_ms double precision)
+        p95_duration_ms double precision, p99_duration_ms double precision,
+        success_share double precision, first_attempt_step_success double precision,
+        latency double precision, system_health_score double precision)
     language sql stable as $fn$ {{ _fn_metrics_body() }} $fn$;
 
     create or replace function "{{ schema }}".function_based_slowest_tasks(

@@ -1,5 +1,7 @@
 {#- Served: the components of the system health score, one row each, with the weight
-    (dbt vars health_weight_*) and the count of items each value is over. -#}
+    (dbt vars health_weight_*) and the count of items each value is over. A component
+    with fewer than health_min_items items in its window is not judged: its value is
+    null (macros/semantics/health.sql). -#}
 {%- set window_hours = var('health_window_hours') -%}
 {%- set baseline_hours = var('health_baseline_hours') -%}
 
@@ -32,7 +34,7 @@ step_outcomes as (
 success_share as (
     select
         'success_share' as component,
-        {{ safe_ratio('completed_count', 'settled_count') }} as component_value,
+        {{ health_judged(safe_ratio('completed_count', 'settled_count'), ['settled_count']) }} as component_value,
         {{ var('health_weight_success') }} as weight,
         settled_count as item_count,
         'completed / settled tasks in the last {{ window_hours }} h' as description
@@ -42,7 +44,7 @@ success_share as (
 first_attempt as (
     select
         'first_attempt_step_success' as component,
-        {{ safe_ratio('first_attempt_count', 'settled_count') }} as component_value,
+        {{ health_judged(safe_ratio('first_attempt_count', 'settled_count'), ['settled_count']) }} as component_value,
         {{ var('health_weight_first_attempt') }} as weight,
         coalesce(settled_count, 0) as item_count,
         'steps settled complete on their first attempt / steps settled in the last {{ window_hours }} h' as description
@@ -52,11 +54,10 @@ first_attempt as (
 latency as (
     select
         'latency' as component,
-        case
-            when current_window.duration_count = 0 or baseline_window.duration_count = 0 then 0.0
-            when current_window.p95_duration_ms <= 0 then 1.0
-            else least(1.0, baseline_window.p95_duration_ms / current_window.p95_duration_ms)
-        end as component_value,
+        {{ health_judged(
+            health_latency('current_window.p95_duration_ms', 'baseline_window.p95_duration_ms'),
+            ['current_window.duration_count', 'baseline_window.duration_count']
+        ) }} as component_value,
         {{ var('health_weight_latency') }} as weight,
         current_window.duration_count as item_count,
         'min(1, {{ baseline_hours }} h baseline p95 / last {{ window_hours }} h p95 of completed task durations'

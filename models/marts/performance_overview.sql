@@ -1,5 +1,6 @@
 {#- Served: one row, the performance endpoint's headline figures at as_of: the system
-    health score, task statistics and processing times over the statistics window
+    health score (null, with health_status insufficient_data, when no component is
+    judged), task statistics and processing times over the statistics window
     (24 h), active tasks, and the build's identity. -#}
 {%- set statistics_hours = var('statistics_window_hours') -%}
 
@@ -17,7 +18,7 @@ tasks as (
 ),
 
 health as (
-    select 100.0 * sum(weight * component_value) / sum(weight) as system_health_score
+    select {{ health_score('component_value', 'weight') }} as system_health_score
     from components
 ),
 
@@ -33,6 +34,7 @@ final as (
         {{ as_of() }} as data_as_of,
         cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as built_at,
         cast(health.system_health_score as {{ type_double() }}) as system_health_score,
+        cast({{ health_status('health.system_health_score') }} as {{ dbt.type_string() }}) as health_status,
         cast({{ statistics_hours }} as integer) as statistics_window_hours,
         window_stats.created_count as total_tasks,
         window_stats.settled_count,

@@ -44,6 +44,7 @@ APPROX_REL_TOL = 0.01  # "approximate" percentiles: within 1 % relative
 
 DEFAULT_WEIGHTS = (0.5, 0.3, 0.2)
 HEALTH_COMPONENTS = ("success_share", "first_attempt_step_success", "latency")
+DEFAULT_HEALTH_MIN_ITEMS = 1  # dbt var health_min_items
 MIN_TIMEOUT_EXECUTIONS = 5
 TIMEOUT_P95_SHARE = 0.8
 MIN_RETRY_EXECUTIONS = 20
@@ -518,6 +519,63 @@ def _durations(items: Iterable) -> list[float]:
     return sorted(d for d in (i.complete_duration for i in items) if d is not None)
 
 
+def health(
+    f: Facts,
+    window_end: datetime,
+    *,
+    window_hours: float = 1,
+    baseline_hours: float = 168,
+    weights: Sequence[float] = DEFAULT_WEIGHTS,
+    min_items: int = DEFAULT_HEALTH_MIN_ITEMS,
+) -> dict:
+    """The system health score of the window (window_end - window_hours, window_end]
+    (docs/API.md, "System health score"), from the facts of a build: the components (value
+    None when not judged), the score (None when no component is judged) and health_status.
+
+    A component is judged when it is over at least ``min_items`` items: settled tasks
+    (success_share), settled steps (first_attempt_step_success), completed task durations
+    in the window and in the baseline (latency). The score is the weighted mean of the
+    judged components only."""
+    tasks = [t for t in f.tasks if in_window(t.settle_time, window_end, window_hours)]
+    outcomes = _outcomes(tasks)
+    steps = [s for s in f.steps if in_window(s.settle_time, window_end, window_hours)]
+    first_ok = sum(1 for s in steps if s.final_state == "complete" and s.attempts == 1)
+    current = _durations(tasks)
+    baseline = _durations(t for t in f.tasks if in_window(t.settle_time, window_end, baseline_hours))
+    current_p95 = percentile(current, 0.95, is_sorted=True)
+    baseline_p95 = percentile(baseline, 0.95, is_sorted=True)
+
+    def judged(value: float | None, *counts: int) -> float | None:
+        return value if value is not None and all(count >= min_items for count in counts) else None
+
+    if not current or not baseline:
+        latency = None
+    elif current_p95 == 0:
+        latency = 1.0  # Interpretation: a zero current p95 cannot be slower than the baseline
+    else:
+        latency = min(1.0, baseline_p95 / current_p95)
+    values = (
+        judged(rate(outcomes["completed"], outcomes["settled"]), outcomes["settled"]),
+        judged(rate(first_ok, len(steps)), len(steps)),
+        judged(latency, len(current), len(baseline)),
+    )
+    counts = (outcomes["settled"], len(steps), len(current))
+    components = [
+        {"name": n, "value": v, "weight": w, "window_hours": window_hours, "count": c}
+        for n, v, w, c in zip(HEALTH_COMPONENTS, values, weights, counts, strict=True)
+    ]
+    scored = [(w, v) for w, v in zip(weights, values, strict=True) if v is not None]
+    weight = math.fsum(w for w, _ in scored)
+    score = 100 * math.fsum(w * v for w, v in scored) / weight if weight else None
+    return {
+        "system_health_score": score,
+        "health_status": "insufficient_data" if score is None else "scored",
+        "health_components": components,
+        "_latency": {"current": len(current), "baseline": len(baseline), "p95": (current_p95, baseline_p95)},
+        "_completed": outcomes["completed"],
+    }
+
+
 def performance(
     raw: Raw,
     as_of: datetime,
@@ -525,6 +583,7 @@ def performance(
     weights: Sequence[float] = DEFAULT_WEIGHTS,
     health_window_hours: float = 1,
     baseline_hours: float = 168,
+    health_min_items: int = DEFAULT_HEALTH_MIN_ITEMS,
 ) -> dict:
     """Every figure of GET /tasker/analytics/performance (unrounded), minus build/freshness."""
     f = facts(raw, as_of)
@@ -575,36 +634,19 @@ def performance(
     negative24 = sum(1 for t in settled24 if t.duration_ms is not None and t.duration_ms < 0)
 
     # ---- health
-    hw_tasks = [t for t in f.tasks if in_window(t.settle_time, as_of, health_window_hours)]
-    hw = _outcomes(hw_tasks)
-    success_share = rate(hw["completed"], hw["settled"])
-
-    hw_steps = [s for s in f.steps if in_window(s.settle_time, as_of, health_window_hours)]
-    first_ok = sum(1 for s in hw_steps if s.final_state == "complete" and s.attempts == 1)
-    first_attempt = rate(first_ok, len(hw_steps))
-
-    cur = _durations(hw_tasks)
-    base = _durations(t for t in f.tasks if in_window(t.settle_time, as_of, baseline_hours))
-    cur_p95 = percentile(cur, 0.95, is_sorted=True)
-    base_p95 = percentile(base, 0.95, is_sorted=True)
-    if not cur or not base:
-        latency = 0.0
-    elif cur_p95 == 0:
-        latency = 1.0  # Interpretation: a zero current p95 cannot be slower than the baseline
-    else:
-        latency = min(1.0, base_p95 / cur_p95)
-
-    values = (success_share, first_attempt, latency)
-    counts = (hw["settled"], len(hw_steps), len(cur))
-    components = [
-        {"name": n, "value": v, "weight": w, "window_hours": health_window_hours, "count": c}
-        for n, v, w, c in zip(HEALTH_COMPONENTS, values, weights, counts, strict=True)
-    ]
-    score = 100 * math.fsum(w * v for w, v in zip(weights, values, strict=True)) / math.fsum(weights)
+    scored = health(
+        f,
+        as_of,
+        window_hours=health_window_hours,
+        baseline_hours=baseline_hours,
+        weights=weights,
+        min_items=health_min_items,
+    )
 
     return {
-        "system_health_score": score,
-        "health_components": components,
+        "system_health_score": scored["system_health_score"],
+        "health_status": scored["health_status"],
+        "health_components": scored["health_components"],
         "performance_trends": trends,
         "task_statistics": task_statistics,
         "processing_times": processing_times,
@@ -623,11 +665,11 @@ def performance(
             },
             "processing_times.count": {"durations": len(d24), "completed": o24["completed"]},
             "health.latency.count": {
-                "current": len(cur),
-                "baseline": len(base),
-                "completed_in_window": hw["completed"],
+                "current": scored["_latency"]["current"],
+                "baseline": scored["_latency"]["baseline"],
+                "completed_in_window": scored["_completed"],
             },
-            "health.latency.p95": {"current": cur_p95, "baseline": base_p95},
+            "health.latency.p95": dict(zip(("current", "baseline"), scored["_latency"]["p95"], strict=True)),
         },
     }
 

@@ -191,11 +191,13 @@ def test_the_period_path_agrees_with_task_statistics(run_check, api):
     )
 
 
-def test_an_unknown_namespace_has_no_settled_tasks(run_check):
+def test_an_unknown_namespace_exits_2_naming_it(run_check):
+    """Not a quiet 0 % failure rate: a namespace the build's data lacks is an error
+    (tests/integration/test_quiet_health.py has the rest of this edge)."""
     code, out = run_check("--min-health", "0", "--max-failure-rate", "0", "--namespace", "no_such_namespace", "--json")
-    assert code == 0
+    assert code == 2
     body = json.loads(out)
-    assert (body["failed"], body["settled"], body["failure_rate"]) == (0, 0, 0.0)
+    assert body["status"] == "UNKNOWN" and "'no_such_namespace' does not exist" in body["error"]
 
 
 def test_a_missing_warehouse_exits_2(run_check, tmp_path):

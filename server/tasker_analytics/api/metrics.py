@@ -46,7 +46,7 @@ _RESPONSES = {
 class GrafanaMetrics(msgspec.Struct):
     """The spec's analytics_metrics and bottleneck_summary in one flat object."""
 
-    system_health: float
+    system_health: float | None  # null when no health component is judged (health_status)
     completion_rate: float | None  # 1 h trend
     avg_duration: float | None  # 1 h trend, mean task duration in ms
     p95_duration: float | None  # 24 h processing_times p95, ms
@@ -87,11 +87,20 @@ class _AnalyticsCollector(Collector):
         def gauge(name: str, documentation: str, labels: list[str] | None = None, value=None) -> GaugeMetricFamily:
             return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, value=value, labels=labels)
 
-        yield gauge("system_health_score", "System health score (0-100)", value=performance.system_health_score)
+        # Not judged (too few items in the window: docs/API.md): no sample, never a made-up 0;
+        # alert on it with absent(tasker_analytics_system_health_score).
+        yield gauge(
+            "system_health_score",
+            "System health score (0-100); no sample when no component is judged",
+            value=performance.system_health_score,
+        )
 
-        components = gauge("health_component", "Value (0-1) of a health score component", ["component"])
+        components = gauge(
+            "health_component", "Value (0-1) of a health score component; no sample when not judged", ["component"]
+        )
         for component in performance.health_components:
-            components.add_metric([component.name], component.value)
+            if component.value is not None:
+                components.add_metric([component.name], component.value)
         yield components
 
         windows = performance.performance_trends

@@ -54,18 +54,34 @@ def _copy_functions(connection: psycopg.Connection, build_schema: str, schema: s
         connection.execute(header.sub(f'FUNCTION "{schema}".{name}(', definition, count=1))
 
 
-def publish_postgres(database_url: str, schema: str, build_schema: str, keep: int) -> None:
-    """Point `<schema>.build_pointer` and the stable views at `build_schema`; drop old builds."""
+def _pointer_has_seconds(connection: psycopg.Connection, schema: str) -> bool:
+    row = connection.execute(
+        "select 1 from information_schema.columns "
+        "where table_schema = %s and table_name = 'build_pointer' and column_name = 'build_seconds'",
+        (schema,),
+    ).fetchone()
+    return row is not None
+
+
+def publish_postgres(
+    database_url: str, schema: str, build_schema: str, keep: int, build_seconds: float | None = None
+) -> None:
+    """Point `<schema>.build_pointer` and the stable views at `build_schema`, recording how
+    long its build took (the performance body's resource_utilization); drop old builds."""
     with psycopg.connect(database_url, connect_timeout=5) as connection:
         with connection.transaction():
             connection.execute(f'create schema if not exists "{schema}"')
             connection.execute(
                 f'create table if not exists "{schema}".build_pointer '
-                "(build_schema text not null, published_at timestamp not null)"
+                "(build_schema text not null, published_at timestamp not null, build_seconds double precision)"
             )
+            if not _pointer_has_seconds(connection, schema):  # a pointer table of an earlier release
+                connection.execute(f'alter table "{schema}".build_pointer add column build_seconds double precision')
             connection.execute(f'delete from "{schema}".build_pointer')
             connection.execute(
-                f"insert into \"{schema}\".build_pointer values (%s, now() at time zone 'utc')", (build_schema,)
+                f'insert into "{schema}".build_pointer (build_schema, published_at, build_seconds) '
+                "values (%s, now() at time zone 'utc', %s)",
+                (build_schema, None if build_seconds is None else round(build_seconds, 3)),
             )
             for relation in SERVED_RELATIONS:
                 connection.execute(f'drop view if exists "{schema}"."{relation}"')
@@ -170,11 +186,15 @@ def _build_postgres_schema(
     build_schema = f"{settings.database_schema}__b{stamp}"
     env.update(postgres_environment(settings.database_url))
     env["TASKER_ANALYTICS_TARGET"] = "postgres"
+    # The profile's schema dbt writes (profiles.example.yml); the served schema's variable
+    # too, for a profile copied before the two were told apart.
+    env["TASKER_ANALYTICS_DBT_PG_SCHEMA"] = build_schema
     env["TASKER_ANALYTICS_PG_SCHEMA"] = build_schema
     key = state_key(env, f"postgres:{env.get('TASKER_SOURCE_SCHEMA', '')}")
     lock = PROJECT_DIR / "data" / f".build-postgres-{settings.database_schema}.lock"
     check_source_postgres(settings.database_url, env.get("TASKER_SOURCE_SCHEMA") or "public", as_of)
-    with build_lock(lock):
+    with build_lock(lock) as held:
+        started += held.waited  # the build's own time leaves out the wait for another build
         remove_partial_postgres_builds(settings.database_url, settings.database_schema)
         previous = (
             None
@@ -196,6 +216,9 @@ def _build_postgres_schema(
             with psycopg.connect(settings.database_url, connect_timeout=5, autocommit=True) as connection:
                 connection.execute(f'drop schema if exists "{build_schema}" cascade')
             raise failure
+        # Measured where a DuckDB build records its duration: dbt and the checks done, before the publish.
+        seconds = time.monotonic() - started
         _mark_complete(settings.database_url, build_schema)
-        publish_postgres(settings.database_url, settings.database_schema, build_schema, settings.keep_builds)
-    return BuildResult("postgres", time.monotonic() - started, completed.stdout or "", build_schema, incremental)
+        publish_postgres(settings.database_url, settings.database_schema, build_schema, settings.keep_builds, seconds)
+    seconds = time.monotonic() - started
+    return BuildResult("postgres", seconds, completed.stdout or "", build_schema, incremental, held.waited)

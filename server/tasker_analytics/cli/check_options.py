@@ -44,7 +44,10 @@ def _hours(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = "Exit 0 when healthy, 1 when a threshold is crossed, 2 when the data cannot be read."
+    parser.description = (
+        "Exit 0 when healthy, 1 when a threshold is crossed, 2 when the data cannot be read or an "
+        "argument is bad (an unknown --namespace too), 3 (NO_DATA) when too little data to judge."
+    )
     parser.add_argument(
         "--min-health",
         type=_health,
@@ -59,7 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RATE",
         help=f"highest acceptable failed/settled ratio, 0-1 (default {DEFAULT_MAX_FAILURE_RATE:g})",
     )
-    parser.add_argument("--namespace", help="failure rate of this namespace only (default: every namespace)")
+    parser.add_argument(
+        "--namespace",
+        help="failure rate of this namespace only, one of the build's (default: every namespace)",
+    )
     parser.add_argument(
         "--period",
         type=_hours,

@@ -178,11 +178,12 @@ class Analytics:
         trends = snapshot.query(queries.PERFORMANCE_TRENDS)
         components = snapshot.query(queries.HEALTH_COMPONENTS)
         return Performance(
-            system_health_score=round(float(overview["system_health_score"] or 0.0), 1),
+            system_health_score=_score(overview["system_health_score"]),
+            health_status=overview["health_status"],
             health_components=[
                 HealthComponent(
                     name=row["component"],
-                    value=rate(row["component_value"]),
+                    value=None if row["component_value"] is None else rate(row["component_value"]),
                     weight=float(row["weight"]),
                     window_hours=int(row["window_hours"]),
                     count=whole(row["item_count"]),
@@ -231,6 +232,13 @@ class Analytics:
             built_at=utc(overview["built_at"]),
             build_id=overview["build_id"],
         )
+
+    def namespaces(self) -> tuple[str, set[str]]:
+        """The build id and the namespaces of its data (any task type with a task in the
+        build, whatever the period); read from one snapshot, not cached."""
+        with self.warehouse.snapshot() as snapshot:
+            rows = snapshot.query(queries.NAMESPACES)
+            return snapshot.build.build_id, {row["namespace_name"] for row in rows}
 
     # -- bottlenecks -------------------------------------------------------------------
 
@@ -329,6 +337,11 @@ class Analytics:
             retry_rate=rate(ratio(whole(row["retried"]), settled)),
             **_figures(row),
         )
+
+
+def _score(value: Any) -> float | None:
+    """The health score to 1 decimal; None when no component is judged (docs/API.md)."""
+    return None if value is None else round(float(value), 1)
 
 
 def _figures(row: dict[str, Any]) -> dict[str, float | None]:

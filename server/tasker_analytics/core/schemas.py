@@ -25,7 +25,7 @@ def rfc3339(moment: datetime) -> str:
 
 class HealthComponent(msgspec.Struct):
     name: str
-    value: float
+    value: float | None  # null: not judged (fewer than health_min_items items in its window)
     weight: float
     window_hours: int
     count: int
@@ -111,8 +111,14 @@ class ResourceUtilization(msgspec.Struct):
     background_jobs: BackgroundStatus
 
 
+# Performance.health_status: the score is a number, or no component is judged and it is null.
+HEALTH_SCORED = "scored"
+HEALTH_INSUFFICIENT_DATA = "insufficient_data"
+
+
 class Performance(msgspec.Struct):
-    system_health_score: float
+    system_health_score: float | None
+    health_status: str  # HEALTH_SCORED or HEALTH_INSUFFICIENT_DATA
     health_components: list[HealthComponent]
     performance_trends: dict[str, Trend]
     task_statistics: TaskStatistics

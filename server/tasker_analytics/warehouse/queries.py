@@ -9,7 +9,7 @@ plain SQL that DuckDB and PostgreSQL both accept. Sorting and limits happen in P
 
 PERFORMANCE_OVERVIEW = """
 select
-    build_id, data_as_of, built_at, system_health_score, statistics_window_hours,
+    build_id, data_as_of, built_at, system_health_score, health_status, statistics_window_hours,
     total_tasks, settled_count, completed_count, failed_count, cancelled_count,
     resolved_manually_count, retried_count, completion_rate, failure_rate, retry_rate,
     duration_count, avg_duration_ms, p50_duration_ms, p95_duration_ms, p99_duration_ms,
@@ -30,12 +30,29 @@ select component, component_value, weight, window_hours, item_count, description
 from {schema}.health_components
 """
 
+# The namespaces of the build's data: every one with a task in it, whatever the period
+# (the monitoring check refuses another --namespace).
+NAMESPACES = """
+select distinct namespace_name from {schema}.task_version_history
+"""
+
 # Readiness: the served performance marts read whole (a few rows, every column).
 READINESS = (PERFORMANCE_OVERVIEW, PERFORMANCE_TRENDS, HEALTH_COMPONENTS)
 
-# Postgres only: which build schema is current (build.publish_postgres writes it).
+# Postgres only: which build schema is current and how long its build took (written by
+# build.postgres.publish_postgres; `*` because a pointer table published before the
+# duration was recorded has no build_seconds), and the build schema's size on disk: its
+# tables and materialized views with their indexes and TOAST (pg_total_relation_size).
 BUILD_POINTER = """
-select build_schema from {schema}.build_pointer
+select
+    pointer.*,
+    (
+        select sum(pg_catalog.pg_total_relation_size(relations.oid))
+        from pg_catalog.pg_class as relations
+        inner join pg_catalog.pg_namespace as namespaces on relations.relnamespace = namespaces.oid
+        where namespaces.nspname = pointer.build_schema and relations.relkind in ('r', 'm')
+    ) as size_bytes
+from {schema}.build_pointer as pointer
 """
 
 BUILD_INFO = """

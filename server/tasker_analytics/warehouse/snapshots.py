@@ -6,8 +6,9 @@ build even while a new build is published:
   the publish step replaces atomically. A snapshot is a cursor on the file the link
   pointed to when the request began; the new file is opened under its own name.
 - PostgreSQL: each build is its own schema and `<schema>.build_pointer` names the current
-  one; a snapshot is one REPEATABLE READ read-only transaction that reads the pointer
-  first and then queries that build's schema only.
+  one (with its build's duration); a snapshot is one REPEATABLE READ read-only transaction
+  that reads the pointer (and the build schema's size) first and then queries that
+  build's schema only.
 
 Every SQL string lives in `queries.py`; this module connects, binds parameters and turns
 failures into `WarehouseUnavailable`.
@@ -428,11 +429,14 @@ class PostgresWarehouse:
                 rows = snapshot.query(queries.BUILD_INFO)
                 if not rows:
                     raise WarehouseUnavailable("analytics marts hold no complete build")
+                size, seconds = pointer[0]["size_bytes"], pointer[0].get("build_seconds")
                 snapshot.build = BuildInfo(
                     build_id=rows[0]["build_id"],
                     data_as_of=rows[0]["data_as_of"],
                     built_at=rows[0]["built_at"],
                     location=pointer[0]["build_schema"],
+                    size_bytes=None if size is None else int(size),
+                    build_seconds=None if seconds is None else float(seconds),
                 )
                 with self._lock:
                     self._build = (time.monotonic(), snapshot.build)
