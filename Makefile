@@ -69,7 +69,7 @@ lint: install ## ruff format --check and ruff check over all Python, then sqlflu
 	echo "$(BIN)/sqlfluff lint models" && \
 	env DBT_PROFILES_DIR="$$tmp" DBT_TARGET_PATH="$$tmp/target" DBT_LOG_PATH="$$tmp/logs" \
 		DBT_SEND_ANONYMOUS_USAGE_STATS=false TASKER_ANALYTICS_TARGET=duckdb \
-		TASKER_SOURCE_DUCKDB_PATH="$$tmp/source.duckdb" TASKER_ANALYTICS_DUCKDB_PATH="$$tmp/warehouse.duckdb" \
+		TASKER_SOURCE_DUCKDB_PATH="$$tmp/source.duckdb" TASKER_ANALYTICS_DBT_DUCKDB_PATH="$$tmp/warehouse.duckdb" \
 		$(BIN)/sqlfluff lint models
 
 clean: ## remove the generated data, dbt artifacts and the environment

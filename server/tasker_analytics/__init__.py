@@ -11,6 +11,7 @@ TASKER_ANALYTICS_* environment names (README, Configuration):
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import TYPE_CHECKING
 
@@ -74,8 +75,9 @@ def slowest_tasks(
     task_name: str | None = None,
     version: str | None = None,
 ) -> list[SlowTask]:
-    """Slowest task types of a scope and period, slowest first."""
-    return bottleneck_analysis(namespace, hours, task_name, version, limit).slowest_tasks
+    """Slowest task types of a scope over the last `hours`, slowest first; ValueError (an
+    InvalidQuery naming `hours`, not the HTTP API's `period`) for a bad argument."""
+    return _in_hours(namespace, hours, task_name, version, limit).slowest_tasks
 
 
 def slowest_steps(
@@ -85,5 +87,24 @@ def slowest_steps(
     limit: int | None = None,
     version: str | None = None,
 ) -> list[SlowStep]:
-    """Slowest steps of a scope and period, slowest first."""
-    return bottleneck_analysis(namespace, hours, task_name, version, limit).slowest_steps
+    """Slowest steps of a scope over the last `hours`, slowest first; ValueError (an
+    InvalidQuery naming `hours`, not the HTTP API's `period`) for a bad argument."""
+    return _in_hours(namespace, hours, task_name, version, limit).slowest_steps
+
+
+_PERIOD_WORD = re.compile(r"\bperiod\b")
+
+
+def _in_hours(
+    namespace: str | None, hours: int, task_name: str | None, version: str | None, limit: int | None
+) -> Bottlenecks:
+    """bottleneck_analysis for the wrappers whose period argument is called `hours`: an
+    error about the period names `hours`, the argument their caller gave."""
+    from tasker_analytics.core.query import InvalidQuery
+
+    try:
+        return bottleneck_analysis(namespace, hours, task_name, version, limit)
+    except InvalidQuery as error:
+        if error.parameter != "period":
+            raise
+        raise InvalidQuery("hours", _PERIOD_WORD.sub("hours", error.detail)) from None

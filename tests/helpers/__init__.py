@@ -13,6 +13,7 @@
 - hand_built: the oracle self-check's hand-built rows, and writing rows as a DuckDB source;
 - fixture_tasks: hand-crafted tasks with hand-computed figures (the recommendations);
 - flood_client: a flood of uncached requests, run as a process of its own;
+- doc_blocks: the fenced code blocks of the Markdown documents, with their skip markers;
 - paths: the tests, helpers and repository folders.
 
 Imported as `helpers.<module>` (pyproject.toml puts tests/ on the path).

@@ -4,15 +4,16 @@ the ones that restate an API figure agree with it."""
 from __future__ import annotations
 
 import os
-import re
 
 import duckdb
 import psycopg
 import pytest
 
-from tasker_analytics.config.settings import PROJECT_DIR
+from helpers.doc_blocks import code_blocks
 
-EXAMPLES = re.findall(r"```sql\n(.*?)```", (PROJECT_DIR / "docs" / "ANALYSTS.md").read_text(), flags=re.S)
+# The same blocks tests/system/test_documented_commands.py runs beside a running server,
+# on the connection the guide opens.
+EXAMPLES = [block.text for block in code_blocks("docs/ANALYSTS.md") if block.language == "sql"]
 
 
 def test_there_are_examples():

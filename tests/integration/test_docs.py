@@ -44,7 +44,7 @@ def test_docs_generate_on_duckdb_and_every_column_is_described(workload, tmp_pat
     _docs_generate(
         {
             "TASKER_ANALYTICS_TARGET": "duckdb",
-            "TASKER_ANALYTICS_DUCKDB_PATH": str(copy),
+            "TASKER_ANALYTICS_DBT_DUCKDB_PATH": str(copy),
             "TASKER_SOURCE_DUCKDB_PATH": str(workload.source_path),
         },
         target,
@@ -65,7 +65,7 @@ def test_docs_generate_on_postgres(postgres_workload, tmp_path):
         {
             **postgres_environment(postgres_workload.dsn),
             "TASKER_ANALYTICS_TARGET": "postgres",
-            "TASKER_ANALYTICS_PG_SCHEMA": build_schema,
+            "TASKER_ANALYTICS_DBT_PG_SCHEMA": build_schema,
             "TASKER_SOURCE_SCHEMA": postgres_workload.source_schema,
         },
         target,

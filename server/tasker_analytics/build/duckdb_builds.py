@@ -150,11 +150,15 @@ def build_duckdb(
     build_file = builds_folder(served) / f"{stamp}-{os.getpid()}.duckdb"
     build_file.parent.mkdir(parents=True, exist_ok=True)
     env["TASKER_ANALYTICS_TARGET"] = "duckdb"
+    # The profile's file dbt writes (profiles.example.yml); the served path's variable too,
+    # for a profile copied before the two were told apart.
+    env["TASKER_ANALYTICS_DBT_DUCKDB_PATH"] = str(build_file)
     env["TASKER_ANALYTICS_DUCKDB_PATH"] = str(build_file)
     env["TASKER_SOURCE_DUCKDB_PATH"] = str(source)
     key = state_key(env, f"duckdb:{source}")
     check_source_duckdb(source, env, as_of)
-    with build_lock(served.with_name(f".{served.name}.lock")), removed_on_failure(build_file, _PLACE):
+    with build_lock(served.with_name(f".{served.name}.lock")) as lock, removed_on_failure(build_file, _PLACE):
+        started += lock.waited  # the build's own time leaves out the wait for another build
         remove_partial_builds(served)
         previous = None if full_refresh else _seed_duckdb(served, build_file, key, as_of)
         incremental = previous is not None
@@ -162,4 +166,5 @@ def build_duckdb(
         if completed.returncode != 0:
             raise BuildError(f"dbt build failed on duckdb (exit {completed.returncode})\n{completed.stdout or ''}")
         finish_build_file(served, build_file, started, incremental, settings.keep_builds, allow_empty)
-    return BuildResult("duckdb", time.monotonic() - started, completed.stdout or "", str(build_file), incremental)
+    seconds = time.monotonic() - started
+    return BuildResult("duckdb", seconds, completed.stdout or "", str(build_file), incremental, lock.waited)

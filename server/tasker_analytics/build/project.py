@@ -9,13 +9,15 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -30,11 +32,15 @@ class BuildError(RuntimeError):
 
 @dataclass
 class BuildResult:
+    """A published build. `seconds` is the build's own time; `waited` the time it waited
+    before, for another build of the same warehouse to finish (build_lock)."""
+
     target: str
     seconds: float
     output: str
     location: str
     incremental: bool = False
+    waited: float = 0.0
 
 
 # The incremental models (materialized='incremental'), copied from the served build into
@@ -152,15 +158,62 @@ def run_dbt(
         )
 
 
+@dataclass
+class HeldLock:
+    """A build lock once held: its file and how long the build waited for it."""
+
+    path: Path
+    waited: float = 0.0
+
+
+def _say(message: str) -> None:
+    print(f"tasker-analytics: {message}", file=sys.stderr, flush=True)
+
+
+def lock_holder(path: Path, text: str, now: datetime | None = None) -> str:
+    """Who holds the build lock at `path`, from what the holder wrote in it: its pid, host
+    and start, or the lock file alone when it wrote nothing readable."""
+    try:
+        record = json.loads(text)
+        pid, host, since = int(record["pid"]), str(record["host"]), datetime.fromisoformat(record["started_at"])
+    except (ValueError, TypeError, KeyError):
+        return f"another build (it holds {path})"
+    age = ((now or datetime.now(UTC)) - since).total_seconds()
+    return (
+        f"the build of pid {pid} on {host}, started {since.strftime('%Y-%m-%d %H:%M:%S')} UTC "
+        f"({max(age, 0):.0f}s ago; lock {path})"
+    )
+
+
 @contextmanager
-def build_lock(path: Path) -> Iterator[None]:
-    """One build at a time for the warehouse behind `path` (across processes)."""
+def build_lock(path: Path, notify: Callable[[str], None] = _say) -> Iterator[HeldLock]:
+    """One build at a time for the warehouse behind `path` (across processes). The holder
+    writes its pid, host and start into the file; a build that finds the lock held says
+    (`notify`, standard error by default) that it waits and for which build, then how long
+    it waited (HeldLock.waited), which its reported build time leaves out."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    held = HeldLock(path)
     with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            notify(f"waiting for {lock_holder(path, handle.read())} to finish: one build at a time per warehouse")
+            began = time.monotonic()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            held.waited = time.monotonic() - began
+            notify(f"waited {held.waited:.1f}s for the other build; building now")
+        try:
+            handle.seek(0)
+            handle.truncate()
+            record = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": datetime.now(UTC).isoformat()}
+            handle.write(json.dumps(record))
+            handle.flush()
+            yield held
         finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 

@@ -41,7 +41,8 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     except (BuildError, argparse.ArgumentTypeError) as error:
         return _fail(str(error), 1)
     mode = "incrementally" if result.incremental else "in full"
-    print(f"built {result.target} {mode} in {result.seconds:.1f}s", file=sys.stderr)
+    waited = f" (after waiting {result.waited:.1f}s for another build)" if result.waited >= 0.05 else ""
+    print(f"built {result.target} {mode} in {result.seconds:.1f}s{waited}", file=sys.stderr)
     return 0
 
 
@@ -83,17 +84,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     refused = _refuse_taken_port(args, settings)
     if refused:
         return refused
-    base = f"http://{host}:{port}/tasker/analytics"
+    root = f"http://{host}:{port}"
+    base = f"{root}/tasker/analytics"
     if settings.enabled:
         print(
             f"serving on {base}/performance and {base}/bottlenecks; dashboard {base}/dashboard, "
-            f"Prometheus {base}/metrics (OpenAPI: http://{host}:{port}/schema)",
+            f"Prometheus {base}/metrics, Grafana {base}/grafana; health probes {root}/health/live and "
+            f"{root}/health/ready (OpenAPI: {root}/schema)",
             flush=True,
         )
     else:
         print(
-            f"serving http://{host}:{port}/health/live and /health/ready only: the analytics endpoints are off "
-            "(TASKER_ANALYTICS_ENABLED=false)",
+            f"serving the health probes only, {root}/health/live and {root}/health/ready: the analytics "
+            f"endpoints, dashboard and metrics under {base}/ are off (TASKER_ANALYTICS_ENABLED=false) and "
+            f"answer 404; the OpenAPI schema at {root}/schema still describes them",
             flush=True,
         )
     Granian(
@@ -109,6 +113,49 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _say(message: str) -> None:
+    print(f"tasker-analytics: {message}", file=sys.stderr, flush=True)
+
+
+def _generates(args: argparse.Namespace, source: Path) -> bool:
+    """Whether `up` generates the workload of --tasks and --seed into `source`: when there
+    is none, when asked to (--regenerate), or when the source records another one. A source
+    without a record (written by hand, by Tasker, by an older version) is used as it is.
+    Says which, and why."""
+    import duckdb
+
+    from tasker_analytics.generate.writers import generated_with
+
+    asked = f"{args.tasks} tasks, seed {args.seed}"
+    if not source.exists():
+        _say(f"no workload at {source} yet: generating one ({asked})")
+        return True
+    if args.regenerate:
+        _say(f"--regenerate: generating a new workload ({asked}) in place of {source}")
+        return True
+    again = f"--tasks {args.tasks} --seed {args.seed}"
+    where = f" --source-duckdb {source}" if args.source_duckdb else ""
+    try:
+        record = generated_with(str(source))
+    except duckdb.Error as error:
+        _say(f"using {source} as it is: cannot read how it was generated ({' '.join(str(error).split())})")
+        return False
+    if record is None:
+        _say(
+            f"using {source} as it is: it has no record of the --tasks and --seed it was generated with "
+            f"(written by hand, by Tasker or by an older version), so {again} do not apply to it. "
+            f"To replace it with a generated workload: tasker-analytics up --regenerate {again}{where}"
+        )
+        return False
+    held = f"{record['tasks']} tasks, seed {record['seed']}"
+    if (record["tasks"], record["seed"]) == (args.tasks, args.seed):
+        as_of = record["as_of"].isoformat(sep=" ", timespec="seconds")
+        _say(f"reusing the workload in {source} ({held}, generated up to {as_of} UTC; --regenerate for a fresh one)")
+        return False
+    _say(f"{source} holds another workload ({held}): generating {asked} in its place")
+    return True
+
+
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from tasker_analytics.generate.workload import generate_workload
     from tasker_analytics.generate.writers import parse_as_of, write_duckdb
@@ -118,10 +165,12 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
         return refused
 
     source = Path(args.source_duckdb) if args.source_duckdb else default_source_duckdb()
-    if args.regenerate or not source.exists():
-        print(f"generating {args.tasks} tasks into {source}", file=sys.stderr)
-        tables = generate_workload(tasks=args.tasks, seed=args.seed, as_of=parse_as_of(None), progress=True)
-        write_duckdb(tables, str(source), progress=True)
+    args.full_refresh = False
+    if _generates(args, source):
+        generated = {"tasks": args.tasks, "seed": args.seed, "as_of": parse_as_of(None), "history_hours": 192.0}
+        write_duckdb(generate_workload(**generated, progress=True), str(source), progress=True, generated=generated)
+        # A served build of another workload is not continued: the build starts from scratch.
+        args.full_refresh = True
     args.source_duckdb = str(source)
     args.as_of = None
     code = _build(args, settings)
@@ -176,7 +225,9 @@ def parser() -> argparse.ArgumentParser:
     )
 
     serve_parser = commands.add_parser("serve", help="serve the HTTP API")
-    up_parser = commands.add_parser("up", help="generate (when missing), build and serve on DuckDB")
+    up_parser = commands.add_parser(
+        "up", help="generate (when missing or generated with another --tasks/--seed), build and serve on DuckDB"
+    )
     for sub in (serve_parser, up_parser):
         sub.add_argument("--host", help="default TASKER_ANALYTICS_HOST or 127.0.0.1")
         sub.add_argument("--port", type=int, help="default TASKER_ANALYTICS_PORT or 8000")
@@ -186,14 +237,33 @@ def parser() -> argparse.ArgumentParser:
             action="store_true",
             help="start even when another server listens on the port (the two then split the requests)",
         )
-    up_parser.add_argument("--tasks", type=int, default=20000)
-    up_parser.add_argument("--seed", type=int, default=42)
-    up_parser.add_argument("--source-duckdb", help="DuckDB file for the Tasker tables")
-    up_parser.add_argument("--regenerate", action="store_true", help="generate a new workload even if one exists")
+    up_parser.add_argument(
+        "--tasks",
+        type=int,
+        default=20000,
+        metavar="N",
+        help="tasks of the generated workload (default 20000); a source generated with another number "
+        "is generated again, a source without a record of it is used as it is",
+    )
+    up_parser.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        metavar="S",
+        help="random seed of the generated workload (default 42); a source generated with another seed "
+        "is generated again",
+    )
+    up_parser.add_argument(
+        "--source-duckdb", help="DuckDB file for the Tasker tables (default TASKER_SOURCE_DUCKDB_PATH)"
+    )
+    up_parser.add_argument(
+        "--regenerate", action="store_true", help="generate a new workload even if the source holds the one asked for"
+    )
     from tasker_analytics.cli import check_options
 
     check_parser = commands.add_parser(
-        "check", help="monitoring check: exit 0 OK, 1 a threshold is crossed, 2 the data cannot be read"
+        "check",
+        help="monitoring check: exit 0 OK, 1 a threshold is crossed, 2 the data cannot be read, 3 too little data",
     )
     check_options.add_arguments(check_parser)
 

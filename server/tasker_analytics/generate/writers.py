@@ -82,11 +82,33 @@ def _check_schema(schema: str) -> None:
         raise ValueError(f"invalid schema name {schema!r} (letters, digits and _ only)")
 
 
+# The table that says how the workload in a schema of a DuckDB file was generated (tasks,
+# seed, as_of, history_hours), in a schema of its own so that the Tasker schema holds the
+# nine tables only: `up` reads it to tell whether the source it finds is the workload it is
+# asked for. Written by `generate` and `up`; any other write of the tables removes their
+# row, since it no longer describes them.
+WORKLOAD_RECORD = '"tasker_analytics_generated"."workload"'
+
+
+def _has_workload_record(con) -> bool:
+    found = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'tasker_analytics_generated' "
+        "and table_name = 'workload'"
+    ).fetchone()[0]
+    return found > 0
+
+
 def write_duckdb(
-    tables: dict[str, pa.Table], path: str, schema: str = "public", progress: bool = False, append: bool = False
+    tables: dict[str, pa.Table],
+    path: str,
+    schema: str = "public",
+    progress: bool = False,
+    append: bool = False,
+    generated: dict | None = None,
 ) -> None:
     """Replace the nine tables in `schema` of the DuckDB file at `path` (one transaction);
-    with `append`, add the rows to the tables there instead."""
+    with `append`, add the rows to the tables there instead. `generated` (the generator's
+    tasks, seed, as_of and history_hours) is recorded for them (WORKLOAD_RECORD)."""
     import duckdb
     from tqdm import tqdm
 
@@ -107,6 +129,25 @@ def write_duckdb(
                 con.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
                 con.execute(f'CREATE TABLE "{schema}"."{name}" AS SELECT {select} FROM _tasker_source')
             con.unregister("_tasker_source")
+        if _has_workload_record(con):
+            con.execute(f"DELETE FROM {WORKLOAD_RECORD} WHERE schema_name = ?", [schema])
+        if generated is not None:
+            con.execute('CREATE SCHEMA IF NOT EXISTS "tasker_analytics_generated"')
+            con.execute(
+                f"CREATE TABLE IF NOT EXISTS {WORKLOAD_RECORD} (schema_name VARCHAR PRIMARY KEY, tasks BIGINT, "
+                "seed BIGINT, as_of TIMESTAMP, history_hours DOUBLE, written_at TIMESTAMP)"
+            )
+            con.execute(
+                f"INSERT INTO {WORKLOAD_RECORD} VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    schema,
+                    generated["tasks"],
+                    generated["seed"],
+                    generated["as_of"],
+                    generated.get("history_hours"),
+                    datetime.now(UTC).replace(tzinfo=None),
+                ],
+            )
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
     except BaseException:
@@ -115,6 +156,25 @@ def write_duckdb(
         raise
     finally:
         con.close()
+
+
+def generated_with(path: str, schema: str = "public") -> dict | None:
+    """How the workload in `schema` of the DuckDB file at `path` was generated (its row of
+    WORKLOAD_RECORD: tasks, seed, as_of, history_hours, written_at), or None when the file
+    has no record of it (written by hand, by Tasker, by an older version); duckdb.Error when
+    it cannot be read."""
+    import duckdb
+
+    with duckdb.connect(path, read_only=True) as con:
+        if not _has_workload_record(con):
+            return None
+        cursor = con.execute(
+            f"SELECT tasks, seed, as_of, history_hours, written_at FROM {WORKLOAD_RECORD} WHERE schema_name = ?",
+            [schema],
+        )
+        row = cursor.fetchone()
+        names = [column[0] for column in cursor.description]
+    return None if row is None else dict(zip(names, row, strict=True))
 
 
 def write_postgres(
@@ -279,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
         elif parquet:
             write_parquet(tables, parquet, progress=progress)
         else:
-            write_duckdb(tables, target, args.schema, progress=progress)
+            write_duckdb(tables, target, args.schema, progress=progress, generated=opts)
     except (psycopg.Error, duckdb.Error, OSError) as exc:
         print(f"{prog}: error: writing failed: {_one_line(exc)}", file=sys.stderr)
         return 2
