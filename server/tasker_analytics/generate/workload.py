@@ -55,8 +55,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tasker_analytics.generate.arrays import (
+    hex_digests,
+    joined,
+    numbers_as_text,
+    scattered,
+    source_table,
+    strings,
+    timestamps,
+)
 from tasker_analytics.generate.catalog import _ERROR_NAMES, CATALOG, DEPENDENT_SYSTEMS, ERROR_CLASSES, NAMESPACES
-from tasker_analytics.generate.schema import arrow_schema
 from tasker_analytics.generate.simulate import (
     _ERROR_METADATA_SHARE,
     _MS_PER_HOUR,
@@ -84,50 +92,6 @@ TABLE_NAMES: tuple[str, ...] = (
     "tasker_task_transitions",
     "tasker_workflow_step_transitions",
 )
-
-
-def _ts(ms: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
-    values = ms.astype(np.int64).view("datetime64[ms]")
-    return pa.array(values, mask=None if valid is None else ~valid)
-
-
-def _strings(values) -> pa.Array:
-    return pa.array(list(values), pa.string())
-
-
-def _num(values: np.ndarray) -> pa.Array:
-    return pc.cast(pa.array(values), pa.string())
-
-
-def _join(*parts) -> pa.Array:
-    return pc.binary_join_element_wise(*parts, "")
-
-
-def _scatter(size: int, pieces: list[tuple[np.ndarray, pa.Array]]) -> pa.Array:
-    """A string array of `size` rows holding pieces[i][1] at rows pieces[i][0], null elsewhere."""
-    pos = np.full(size, -1, np.int64)
-    offset = 0
-    for rows, _values in pieces:
-        pos[rows] = offset + np.arange(rows.size)
-        offset += rows.size
-    values = pa.concat_arrays([v for _, v in pieces]) if pieces else pa.array([], pa.string())
-    return values.take(pa.array(pos, mask=pos < 0))
-
-
-def _hex_digests(rng: np.random.Generator, n: int) -> pa.Array:
-    raw = rng.integers(0, 256, (n, 32), dtype=np.uint8)
-    digits = np.frombuffer(b"0123456789abcdef", np.uint8)
-    out = np.empty((n, 64), np.uint8)
-    out[:, 0::2] = digits[raw >> 4]
-    out[:, 1::2] = digits[raw & 15]
-    offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int32)
-    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(out.tobytes())])
-
-
-def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
-    schema = arrow_schema(name)
-    assert list(columns) == schema.names, (name, list(columns))
-    return pa.table([columns[f.name].cast(f.type) for f in schema], schema=schema)
 
 
 def _to_ms(ts: datetime) -> int:
@@ -182,27 +146,27 @@ def generate_workload(
     tables: dict[str, pa.Table] = {}
 
     def stamps(k: int) -> dict[str, pa.Array]:
-        a = _ts(np.full(k, catalog_ms, np.int64))
+        a = timestamps(np.full(k, catalog_ms, np.int64))
         return {"created_at": a, "updated_at": a}
 
-    tables["tasker_task_namespaces"] = _table(
+    tables["tasker_task_namespaces"] = source_table(
         "tasker_task_namespaces",
         {
             "task_namespace_id": pa.array(np.arange(1, len(ns_names) + 1)),
-            "name": _strings(ns_names),
-            "description": _strings(NAMESPACES[x]["description"] for x in ns_names),
+            "name": strings(ns_names),
+            "description": strings(NAMESPACES[x]["description"] for x in ns_names),
             **stamps(len(ns_names)),
         },
     )
-    tables["tasker_named_tasks"] = _table(
+    tables["tasker_named_tasks"] = source_table(
         "tasker_named_tasks",
         {
             "named_task_id": pa.array(np.arange(1, len(CATALOG) + 1)),
-            "name": _strings(td.name for td in CATALOG),
+            "name": strings(td.name for td in CATALOG),
             "task_namespace_id": pa.array([ns_names.index(td.namespace) + 1 for td in CATALOG]),
-            "version": _strings(td.version for td in CATALOG),
-            "description": _strings(td.description for td in CATALOG),
-            "configuration": _strings(
+            "version": strings(td.version for td in CATALOG),
+            "description": strings(td.description for td in CATALOG),
+            "configuration": strings(
                 json.dumps(
                     {
                         "concurrent": True,
@@ -226,22 +190,22 @@ def generate_workload(
             **stamps(len(CATALOG)),
         },
     )
-    tables["tasker_dependent_systems"] = _table(
+    tables["tasker_dependent_systems"] = source_table(
         "tasker_dependent_systems",
         {
             "dependent_system_id": pa.array(np.arange(1, len(sys_names) + 1)),
-            "name": _strings(sys_names),
-            "description": _strings(DEPENDENT_SYSTEMS.values()),
+            "name": strings(sys_names),
+            "description": strings(DEPENDENT_SYSTEMS.values()),
             **stamps(len(sys_names)),
         },
     )
-    tables["tasker_named_steps"] = _table(
+    tables["tasker_named_steps"] = source_table(
         "tasker_named_steps",
         {
             "named_step_id": pa.array(np.arange(1, len(named_steps) + 1)),
             "dependent_system_id": pa.array([sys_names.index(sy) + 1 for sy, _ in named_steps]),
-            "name": _strings(nm for _, nm in named_steps),
-            "description": _strings(f"{nm.replace('_', ' ').capitalize()} via {sy}" for sy, nm in named_steps),
+            "name": strings(nm for _, nm in named_steps),
+            "description": strings(f"{nm.replace('_', ' ').capitalize()} via {sy}" for sy, nm in named_steps),
             **stamps(len(named_steps)),
         },
     )
@@ -254,8 +218,8 @@ def generate_workload(
     sd_retryable = np.array([s.retryable for _, s in sd_all], bool)
     sd_retry_limit = np.array([s.retry_limit for _, s in sd_all], np.int32)
     sd_skippable = np.array([s.skippable for _, s in sd_all], bool)
-    sd_name = _strings(s.name for _, s in sd_all)
-    sd_frame = _strings(
+    sd_name = strings(s.name for _, s in sd_all)
+    sd_frame = strings(
         json.dumps(f"app/tasks/{td.namespace}/{td.name}/{s.name}_handler.rb:{40 + 7 * (i % 9)}:in `process'")
         for i, (td, s) in enumerate(sd_all)
     )
@@ -329,42 +293,45 @@ def generate_workload(
         sizes = np.array([len(NAMESPACES[x][key]) for x in ns_names], np.int64)
         offs = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         pick = offs[ns_t] + (rng.random(n) * sizes[ns_t]).astype(np.int64)
-        pools[key] = _strings(flat).take(pa.array(pick))
+        pools[key] = strings(flat).take(pa.array(pick))
     reasons_flat = [r for td in CATALOG for r in td.reasons]
     r_sizes = np.array([len(td.reasons) for td in CATALOG], np.int64)
     r_offs = np.concatenate([[0], np.cumsum(r_sizes)[:-1]])
-    reason = _strings(reasons_flat).take(pa.array(r_offs[ttype] + (rng.random(n) * r_sizes[ttype]).astype(np.int64)))
+    reason = strings(reasons_flat).take(pa.array(r_offs[ttype] + (rng.random(n) * r_sizes[ttype]).astype(np.int64)))
     priority = np.searchsorted(np.cumsum([0.8, 0.15, 0.05]), rng.random(n), side="right")
-    tag_prefix = _strings(json.dumps([td.namespace, *td.tags])[:-1] for td in CATALOG)
-    tags = _join(
+    tag_prefix = strings(json.dumps([td.namespace, *td.tags])[:-1] for td in CATALOG)
+    tags = joined(
         tag_prefix.take(pa.array(ttype)),
-        _strings(f', "priority:{p}"]' for p in ("normal", "high", "low")).take(pa.array(np.minimum(priority, 2))),
+        strings(f', "priority:{p}"]' for p in ("normal", "high", "low")).take(pa.array(np.minimum(priority, 2))),
     )
     ctx_pieces = []
     for g, td in enumerate(CATALOG):
         members = np.flatnonzero(ttype == g)
         parts: list = ["{"]
         for i, (key, lo, hi) in enumerate(td.context):
-            parts += [("" if i == 0 else ", ") + json.dumps(key) + ": ", _num(rng.integers(lo, hi + 1, members.size))]
+            parts += [
+                ("" if i == 0 else ", ") + json.dumps(key) + ": ",
+                numbers_as_text(rng.integers(lo, hi + 1, members.size)),
+            ]
         parts.append("}")
-        ctx_pieces.append((members, _join(*parts) if members.size else pa.array([], pa.string())))
-    context = _scatter(n, ctx_pieces)
-    tables["tasker_tasks"] = _table(
+        ctx_pieces.append((members, joined(*parts) if members.size else pa.array([], pa.string())))
+    context = scattered(n, ctx_pieces)
+    tables["tasker_tasks"] = source_table(
         "tasker_tasks",
         {
             "task_id": pa.array(np.arange(1, n + 1, dtype=np.int64)),
             "named_task_id": pa.array((ttype + 1).astype(np.int32)),
             "complete": pa.array(t_final == COMPLETE),
-            "requested_at": _ts(created),
+            "requested_at": timestamps(created),
             "initiator": pools["initiators"],
             "source_system": pools["sources"],
             "reason": reason,
             "bypass_steps": pa.nulls(n, pa.string()),
             "tags": tags,
             "context": context,
-            "identity_hash": _hex_digests(rng, n),
-            "created_at": _ts(created),
-            "updated_at": _ts(np.maximum(created, task_last)),
+            "identity_hash": hex_digests(rng, n),
+            "created_at": timestamps(created),
+            "updated_at": timestamps(np.maximum(created, task_last)),
         },
     )
     bar.update(1)
@@ -383,31 +350,31 @@ def generate_workload(
     step_created = created[step_task]
     done_rows = np.flatnonzero(s_final == COMPLETE)
     fail_rows = np.flatnonzero((s_final != COMPLETE) & (last_error >= 0))
-    class_names = _strings(_ERROR_NAMES)
-    class_msgs = _strings(json.dumps(ERROR_CLASSES[c][0]) for c in _ERROR_NAMES)
-    class_frames = _strings(json.dumps(ERROR_CLASSES[c][1]) for c in _ERROR_NAMES)
+    class_names = strings(_ERROR_NAMES)
+    class_msgs = strings(json.dumps(ERROR_CLASSES[c][0]) for c in _ERROR_NAMES)
+    class_frames = strings(json.dumps(ERROR_CLASSES[c][1]) for c in _ERROR_NAMES)
     tasker_frames = (
         ', "tasker-engine/lib/tasker/step_handler/base.rb:83:in `handle\'"'
         ', "tasker-engine/lib/tasker/orchestration/step_executor.rb:212:'
         "in `execute_single_step'\"]}"
     )
     fc = pa.array(last_error[fail_rows].astype(np.int64))
-    results = _scatter(
+    results = scattered(
         total_steps,
         [
             (
                 done_rows,
-                _join(
+                joined(
                     '{"status": "ok", "step": "',
                     sd_name.take(pa.array(sdef[done_rows])),
                     '", "elapsed_ms": ',
-                    _num(s_final_at[done_rows] - last_attempt[done_rows]),
+                    numbers_as_text(s_final_at[done_rows] - last_attempt[done_rows]),
                     "}",
                 ),
             ),
             (
                 fail_rows,
-                _join(
+                joined(
                     '{"error": ',
                     class_msgs.take(fc),
                     ', "error_class": "',
@@ -422,7 +389,7 @@ def generate_workload(
         ],
     )
     has_attempts = attempts > 0
-    tables["tasker_workflow_steps"] = _table(
+    tables["tasker_workflow_steps"] = source_table(
         "tasker_workflow_steps",
         {
             "workflow_step_id": pa.array(np.arange(1, total_steps + 1, dtype=np.int64)),
@@ -432,15 +399,15 @@ def generate_workload(
             "retry_limit": pa.array(sd_retry_limit[sdef]),
             "in_process": pa.array(s_final == IN_PROGRESS),
             "processed": pa.array(s_final == COMPLETE),
-            "processed_at": _ts(s_final_at, s_final == COMPLETE),
+            "processed_at": timestamps(s_final_at, s_final == COMPLETE),
             "attempts": pa.array(attempts, mask=~has_attempts),
-            "last_attempted_at": _ts(last_attempt, has_attempts),
+            "last_attempted_at": timestamps(last_attempt, has_attempts),
             "backoff_request_seconds": pa.nulls(total_steps, pa.int32()),
             "inputs": context.take(pa.array(step_task)),
             "results": results,
             "skippable": pa.array(sd_skippable[sdef]),
-            "created_at": _ts(step_created),
-            "updated_at": _ts(np.where(s_final != PENDING, np.maximum(step_created, s_final_at), step_created)),
+            "created_at": timestamps(step_created),
+            "updated_at": timestamps(np.where(s_final != PENDING, np.maximum(step_created, s_final_at), step_created)),
         },
     )
     del results, last_attempt, s_final_at
@@ -450,14 +417,14 @@ def generate_workload(
     total_edges = int(edge_count.sum())
     edge_task = np.repeat(np.arange(n, dtype=np.int64), edge_count)
     edef = edge_off_t[ttype[edge_task]] + np.arange(total_edges) - first_edge[edge_task]
-    edge_created = _ts(created[edge_task])
-    tables["tasker_workflow_step_edges"] = _table(
+    edge_created = timestamps(created[edge_task])
+    tables["tasker_workflow_step_edges"] = source_table(
         "tasker_workflow_step_edges",
         {
             "id": pa.array(np.arange(1, total_edges + 1, dtype=np.int64)),
             "from_step_id": pa.array(first_step[edge_task] + ed_parent[edef] + 1),
             "to_step_id": pa.array(first_step[edge_task] + ed_child[edef] + 1),
-            "name": _strings(["provides"]).take(pa.array(np.zeros(total_edges, np.int64))),
+            "name": strings(["provides"]).take(pa.array(np.zeros(total_edges, np.int64))),
             "created_at": edge_created,
             "updated_at": edge_created,
         },
@@ -465,8 +432,8 @@ def generate_workload(
     bar.update(1)
 
     # ---- transitions, ids ascending with time
-    state_names = _strings(STATES)
-    task_meta = _strings(
+    state_names = strings(STATES)
+    task_meta = strings(
         [
             "{}",
             "{}",
@@ -477,8 +444,8 @@ def generate_workload(
         ]
     )
     tord = np.argsort(tev.time, kind="stable")
-    t_ts = _ts(tev.time[tord])
-    tables["tasker_task_transitions"] = _table(
+    t_ts = timestamps(tev.time[tord])
+    tables["tasker_task_transitions"] = source_table(
         "tasker_task_transitions",
         {
             "id": pa.array(np.arange(1, tord.size + 1, dtype=np.int64)),
@@ -498,10 +465,10 @@ def generate_workload(
     err_rows = np.flatnonzero(to_sorted == ERROR)
     other_rows = np.flatnonzero(to_sorted != ERROR)
     e_cls = pa.array(sev.cls[sord][err_rows].astype(np.int64))
-    e_att = _num(sev.attempt[sord][err_rows])
+    e_att = numbers_as_text(sev.attempt[sord][err_rows])
     with_class = pa.array(rng.random(err_rows.size) < _ERROR_METADATA_SHARE)
-    step_meta = _strings(["{}", "{}", "{}", "{}", '{"reason": "task_cancelled"}', '{"resolved_by": "ops_oncall"}'])
-    metadata = _scatter(
+    step_meta = strings(["{}", "{}", "{}", "{}", '{"reason": "task_cancelled"}', '{"resolved_by": "ops_oncall"}'])
+    metadata = scattered(
         sord.size,
         [
             (other_rows, step_meta.take(pa.array(to_sorted[other_rows]))),
@@ -509,14 +476,14 @@ def generate_workload(
                 err_rows,
                 pc.if_else(
                     with_class,
-                    _join('{"error_class": "', class_names.take(e_cls), '", "attempt": ', e_att, "}"),
-                    _join('{"attempt": ', e_att, "}"),
+                    joined('{"error_class": "', class_names.take(e_cls), '", "attempt": ', e_att, "}"),
+                    joined('{"attempt": ', e_att, "}"),
                 ),
             ),
         ],
     )
-    s_ts = _ts(sev.time[sord])
-    tables["tasker_workflow_step_transitions"] = _table(
+    s_ts = timestamps(sev.time[sord])
+    tables["tasker_workflow_step_transitions"] = source_table(
         "tasker_workflow_step_transitions",
         {
             "id": pa.array(np.arange(1, sord.size + 1, dtype=np.int64)),
