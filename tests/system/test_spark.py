@@ -17,10 +17,7 @@ Spark tests skip with the reason, and fail under CI (helpers.services.service_mi
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
-import subprocess
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -34,7 +31,7 @@ from litestar.testing import TestClient
 
 from helpers.builds import BUILD_COLUMNS, STATE_RELATIONS, dbt_summary, dbt_unit_tests, rows_equal
 from helpers.responses import ENGINE_QUERIES, stable_body
-from helpers.services import service_missing
+from helpers.services import require_spark
 from helpers.workloads import GENERATED_AS_OF, drop_schemas
 from tasker_analytics.api.app import create_app
 from tasker_analytics.build.project import INCREMENTAL_RELATIONS, SERVED_RELATIONS, BuildError, BuildResult
@@ -63,18 +60,6 @@ PER_TASK_RELATIONS = [relation for relation in INCREMENTAL_RELATIONS if relation
 
 # The whole module, the few tests that need no Spark (the Parquet writer, the command line) too.
 pytestmark = pytest.mark.spark
-
-
-def _require_spark() -> None:
-    for module in ("pyspark", "dbt.adapters.spark"):
-        if importlib.util.find_spec(module) is None:
-            service_missing(f"{module} is not installed: pip install -e '.[spark]' (docs/SCALING.md)")
-    java = shutil.which("java")
-    if java is None:
-        service_missing("Spark needs Java 17 and `java` is not on the PATH")
-    version = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
-    if not any(f'version "{major}' in version for major in ("17", "21")):
-        service_missing(f"Spark 4 needs Java 17 or 21, found: {version.splitlines()[:1]}")
 
 
 @dataclass
@@ -129,7 +114,7 @@ def _spark_settings(directory: Path) -> Settings:
 def duckdb_build(spark_workload, tmp_path_factory) -> Settings:
     """A full DuckDB build of the whole workload at the final as_of: what the incremental
     Spark build's tables must equal, model by model, and its bodies."""
-    _require_spark()  # only the Spark tests use it: skip before building
+    require_spark()  # only the Spark tests use it: skip before building
     directory = tmp_path_factory.mktemp("spark_duckdb")
     source = directory / "tasker_source.duckdb"
     write_duckdb(spark_workload.before, str(source))
@@ -177,7 +162,7 @@ class SparkIncremental:
 def spark_incremental(spark_workload, tmp_path_factory) -> SparkIncremental:
     """A Spark build of the source at the split, then the incremental one after the
     arrivals, on one Spark folder."""
-    _require_spark()
+    require_spark()
     directory = tmp_path_factory.mktemp("spark_incremental")
     source = directory / "tasker_source_parquet"
     write_parquet(spark_workload.before, str(source))
@@ -303,7 +288,7 @@ def test_spark_build_has_real_figures(spark_incremental):
 
 
 def test_a_spark_build_without_its_source_folder_says_how_to_make_one(tmp_path):
-    _require_spark()  # without the extra, the build says so first
+    require_spark()  # without the extra, the build says so first
     settings = Settings(warehouse="spark", duckdb_path=tmp_path / "a.duckdb", spark_dir=tmp_path / "spark")
     with pytest.raises(BuildError, match="generate --parquet"):
         build(settings, source_parquet=str(tmp_path / "missing"))

@@ -9,17 +9,15 @@ Needs the `spark` extra and Java 17 or 21: skips without them, fails under CI.""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from helpers.services import service_missing
+from helpers.services import require_spark
 from helpers.workloads import GENERATED_AS_OF
 from tasker_analytics.generate.workload import generate_workload
 from tasker_analytics.generate.writers import write_parquet
@@ -34,20 +32,8 @@ DBT_LINE = re.compile(r"^(\x1b\[0m)?\d\d:\d\d:\d\d ")
 DBT_DONE = re.compile(r"\d+ of \d+ (OK|PASS)\b")
 
 
-def _require_spark() -> None:
-    for module in ("pyspark", "dbt.adapters.spark"):
-        if importlib.util.find_spec(module) is None:
-            service_missing(f"{module} is not installed: pip install -e '.[spark]' (docs/SCALING.md)")
-    java = shutil.which("java")
-    if java is None:
-        service_missing("Spark needs Java 17 and `java` is not on the PATH")
-    version = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
-    if not any(f'version "{major}' in version for major in ("17", "21")):
-        service_missing(f"Spark 4 needs Java 17 or 21, found: {version.splitlines()[:1]}")
-
-
 def test_a_spark_build_log_shows_dbt_progress_and_few_java_warnings(tmp_path):
-    _require_spark()
+    require_spark()
     source = tmp_path / "parquet"
     write_parquet(generate_workload(tasks=200, seed=13, as_of=GENERATED_AS_OF), str(source))
     env = {
