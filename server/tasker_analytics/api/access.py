@@ -40,6 +40,12 @@ Query = TypeVar("Query")
 _INTEGER = re.compile(r"^[0-9]{1,9}$")
 # Where a request's caller and query, once worked out, are kept for the rest of it.
 _CHECKED = "tasker_analytics.checked"
+# Parsed queries by (parser, query string), each beside the settings it was parsed under:
+# a repeated query string (every cache hit) skips the parse. Only accepted queries are
+# kept, so a refused one is refused each time; the map is emptied when it reaches
+# _PARSED_LIMIT entries, so no stream of distinct query strings makes it grow unbounded.
+_PARSED: dict[tuple[Callable, bytes], tuple[Settings, object]] = {}
+_PARSED_LIMIT = 4096
 
 
 # For a response no cache may keep: errors, readiness, refusals.
@@ -127,7 +133,7 @@ def no_query(request: Request, settings: Settings) -> None:
     check_known(request, ())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Checked(Generic[Query]):
     """A request's Analytics (endpoints on, caller authenticated) and its parsed query."""
 
@@ -145,10 +151,24 @@ def checked(request: Request, parse: Callable[[Request, Settings], Query]) -> Ch
     if found is None:
         try:
             analytics = authorized_analytics(request)
-            found = Checked(analytics, parse(request, analytics.settings))
+            found = Checked(analytics, _parsed(request, parse, analytics.settings))
         except (InvalidQuery, AuthError, NotFoundException) as error:
             found = error
         state[_CHECKED] = found
     if isinstance(found, Exception):
         raise found
     return found
+
+
+def _parsed(request: Request, parse: Callable[[Request, Settings], Query], settings: Settings) -> Query:
+    """`parse(request, settings)`, remembered per query string for the same settings
+    object (held in the entry, so its id is never reused while the entry lives)."""
+    key = (parse, request.scope.get("query_string", b""))
+    entry = _PARSED.get(key)
+    if entry is not None and entry[0] is settings:
+        return entry[1]  # type: ignore[return-value]
+    query = parse(request, settings)
+    if len(_PARSED) >= _PARSED_LIMIT:
+        _PARSED.clear()
+    _PARSED[key] = (settings, query)
+    return query
