@@ -1,7 +1,7 @@
 {#- The analyst SQL functions of the spec ("SQL-Driven Analytics"), created by the build
-    itself (on-run-end): DuckDB table macros in the build's database, Postgres
-    set-returning functions in the build's schema (the publish step copies them into the
-    stable schema). They read the marts; the HTTP API serves the same figures.
+    itself (on-run-end): DuckDB table macros and Postgres set-returning functions, in the
+    schema the package's marts are built in (a served Postgres build's are copied into
+    the stable schema by the publish step). They read the marts; the HTTP API serves the same figures.
       function_based_analytics_metrics(start_date, hours)   (with the window's health score)
       function_based_slowest_tasks(namespace, hours [, limit, task_name, version])
       function_based_slowest_steps(task_name, namespace, hours [, limit, version])
@@ -12,27 +12,46 @@
     NULL arguments mean "all"; a period of `hours` ends at the build's as_of, except for
     analytics_metrics whose window starts at start_date (NULL: as_of - hours). -#}
 
-{#- How a function body names a relation or another function of the build: unqualified
-    in a DuckDB macro (it resolves in the build's database), schema-qualified in a
-    Postgres function (whose search_path is the caller's). -#}
+{#- How a function body names a relation or another function: through the graph, so that
+    the functions read the relation each model or seed of this package was built as,
+    whatever schema (`+schema`), alias or database it landed in, when the package is
+    installed in another dbt project. A database is named only when it is not the
+    target's own: a DuckDB build file is served under another catalog name. The step
+    timeouts are the seed `step_timeouts`, or the model or seed the var
+    `tasker_step_timeouts` names (a team's own list, same columns). -#}
+{% macro _fn_node(name) -%}
+    {%- set wanted = var('tasker_step_timeouts', 'step_timeouts') if name == 'step_timeouts' else name -%}
+    {%- set any_package = wanted != name -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type in ('model', 'seed') and node.name == wanted
+            and (any_package or node.package_name == 'tasker_analytics') -%}
+            {{ return(node) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error("tasker_analytics: the analyst functions read '" ~ wanted ~ "', which is not a model or seed of the project") }}
+{%- endmacro %}
+
+{% macro _fn_node_relation(node) -%}
+    {{ return(api.Relation.create(
+        database=node.database if node.database and node.database != target.database else none,
+        schema=node.schema,
+        identifier=node.alias,
+    )) }}
+{%- endmacro %}
+
 {% macro _fn_relation(name) -%}
-    {{ return(adapter.dispatch('fn_qualified', 'tasker_analytics')(name, true)) }}
+    {{ return(_fn_node_relation(_fn_node(name))) }}
+{%- endmacro %}
+
+{#- The schema (and database, as above) the functions are created in: the package's own,
+    where its marts are built. -#}
+{% macro _fn_schema() -%}
+    {%- set relation = _fn_relation('performance_overview') -%}
+    {{ return(relation.include(identifier=false)) }}
 {%- endmacro %}
 
 {% macro _fn_function(name) -%}
-    {{ return(adapter.dispatch('fn_qualified', 'tasker_analytics')(name, false)) }}
-{%- endmacro %}
-
-{% macro default__fn_qualified(name, is_relation) -%}
-    {{ return(name) }}
-{%- endmacro %}
-
-{% macro postgres__fn_qualified(name, is_relation) -%}
-    {%- if is_relation -%}
-        {{ return('"' ~ target.schema ~ '"."' ~ name ~ '"') }}
-    {%- else -%}
-        {{ return('"' ~ target.schema ~ '".' ~ name) }}
-    {%- endif -%}
+    {{ return(_fn_schema() ~ '.' ~ name) }}
 {%- endmacro %}
 
 {% macro _fn_scope(alias) -%}
@@ -764,30 +783,64 @@
     limit coalesce(in_limit, 2147483647)
 {% endmacro %}
 
+{#- The relations the function bodies read (by model or seed name). -#}
+{% macro _fn_reads() -%}
+    {{ return([
+        'performance_overview', 'int_task_executions', 'int_step_executions', 'step_timeouts',
+        'task_version_history', 'task_hourly_rollup', 'step_hourly_rollup', 'error_hourly_rollup',
+        'error_step_outcomes', 'step_dependency_rollup', 'task_sketch_spans', 'task_sketch_keys',
+        'step_sketch_spans', 'step_sketch_keys',
+    ]) }}
+{%- endmacro %}
+
+{#- Create the functions (on-run-end, and `dbt run-operation create_analytics_functions`):
+    unless the var `tasker_analytics_functions` is false, and only once every relation
+    they read exists, so that a run that did not build this package's models (a team's
+    `dbt run -s their_model`) never fails here; it logs why the functions were left. -#}
 {% macro create_analytics_functions() %}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- if not var('tasker_analytics_functions', true) -%}
+        {% do log("tasker_analytics: analyst SQL functions not created (var tasker_analytics_functions is false)", info=true) %}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set missing = [] -%}
+    {%- for name in _fn_reads() -%}
+        {%- set relation = _fn_relation(name) -%}
+        {%- if target.type != 'spark' and adapter.get_relation(
+            database=relation.database or target.database, schema=relation.schema, identifier=relation.identifier
+        ) is none -%}
+            {%- do missing.append(relation | string) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if missing -%}
+        {% do log("tasker_analytics: analyst SQL functions not created: not built yet: " ~ missing | join(', '), info=true) %}
+        {{ return('') }}
+    {%- endif -%}
     {{ return(adapter.dispatch('create_analytics_functions', 'tasker_analytics')()) }}
 {% endmacro %}
 
 {% macro duckdb__create_analytics_functions() %}
     {% set statements %}
-    create or replace macro function_based_analytics_metrics(in_start_date, in_period) as table
+    create or replace macro {{ _fn_function('function_based_analytics_metrics') }}(in_start_date, in_period) as table
         {{ _fn_metrics_body() }};
-    create or replace macro function_based_slowest_tasks(
+    create or replace macro {{ _fn_function('function_based_slowest_tasks') }}(
         in_namespace, in_period, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_slowest_tasks_body() }};
-    create or replace macro function_based_slowest_steps(
+    create or replace macro {{ _fn_function('function_based_slowest_steps') }}(
         in_task_name, in_namespace, in_period, in_limit := null, in_version := null
     ) as table {{ _fn_slowest_steps_body() }};
-    create or replace macro function_based_error_patterns(
+    create or replace macro {{ _fn_function('function_based_error_patterns') }}(
         in_namespace, in_period, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_error_patterns_body() }};
-    create or replace macro function_based_duration_distribution(
+    create or replace macro {{ _fn_function('function_based_duration_distribution') }}(
         in_namespace, in_period, in_task_name := null, in_version := null
     ) as table {{ _fn_distribution_body() }};
-    create or replace macro function_based_critical_path(
+    create or replace macro {{ _fn_function('function_based_critical_path') }}(
         in_namespace, in_period, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_critical_path_body() }};
-    create or replace macro function_based_recommendations(
+    create or replace macro {{ _fn_function('function_based_recommendations') }}(
         in_namespace, in_period, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_recommendations_body() }};
     {% endset %}
@@ -811,10 +864,9 @@
 {%- endmacro %}
 
 {% macro postgres__create_analytics_functions() %}
-    {% set schema = target.schema %}
     {% set scope_arguments %}in_limit integer default null, in_task_name text default null, in_version text default null{% endset %}
     {% set statements %}
-    create or replace function "{{ schema }}".function_based_analytics_metrics(in_start_date timestamp, in_period integer)
+    create or replace function {{ _fn_function('function_based_analytics_metrics') }}(in_start_date timestamp, in_period integer)
     returns table (window_start timestamp, window_end timestamp, total_tasks bigint, settled bigint,
         completed bigint, failed bigint, cancelled bigint, resolved_manually bigint, retried bigint,
         active_tasks bigint, completion_rate double precision, failure_rate double precision,
@@ -824,7 +876,7 @@
         latency double precision, system_health_score double precision)
     language sql stable as $fn$ {{ _fn_metrics_body() }} $fn$;
 
-    create or replace function "{{ schema }}".function_based_slowest_tasks(
+    create or replace function {{ _fn_function('function_based_slowest_tasks') }}(
         in_namespace text, in_period integer, {{ scope_arguments }})
     returns table (namespace text, task_name text, version text, execution_count bigint, completed bigint,
         failed bigint, {{ _pg_figures('duration') }}, failure_rate double precision,
@@ -832,7 +884,7 @@
         duration_count bigint, negative_durations bigint)
     language sql stable as $fn$ {{ _fn_slowest_tasks_body() }} $fn$;
 
-    create or replace function "{{ schema }}".function_based_slowest_steps(
+    create or replace function {{ _fn_function('function_based_slowest_steps') }}(
         in_task_name text, in_namespace text, in_period integer, in_limit integer default null,
         in_version text default null)
     returns table (namespace text, task_name text, version text, step_name text, execution_count bigint,
@@ -842,28 +894,28 @@
         duration_count bigint, negative_durations bigint)
     language sql stable as $fn$ {{ _fn_slowest_steps_body() }} $fn$;
 
-    create or replace function "{{ schema }}".function_based_error_patterns(
+    create or replace function {{ _fn_function('function_based_error_patterns') }}(
         in_namespace text, in_period integer, {{ scope_arguments }})
     returns table (error_type text, frequency bigint, affected_steps text[], error_classes text[],
         first_seen timestamp, last_seen timestamp, errored_steps bigint, recovered_steps bigint,
         retry_success_rate double precision)
     language sql stable as $fn$ {{ _fn_error_patterns_body() }} $fn$;
 
-    create or replace function "{{ schema }}".function_based_duration_distribution(
+    create or replace function {{ _fn_function('function_based_duration_distribution') }}(
         in_namespace text, in_period integer, in_task_name text default null, in_version text default null)
     returns table (completed_tasks bigint, duration_count bigint, avg_ms double precision, min_ms double precision,
         max_ms double precision, p50_ms double precision, p95_ms double precision, p99_ms double precision,
         negative_durations bigint, percentile_relative_error double precision)
     language sql stable as $fn$ {{ _fn_distribution_body() }} $fn$;
 
-    create or replace function "{{ schema }}".function_based_critical_path(
+    create or replace function {{ _fn_function('function_based_critical_path') }}(
         in_namespace text, in_period integer, {{ scope_arguments }})
     returns table (namespace text, task_name text, version text, step_name text, tasks_analyzed bigint,
         on_critical_path bigint, critical_path_ms double precision, critical_path_share double precision,
         dependents_blocked bigint, blocked_wait_ms double precision)
     language sql stable as $fn$ {{ _fn_critical_path_body() }} $fn$;
 
-    create or replace function "{{ schema }}".function_based_recommendations(
+    create or replace function {{ _fn_function('function_based_recommendations') }}(
         in_namespace text, in_period integer, {{ scope_arguments }})
     returns table (
         {%- for name, type in _rec_columns() %}{{ name }} {{ type }}, {% endfor -%}

@@ -54,6 +54,7 @@ SERVER_VARIABLES = _declare(
     Variable("TASKER_ANALYTICS_BOTTLENECKS_CACHE_TTL", integer(minimum=0), 120, "120"),
     Variable("TASKER_ANALYTICS_REDIS_URL", text, None, "unset"),
     Variable("TASKER_ANALYTICS_CACHE_MAX_ENTRIES", integer(), 2048, "2048"),
+    Variable("TASKER_ANALYTICS_DUCKDB_SCHEMA", text, "main", "main"),
     Variable("TASKER_ANALYTICS_DUCKDB_MEMORY_MB", integer(minimum=0), 128, "128"),
     Variable("TASKER_ANALYTICS_DUCKDB_CONCURRENT_READS", integer(), 1, "1"),
     Variable("TASKER_ANALYTICS_MAX_WAITING_MISSES", integer(minimum=0), 16, "16"),
@@ -117,6 +118,8 @@ class Settings:
     # duckdb, postgres, or spark: built on Spark, served from a DuckDB copy of its marts.
     warehouse: str = _default("TASKER_ANALYTICS_WAREHOUSE")
     duckdb_path: Path = field(default_factory=lambda: project_path(_default("TASKER_ANALYTICS_DUCKDB_PATH")))
+    # The schema of the DuckDB file holding the marts and the analyst functions.
+    duckdb_schema: str = _default("TASKER_ANALYTICS_DUCKDB_SCHEMA")
     database_url: str = _default("TASKER_ANALYTICS_DATABASE_URL")
     database_schema: str = _default("TASKER_ANALYTICS_PG_SCHEMA")
     spark_dir: Path = field(default_factory=lambda: project_path(_default("TASKER_ANALYTICS_SPARK_DIR")))
@@ -164,6 +167,7 @@ class Settings:
             enabled=_value(env, "TASKER_ANALYTICS_ENABLED"),
             warehouse=_value(env, "TASKER_ANALYTICS_WAREHOUSE"),
             duckdb_path=_served_path(env, "TASKER_ANALYTICS_DUCKDB_PATH"),
+            duckdb_schema=_value(env, "TASKER_ANALYTICS_DUCKDB_SCHEMA"),
             database_url=_value(env, "TASKER_ANALYTICS_DATABASE_URL"),
             database_schema=_value(env, "TASKER_ANALYTICS_PG_SCHEMA"),
             spark_dir=_served_path(env, "TASKER_ANALYTICS_SPARK_DIR"),

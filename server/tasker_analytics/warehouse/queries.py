@@ -55,6 +55,25 @@ select
 from {schema}.build_pointer as pointer
 """
 
+# Whether the schema has a build pointer; without one, the schema holds the marts
+# themselves (a dbt project that installs this one as a package builds them in place).
+HAS_BUILD_POINTER = """
+select to_regclass(:pointer) is not null as has_pointer
+"""
+
+# The pointer's columns for a schema that holds its marts in place.
+IN_PLACE_BUILD = """
+select
+    cast(:schema_name as text) as build_schema,
+    cast(null as double precision) as build_seconds,
+    (
+        select sum(pg_catalog.pg_total_relation_size(relations.oid))
+        from pg_catalog.pg_class as relations
+        inner join pg_catalog.pg_namespace as namespaces on relations.relnamespace = namespaces.oid
+        where namespaces.nspname = cast(:schema_name as text) and relations.relkind in ('r', 'm')
+    ) as size_bytes
+"""
+
 BUILD_INFO = """
 select build_id, data_as_of, built_at
 from {schema}.performance_overview

@@ -112,15 +112,16 @@ def build_sidecar(path: Path) -> Path:
 
 
 class _DuckDBSnapshot:
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, build: BuildInfo):
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, build: BuildInfo, schema: str):
         self._cursor = cursor
         self.build = build
+        self._schema = _quoted(schema)
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         try:
             used = set(_PARAM.findall(sql))  # DuckDB refuses parameters a statement does not use
             bound = {name: value for name, value in (params or {}).items() if name in used}
-            result = self._cursor.execute(_PARAM.sub(r"$\1", sql.format(schema="main")), bound)
+            result = self._cursor.execute(_PARAM.sub(r"$\1", sql.format(schema=self._schema)), bound)
             columns = [column[0] for column in result.description]
             return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
         except duckdb.CatalogException as error:
@@ -156,12 +157,17 @@ class DuckDBWarehouse:
 
     engine = "duckdb"
 
-    def __init__(self, path: Path, memory_mb: int = 0, concurrent_reads: int | None = None):
+    def __init__(
+        self, path: Path, memory_mb: int = 0, concurrent_reads: int | None = None, schema: str = "main"
+    ) -> None:
         """memory_mb bounds DuckDB's memory per open build (0: DuckDB's default, 80 % of
         RAM); concurrent_reads bounds the snapshots reading at once (None: no bound). A
         body over the rollups fits in about 100 MB at 1M tasks, so reads take turns
-        rather than run out of a shared limit (docs/BENCHMARKS.md, "Memory")."""
+        rather than run out of a shared limit (docs/BENCHMARKS.md, "Memory"). `schema`
+        holds the marts and the analyst functions: `main` for a build of this project,
+        the package's schema in a dbt project that installs it (`main_tasker`, say)."""
         self.path = Path(path)
+        self.schema = schema
         self.memory_mb = memory_mb
         self._reads = threading.BoundedSemaphore(concurrent_reads) if concurrent_reads else None
         self._lock = threading.Lock()
@@ -239,7 +245,7 @@ class DuckDBWarehouse:
             ) from None
         cursor = connection.cursor()
         try:
-            row = _DuckDBSnapshot(cursor, None).query(queries.BUILD_INFO)[0]  # type: ignore[arg-type]
+            row = _DuckDBSnapshot(cursor, None, self.schema).query(queries.BUILD_INFO)[0]  # type: ignore[arg-type]
         except (WarehouseUnavailable, IndexError) as error:
             connection.close()
             internal = error.internal if isinstance(error, WarehouseUnavailable) else _described(error)
@@ -326,7 +332,7 @@ class DuckDBWarehouse:
         snapshots (a cheap query never waits behind uncached bodies)."""
         connection, cursor, build, identity = self._current()
         try:
-            snapshot = _DuckDBSnapshot(cursor, build)
+            snapshot = _DuckDBSnapshot(cursor, build, self.schema)
             for statement in queries.READINESS:
                 snapshot.query(statement)
         except CorruptBuild as error:
@@ -343,7 +349,7 @@ class DuckDBWarehouse:
         try:
             connection, cursor, build, identity = self._current()
             try:
-                yield _DuckDBSnapshot(cursor, build)
+                yield _DuckDBSnapshot(cursor, build, self.schema)
             except CorruptBuild as error:
                 self.mark_corrupt(identity, error)
                 raise
@@ -376,7 +382,7 @@ class _PostgresSnapshot:
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         import psycopg
 
-        text = _PARAM.sub(r"%(\1)s", sql.format(schema=f'"{self._schema}"'))
+        text = _PARAM.sub(r"%(\1)s", sql.format(schema=_quoted(self._schema)))
         try:
             return list(self._connection.execute(text, params or {}).fetchall())
         except psycopg.errors.UndefinedTable as error:
@@ -403,6 +409,9 @@ class PostgresWarehouse:
         self.statement_timeout_ms = statement_timeout_ms
         self._lock = threading.Lock()
         self._build: tuple[float, BuildInfo] | None = None
+        # Whether the schema is a served one (a build_pointer naming the build schema, as
+        # `tasker-analytics build` publishes) or holds the marts themselves; looked up once.
+        self._has_pointer: bool | None = None
 
     @contextmanager
     def snapshot(self) -> Iterator[_PostgresSnapshot]:
@@ -422,7 +431,16 @@ class PostgresWarehouse:
             connection.read_only = True
             connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with connection.transaction():
-                pointer = _PostgresSnapshot(connection, self.schema).query(queries.BUILD_POINTER)
+                if self._has_pointer is None:
+                    self._has_pointer = _PostgresSnapshot(connection, self.schema).query(
+                        queries.HAS_BUILD_POINTER, {"pointer": f"{_quoted(self.schema)}.build_pointer"}
+                    )[0]["has_pointer"]
+                if self._has_pointer:
+                    pointer = _PostgresSnapshot(connection, self.schema).query(queries.BUILD_POINTER)
+                else:  # the package's marts built in place by a team's own dbt project
+                    pointer = _PostgresSnapshot(connection, self.schema).query(
+                        queries.IN_PLACE_BUILD, {"schema_name": self.schema}
+                    )
                 if not pointer:
                     raise WarehouseUnavailable("analytics marts hold no complete build")
                 snapshot = _PostgresSnapshot(connection, pointer[0]["build_schema"])
@@ -478,4 +496,11 @@ def open_warehouse(settings: Settings) -> Warehouse:
             settings.database_schema,
             settings.statement_timeout_ms,
         )
-    return DuckDBWarehouse(settings.duckdb_path, settings.duckdb_memory_mb, settings.duckdb_concurrent_reads)
+    return DuckDBWarehouse(
+        settings.duckdb_path, settings.duckdb_memory_mb, settings.duckdb_concurrent_reads, settings.duckdb_schema
+    )
+
+
+def _quoted(identifier: str) -> str:
+    """A schema name as SQL names it: double-quoted, inner quotes doubled."""
+    return '"' + identifier.replace('"', '""') + '"'
