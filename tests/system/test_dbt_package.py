@@ -1,7 +1,8 @@
 """Tasker Analytics installed as a dbt package into a team's own project: integration_tests/
 installs this repository with `local: ../`, puts its models under `+schema: tasker`,
 reads the Tasker tables from where the team keeps them (vars tasker_source_database and
-tasker_source_schema) and has models of its own, one over ours. Built on DuckDB and on
+tasker_source_schema) and the team's own step timeouts instead of the package's seed (var
+tasker_step_timeouts), and has models of its own, one over ours. Built on DuckDB and on
 PostgreSQL:
 - `dbt build` passes, and the on-run-end hook creates the analyst functions in the
   package's schema, reading the relations the models were built as;
@@ -130,6 +131,14 @@ def _functions_equal_the_api(call, settings: Settings) -> None:
     for step in report.dependency_analysis.critical_path_steps:
         key = (step.namespace, step.task_name, step.version, step.step_name)
         assert paths[key] == step.on_critical_path
+
+    # The team's step timeouts (one second each, var tasker_step_timeouts), not the seed's.
+    timeouts = [
+        row
+        for row in call("function_based_recommendations(null, 168)")
+        if row["recommendation_type"] == "timeout_optimization"
+    ]
+    assert timeouts and {row["current_timeout"] for row in timeouts} == {1}
 
     recommendations = call("function_based_recommendations(null, 24, 10)")
     assert recommendations

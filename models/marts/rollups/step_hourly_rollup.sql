@@ -4,8 +4,10 @@ with steps as (
     {{ rollup_rows(ref('int_step_executions')) }}
 ),
 
+{#- The seed step_timeouts, or the team's own list (same columns) that the var
+    tasker_step_timeouts names. -#}
 timeouts as (
-    select * from {{ ref('step_timeouts') }}
+    select * from {{ ref(var('tasker_step_timeouts', 'step_timeouts')) }}
 ),
 
 grouped as (
