@@ -1,7 +1,7 @@
 -- The team's own model over the package's: each task type's completed share over the
 -- last 24 hours, from the hourly task rollup.
 with rollup as (
-    select * from {{ ref('tasker_analytics', 'task_hourly_rollup') }}
+    select * from {{ ref('tasker_analytics', 'tasker_analytics__task_hourly_rollup') }}
 )
 
 select

@@ -13,15 +13,17 @@
     analytics_metrics whose window starts at start_date (NULL: as_of - hours). -#}
 
 {#- How a function body names a relation or another function: through the graph, so that
-    the functions read the relation each model or seed of this package was built as,
+    the functions read the relation each model or seed of this package was built as (by
+    its table name: the model tasker_analytics__<name>, whose alias is <name>),
     whatever schema (`+schema`), alias or database it landed in, when the package is
     installed in another dbt project. A database is named only when it is not the
     target's own: a DuckDB build file is served under another catalog name. The step
     timeouts are the seed `step_timeouts`, or the model or seed the var
     `tasker_step_timeouts` names (a team's own list, same columns). -#}
 {% macro _fn_node(name) -%}
-    {%- set wanted = var('tasker_step_timeouts', 'step_timeouts') if name == 'step_timeouts' else name -%}
-    {%- set any_package = wanted != name -%}
+    {%- set own = 'tasker_analytics__' ~ name -%}
+    {%- set wanted = var('tasker_step_timeouts', own) if name == 'step_timeouts' else own -%}
+    {%- set any_package = wanted != own -%}
     {%- for node in graph.nodes.values() -%}
         {%- if node.resource_type in ('model', 'seed') and node.name == wanted
             and (any_package or node.package_name == 'tasker_analytics') -%}

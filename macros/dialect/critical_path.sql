@@ -10,9 +10,9 @@
 {%- endmacro %}
 
 {% macro default__critical_path_edges(touched_edges) -%}
-    {%- if is_incremental() -%}{{ touched_edges }}{%- else -%}{{ ref('int_task_dag_edges') }}{%- endif -%}
+    {%- if is_incremental() -%}{{ touched_edges }}{%- else -%}{{ ref('tasker_analytics__int_task_dag_edges') }}{%- endif -%}
 {%- endmacro %}
 
 {% macro postgres__critical_path_edges(touched_edges) -%}
-    {{ ref('int_task_dag_edges') }}
+    {{ ref('tasker_analytics__int_task_dag_edges') }}
 {%- endmacro %}

@@ -56,10 +56,10 @@
 
 {% macro spark__tasks_to_recompute(touched) -%}
     select tasks.task_id
-    from {{ ref('stg_tasker__tasks') }} as tasks
+    from {{ ref('tasker_analytics__stg_tasker__tasks') }} as tasks
     where {{ task_created_date('tasks.created_at') }} in (
         select distinct {{ task_created_date('touched_tasks.created_at') }}
-        from {{ ref('stg_tasker__tasks') }} as touched_tasks
+        from {{ ref('tasker_analytics__stg_tasker__tasks') }} as touched_tasks
         where touched_tasks.task_id in (select task_id from {{ touched }})
     )
 {%- endmacro %}
@@ -71,10 +71,10 @@
 {%- endmacro %}
 
 {#- `and <column> in (the touched tasks)` in an incremental run, nothing in a full one.
-    Models using it name `-- depends_on: {{ ref('int_touched_tasks') }}`. -#}
+    Models using it name `-- depends_on: {{ ref('tasker_analytics__int_touched_tasks') }}`. -#}
 {% macro touched_tasks_only(column='task_id') -%}
     {%- if is_incremental() %}
-        and {{ column }} in (select task_id from {{ ref('int_touched_tasks') }})
+        and {{ column }} in (select task_id from {{ ref('tasker_analytics__int_touched_tasks') }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -135,7 +135,7 @@
 {#- The source's tasks within the retention days (the tasks of the per-execution models). -#}
 {% macro retained_source_tasks() -%}
     select task_id
-    from {{ ref('stg_tasker__tasks') }}
+    from {{ ref('tasker_analytics__stg_tasker__tasks') }}
     where created_at <= {{ as_of() }}
         and created_at > {{ retention_start() }}
 {%- endmacro %}
@@ -143,7 +143,7 @@
 {#- The tasks settled complete within the rollup hours (the critical-path models' tasks). -#}
 {% macro complete_tasks_in_rollup_range() -%}
     select task_id
-    from {{ ref('int_task_executions') }}
+    from {{ ref('tasker_analytics__int_task_executions') }}
     where final_state = 'complete'
         and {{ in_rollup_range('settled_at') }}
 {%- endmacro %}

@@ -138,14 +138,14 @@ def _pick(fieldnames: Sequence[str], *candidates: str) -> str | None:
 
 
 def load_seeds(project_dir) -> tuple[dict[tuple[str, str, str], float], dict[str, str]]:
-    """Read seeds/step_timeouts.csv and seeds/error_taxonomy.csv with the csv module.
+    """Read seeds/tasker_analytics__step_timeouts.csv and seeds/tasker_analytics__error_taxonomy.csv with the csv module.
 
     Returns ``(timeouts, taxonomy)``: ``timeouts[(namespace, task_name, step_name)]`` is
     the step timeout in seconds, ``taxonomy[error_class]`` the error type.
     """
     seeds = Path(project_dir) / "seeds"
     timeouts: dict[tuple[str, str, str], float] = {}
-    with open(seeds / "step_timeouts.csv", newline="", encoding="utf-8") as fh:
+    with open(seeds / "tasker_analytics__step_timeouts.csv", newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         names = reader.fieldnames or []
         ns_col = _pick(names, "namespace", "namespace_name", "task_namespace")
@@ -163,7 +163,7 @@ def load_seeds(project_dir) -> tuple[dict[tuple[str, str, str], float], dict[str
             key = (row[ns_col].strip(), row[task_col].strip(), row[step_col].strip())
             timeouts[key] = float(raw_value)
     taxonomy: dict[str, str] = {}
-    with open(seeds / "error_taxonomy.csv", newline="", encoding="utf-8") as fh:
+    with open(seeds / "tasker_analytics__error_taxonomy.csv", newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         names = reader.fieldnames or []
         cls_col = _pick(names, "error_class", "class")

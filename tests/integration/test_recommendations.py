@@ -10,7 +10,7 @@ namespace gets nothing. Each namespace is designed so that only its own rule can
 - a three-step chain load -> transform -> publish whose steps share the critical path
   (each well below 50 %), a queue wait of 100 ms (far below the run time), no retries
   unless the retry rules are the subject, no baseline tasks unless regression is, and
-- a namespace / task / step absent from seeds/step_timeouts.csv unless timeouts are the
+- a namespace / task / step absent from seeds/tasker_analytics__step_timeouts.csv unless timeouts are the
   subject (names used here: ecommerce/process_order/process_payment 15 s,
   payments/charge_subscription/authorize_card 15 s, notifications/deliver_webhook/post_webhook
   30 s; every other namespace is absent from the seed).

@@ -481,7 +481,7 @@ def test_error_transitions_with_and_without_error_class(db):
 
 
 def test_an_error_class_is_unmapped_in_the_taxonomy(db):
-    with open(ROOT / "seeds" / "error_taxonomy.csv", newline="") as f:
+    with open(ROOT / "seeds" / "tasker_analytics__error_taxonomy.csv", newline="") as f:
         taxonomy = {r["error_class"]: r["error_type"] for r in csv.DictReader(f)}
     generated = {
         c
@@ -697,7 +697,7 @@ def test_timeouts_trip_only_where_the_catalog_says(step_durations):
         select s.namespace, s.task_name, s.step_name, count(*),
                quantile_cont(s.duration_ms, 0.95) / (1000.0 * any_value(t.timeout_seconds))
         from step_durations as s
-        join read_csv('{ROOT / "seeds" / "step_timeouts.csv"}') as t
+        join read_csv('{ROOT / "seeds" / "tasker_analytics__step_timeouts.csv"}') as t
           on t.namespace = s.namespace and t.task_name = s.task_name
          and t.step_name = s.step_name
         where s.state = 'complete'
@@ -736,7 +736,7 @@ def test_newer_versions_have_one_step_about_30_percent_slower(step_durations):
 
 
 def test_step_timeouts_seed_covers_the_catalog():
-    with open(ROOT / "seeds" / "step_timeouts.csv", newline="") as f:
+    with open(ROOT / "seeds" / "tasker_analytics__step_timeouts.csv", newline="") as f:
         reader = csv.DictReader(f)
         assert reader.fieldnames == ["namespace", "task_name", "step_name", "timeout_seconds"]
         seed = [(r["namespace"], r["task_name"], r["step_name"], int(r["timeout_seconds"])) for r in reader]
@@ -747,7 +747,7 @@ def test_step_timeouts_seed_covers_the_catalog():
 
 
 def test_error_taxonomy_seed_shape():
-    with open(ROOT / "seeds" / "error_taxonomy.csv", newline="") as f:
+    with open(ROOT / "seeds" / "tasker_analytics__error_taxonomy.csv", newline="") as f:
         reader = csv.DictReader(f)
         assert reader.fieldnames == ["error_class", "error_type"]
         mapping = [(r["error_class"], r["error_type"]) for r in reader]

@@ -1,6 +1,6 @@
 """The simulated installation as data: error classes and where they are raised from, and
 the catalog of task types, their steps, dependencies, durations and failure rates (the
-fixed code seeds/step_timeouts.csv refers to)."""
+fixed code seeds/tasker_analytics__step_timeouts.csv refers to)."""
 
 from __future__ import annotations
 
@@ -717,7 +717,7 @@ _topological_check()
 
 def step_timeout_rows() -> list[tuple[str, str, str, int]]:
     """(namespace, task_name, step_name, timeout_seconds) per step of the catalog:
-    the content of seeds/step_timeouts.csv. Versions of one task share a timeout."""
+    the content of seeds/tasker_analytics__step_timeouts.csv. Versions of one task share a timeout."""
     rows: dict[tuple[str, str, str], int] = {}
     for td in CATALOG:
         for s in td.steps:

@@ -20,7 +20,7 @@ Modelling choices (the analytics depend on them, so they are stated once here):
   the rest only ``{"attempt": k}``. Some classes are persistent (a declined card stays
   declined): after one, the next attempts fail again with the same class 85 % of the time.
 * Every attempt longer than the step's timeout (the ``timeout_s`` of the catalog, which is
-  also what ``seeds/step_timeouts.csv`` holds) fails with ``Timeout::Error`` at the timeout.
+  also what ``seeds/tasker_analytics__step_timeouts.csv`` holds) fails with ``Timeout::Error`` at the timeout.
 * A step whose attempts are exhausted stays in ``error``; its dependents never get a
   transition. The task settles (``in_progress -> complete | error``) a few ms after the last
   of its steps settles, so parallel branches finish first.

@@ -112,7 +112,7 @@ def build_sidecar(path: Path) -> Path:
 
 
 class _DuckDBSnapshot:
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, build: BuildInfo, schema: str):
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, build: BuildInfo, schema: str = "main"):
         self._cursor = cursor
         self.build = build
         self._schema = _quoted(schema)

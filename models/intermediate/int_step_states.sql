@@ -1,3 +1,0 @@
-{{ config(materialized='view') }}
-
-{{ transition_states(ref('stg_tasker__workflow_step_transitions'), 'workflow_step_id') }}

@@ -1,2 +1,0 @@
-{#- One key_id per (task type, metric) of task_duration_sketches (sketch spans). -#}
-{{ sketch_keys(ref('task_duration_sketches'), ['namespace_name', 'task_name', 'task_version']) }}
