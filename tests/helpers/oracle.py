@@ -138,7 +138,7 @@ def _pick(fieldnames: Sequence[str], *candidates: str) -> str | None:
 
 
 def load_seeds(project_dir) -> tuple[dict[tuple[str, str, str], float], dict[str, str]]:
-    """Read seeds/tasker_analytics__step_timeouts.csv and seeds/tasker_analytics__error_taxonomy.csv with the csv module.
+    """Read the step timeouts and error taxonomy seeds (seeds/tasker_analytics__*.csv) with the csv module.
 
     Returns ``(timeouts, taxonomy)``: ``timeouts[(namespace, task_name, step_name)]`` is
     the step timeout in seconds, ``taxonomy[error_class]`` the error type.
