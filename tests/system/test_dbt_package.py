@@ -5,7 +5,8 @@ tasker_source_schema) and the team's own step timeouts instead of the package's 
 tasker_step_timeouts), and has models of its own, one over ours. Built on DuckDB and on
 PostgreSQL:
 - `dbt build` passes, and the on-run-end hook creates the analyst functions in the
-  package's schema, reading the relations the models were built as;
+  package's schema, reading the relations the models were built as; on PostgreSQL the
+  descriptions are the tables' and columns' comments (persist_docs);
 - a run of the team's model alone, before the package's models exist, passes (the hook
   leaves the functions and says why), and the var tasker_analytics_functions turns them off;
 - every analyst function answers, and its figures equal the Python API's (the server's
@@ -204,6 +205,13 @@ def test_the_package_in_a_team_postgres_project(tables, tmp_path, postgres_dsn):
                 (f"%{suffix}%",),
             ).fetchall()
             assert [row["nspname"] for row in schemas] == [package_schema]
+            # persist_docs: the descriptions are the tables' and columns' comments.
+            comment = connection.execute(
+                "select obj_description(to_regclass(%s), 'pg_class') as table_comment, "
+                "col_description(to_regclass(%s), 1) as column_comment",
+                (f'"{package_schema}".performance_overview',) * 2,
+            ).fetchone()
+            assert comment["table_comment"] and comment["column_comment"]
 
             def call(function: str) -> list[dict]:
                 return connection.execute(f'select * from "{package_schema}".{function}').fetchall()
