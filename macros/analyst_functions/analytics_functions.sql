@@ -808,7 +808,10 @@
         {{ return('') }}
     {%- endif -%}
     {%- set missing = [] -%}
-    {%- for name in _fn_reads() -%}
+    {#- In a hook, only once the relations exist. `dbt run-operation create_analytics_functions`
+        (the served DuckDB copy of a Spark build) asks for them outright: there a catalog
+        lookup would open a transaction that run-operation never commits. -#}
+    {%- for name in (_fn_reads() if flags.WHICH != 'run-operation' else []) -%}
         {%- set relation = _fn_relation(name) -%}
         {%- if target.type != 'spark' and adapter.get_relation(
             database=relation.database or target.database, schema=relation.schema, identifier=relation.identifier
