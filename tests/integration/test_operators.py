@@ -61,7 +61,9 @@ def ops(workload):
 def _samples(text: str) -> dict[tuple[str, frozenset], float]:
     samples = {}
     for family in text_string_to_metric_families(text):
-        assert family.type == "gauge", family.name
+        # Window figures are gauges; the duration distribution is a gauge histogram
+        # (TYPE histogram in the text format, with _gcount and _gsum gauges).
+        assert family.type == ("histogram" if family.name.endswith("distribution_seconds") else "gauge"), family.name
         assert family.documentation, family.name
         for sample in family.samples:
             key = (sample.name, frozenset(sample.labels.items()))
@@ -74,15 +76,20 @@ def _series(name: str, value, **labels) -> tuple[tuple[str, frozenset], float]:
     return (f"tasker_analytics_{name}", frozenset(labels.items())), value
 
 
+def _seconds(milliseconds: float) -> float:
+    return round(milliseconds / 1000, 4)
+
+
 def _expected(performance: dict, bottlenecks: dict) -> dict:
-    """Every series the scrape must hold, computed from the JSON API's bodies."""
+    """Every series the scrape must hold, computed from the JSON API's bodies: durations in
+    seconds (Prometheus' base unit), percentiles as one gauge each."""
     series = [_series("system_health_score", performance["system_health_score"])]
     series += [_series("health_component", c["value"], component=c["name"]) for c in performance["health_components"]]
     for window, trend in performance["performance_trends"].items():
         series.append(_series("completion_rate", trend["completion_rate"], window=window))
         series.append(_series("error_rate", trend["error_rate"], window=window))
         if trend["avg_duration_ms"] is not None:
-            series.append(_series("avg_task_duration_milliseconds", trend["avg_duration_ms"], window=window))
+            series.append(_series("avg_task_duration_seconds", _seconds(trend["avg_duration_ms"]), window=window))
     statistics = performance["task_statistics"]
     series += [
         _series("tasks", statistics[key], outcome=outcome)
@@ -97,17 +104,15 @@ def _expected(performance: dict, bottlenecks: dict) -> dict:
     ]
     times = performance["processing_times"]
     series += [
-        _series("task_duration_milliseconds", times[key], quantile=quantile)
-        for quantile, key in [("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99")]
-        if times[key] is not None
+        _series(f"task_duration_{key}_seconds", _seconds(times[key])) for key in ("p50", "p95", "p99") if times[key]
     ]
     series.append(_series("active_tasks", performance["active_tasks"]))
     for task in bottlenecks["slowest_tasks"]:
         names = {"namespace": task["namespace"], "task_name": task["task_name"], "version": task["version"]}
         if task["avg_duration_ms"] is not None:
-            series.append(_series("task_type_avg_duration_milliseconds", task["avg_duration_ms"], **names))
+            series.append(_series("task_type_avg_duration_seconds", _seconds(task["avg_duration_ms"]), **names))
         if task["p95_duration_ms"] is not None:
-            series.append(_series("task_type_p95_duration_milliseconds", task["p95_duration_ms"], **names))
+            series.append(_series("task_type_duration_p95_seconds", _seconds(task["p95_duration_ms"]), **names))
         series.append(_series("task_type_executions", task["execution_count"], **names))
         series.append(_series("task_type_failure_rate", task["failure_rate"], **names))
     series += [
@@ -115,6 +120,24 @@ def _expected(performance: dict, bottlenecks: dict) -> dict:
         for pattern in bottlenecks["error_patterns"]
     ]
     series.append(_series("build_info", 1, build_id=performance["build_id"]))
+    # The duration histogram, cumulative at each bucket's upper edge.
+    distribution, below = bottlenecks["performance_distribution"], 0
+    for bucket in distribution["histogram"]:
+        below += bucket["count"]
+        series.append(_series("task_duration_distribution_seconds_bucket", below, le=str(_seconds(bucket["upper_ms"]))))
+    count = distribution["count"]
+    series.append(_series("task_duration_distribution_seconds_bucket", count, le="+Inf"))
+    series.append(_series("task_duration_distribution_seconds_gcount", count))
+    series.append(_series("task_duration_distribution_seconds_gsum", _seconds(distribution["avg_ms"] * count)))
+    # The background builds, as the performance body reports them.
+    background = performance["resource_utilization"]["background_jobs"]
+    series.append(_series("background_builds_enabled", int(background["enabled"])))
+    if background["enabled"]:
+        series.append(_series("background_build_interval_seconds", background["interval_seconds"]))
+    if background["last_status"] is not None:
+        series.append(_series("background_build_last_success", int(background["last_status"].startswith("succeeded"))))
+    if background["last_duration_seconds"] is not None:
+        series.append(_series("background_build_last_duration_seconds", background["last_duration_seconds"]))
     return dict(series)
 
 
@@ -127,7 +150,7 @@ def test_metrics_equal_the_json_api(ops):
     expected = _expected(performance, bottlenecks)
     # The figures are real and every family is there.
     names = {name for name, _ in expected}
-    assert len(names) == 14, sorted(names)
+    assert len(names) == 20, sorted(names)
     assert {name for name, _ in samples} == names | AGES
     assert performance["task_statistics"]["failed"] > 0 and bottlenecks["slowest_tasks"]
     assert bottlenecks["error_patterns"] and len(bottlenecks["slowest_tasks"]) < 50
@@ -266,13 +289,13 @@ def test_a_window_without_completed_tasks_has_no_duration_series(workload):
     bottlenecks = msgspec.structs.replace(bottlenecks, slowest_tasks=tasks)
     collector = operators._AnalyticsCollector(performance, bottlenecks, datetime.now(UTC))
     families = {family.name: family for family in collector.collect()}
-    averages = families["tasker_analytics_avg_task_duration_milliseconds"].samples
+    averages = families["tasker_analytics_avg_task_duration_seconds"].samples
     assert [sample.labels["window"] for sample in averages] == ["4h", "24h"]
     assert len(families["tasker_analytics_completion_rate"].samples) == 3
-    quantiles = families["tasker_analytics_task_duration_milliseconds"].samples
-    assert [sample.labels["quantile"] for sample in quantiles] == ["0.5", "0.95"]
-    assert families["tasker_analytics_task_type_avg_duration_milliseconds"].samples == []
-    assert families["tasker_analytics_task_type_p95_duration_milliseconds"].samples == []
+    assert len(families["tasker_analytics_task_duration_p95_seconds"].samples) == 1
+    assert families["tasker_analytics_task_duration_p99_seconds"].samples == []
+    assert families["tasker_analytics_task_type_avg_duration_seconds"].samples == []
+    assert families["tasker_analytics_task_type_duration_p95_seconds"].samples == []
     assert len(families["tasker_analytics_task_type_executions"].samples) == 1
 
 
@@ -313,3 +336,43 @@ def test_metrics_on_postgres_equal_the_json_api(postgres_workload):
         bottlenecks = test_client.get(BOTTLENECKS, params={"period": 24, "limit": 50}).json()
         samples = _samples(test_client.get(METRICS).text)
     assert {key: value for key, value in samples.items() if key[0] not in AGES} == _expected(performance, bottlenecks)
+
+
+def test_background_builds_are_series_and_a_failed_one_is_0(workload):
+    """With background builds on, the scrape says so, with their interval and how the last
+    one ended: 0 for a failure (TaskerAnalyticsBuildFailing fires on it), 1 for a success."""
+    from tasker_analytics.core.schemas import BackgroundStatus
+
+    analytics = Analytics(workload.settings())
+    try:
+        performance = analytics.performance_metrics()
+        bottlenecks = analytics.bottleneck_analysis(BottleneckQuery(period=24, limit=50))
+    finally:
+        analytics.close()
+
+    def values(status):
+        collector = operators._AnalyticsCollector(performance, bottlenecks, datetime.now(UTC), status)
+        return {
+            family.name.removeprefix("tasker_analytics_"): [sample.value for sample in family.samples]
+            for family in collector.collect()
+            if "background" in family.name
+        }
+
+    failed = BackgroundStatus(
+        enabled=True, interval_seconds=60, last_status="failed (exit 2)", last_duration_seconds=3.5
+    )
+    assert values(failed) == {
+        "background_builds_enabled": [1],
+        "background_build_interval_seconds": [60],
+        "background_build_last_success": [0],
+        "background_build_last_duration_seconds": [3.5],
+    }
+    succeeded = BackgroundStatus(enabled=True, interval_seconds=60, last_status="succeeded", last_duration_seconds=2.0)
+    assert values(succeeded)["background_build_last_success"] == [1]
+    off = BackgroundStatus(enabled=False, interval_seconds=900)
+    assert values(off) == {
+        "background_builds_enabled": [0],
+        "background_build_interval_seconds": [],
+        "background_build_last_success": [],
+        "background_build_last_duration_seconds": [],
+    }

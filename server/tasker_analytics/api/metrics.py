@@ -17,7 +17,7 @@ import msgspec
 from litestar import Request, Response, get
 from litestar.openapi import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from tasker_analytics.api.access import BASE_PATH, authorized_analytics, cached_headers, check_known
@@ -25,7 +25,7 @@ from tasker_analytics.api.admission import answer
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.core.analytics import Analytics
 from tasker_analytics.core.query import BottleneckQuery, Scope
-from tasker_analytics.core.schemas import Bottlenecks, ErrorBody, Performance, utc_now
+from tasker_analytics.core.schemas import BackgroundStatus, Bottlenecks, ErrorBody, Performance, utc_now
 
 PREFIX = "tasker_analytics"
 # The analysis period of the Prometheus series built from the bottleneck analysis, and
@@ -76,10 +76,17 @@ def _headers(settings: Settings, ttl: int, performance: Performance) -> dict[str
 class _AnalyticsCollector(Collector):
     """The series of one scrape, built from the two bodies (docs/API.md explains each figure)."""
 
-    def __init__(self, performance: Performance, bottlenecks: Bottlenecks, now: datetime):
+    def __init__(
+        self,
+        performance: Performance,
+        bottlenecks: Bottlenecks,
+        now: datetime,
+        background: BackgroundStatus | None = None,
+    ):
         self.performance = performance
         self.bottlenecks = bottlenecks
         self.now = now
+        self.background = background
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         performance, bottlenecks = self.performance, self.bottlenecks
@@ -106,14 +113,12 @@ class _AnalyticsCollector(Collector):
         windows = performance.performance_trends
         completion = gauge("completion_rate", "Completed / settled tasks in the window", ["window"])
         errors = gauge("error_rate", "Failed / settled tasks in the window", ["window"])
-        durations = gauge(
-            "avg_task_duration_milliseconds", "Mean duration of the tasks completed in the window", ["window"]
-        )
+        durations = gauge("avg_task_duration_seconds", "Mean duration of the tasks completed in the window", ["window"])
         for window, trend in windows.items():
             completion.add_metric([window], trend.completion_rate)
             errors.add_metric([window], trend.error_rate)
             if trend.avg_duration_ms is not None:
-                durations.add_metric([window], trend.avg_duration_ms)
+                durations.add_metric([window], _seconds(trend.avg_duration_ms))
         yield from (completion, errors, durations)
 
         statistics = performance.task_statistics
@@ -129,32 +134,35 @@ class _AnalyticsCollector(Collector):
             tasks.add_metric([outcome], count)
         yield tasks
 
+        # Percentiles of a window, not of the process's lifetime: gauges, one per percentile
+        # (a `quantile` label belongs to summaries only).
         times = performance.processing_times
-        quantiles = gauge(
-            "task_duration_milliseconds", "Percentiles of the tasks completed in the last 24 h", ["quantile"]
-        )
-        for quantile, value in (("0.5", times.p50), ("0.95", times.p95), ("0.99", times.p99)):
-            if value is not None:
-                quantiles.add_metric([quantile], value)
-        yield quantiles
+        for name, value in (("p50", times.p50), ("p95", times.p95), ("p99", times.p99)):
+            yield gauge(
+                f"task_duration_{name}_seconds",
+                f"{name} duration of the tasks completed in the last 24 h",
+                value=None if value is None else _seconds(value),
+            )
 
         yield gauge("active_tasks", "Tasks in flight (not settled) at data_as_of", value=performance.active_tasks)
 
         labels = ["namespace", "task_name", "version"]
         period = f"the last {bottlenecks.period_hours} h"
-        average = gauge("task_type_avg_duration_milliseconds", f"Mean duration of completed tasks, {period}", labels)
-        p95 = gauge("task_type_p95_duration_milliseconds", f"p95 duration of completed tasks, {period}", labels)
+        average = gauge("task_type_avg_duration_seconds", f"Mean duration of completed tasks, {period}", labels)
+        p95 = gauge("task_type_duration_p95_seconds", f"p95 duration of completed tasks, {period}", labels)
         executions = gauge("task_type_executions", f"Tasks settled in {period}", labels)
         failure = gauge("task_type_failure_rate", f"Failed / settled tasks, {period}", labels)
         for task in bottlenecks.slowest_tasks:
             names = [task.namespace, task.task_name, task.version]
             if task.avg_duration_ms is not None:
-                average.add_metric(names, task.avg_duration_ms)
+                average.add_metric(names, _seconds(task.avg_duration_ms))
             if task.p95_duration_ms is not None:
-                p95.add_metric(names, task.p95_duration_ms)
+                p95.add_metric(names, _seconds(task.p95_duration_ms))
             executions.add_metric(names, task.execution_count)
             failure.add_metric(names, task.failure_rate)
         yield from (average, p95, executions, failure)
+
+        yield _duration_distribution(bottlenecks)
 
         error_events = gauge("error_events", f"Step error events by error type, {period}", ["error_type"])
         for pattern in bottlenecks.error_patterns:
@@ -168,6 +176,55 @@ class _AnalyticsCollector(Collector):
         info = gauge("build_info", "The served build (value 1)", ["build_id"])
         info.add_metric([performance.build_id], 1)
         yield info
+        if self.background is not None:
+            yield from _background_series(self.background, gauge)
+
+
+def _background_series(status: BackgroundStatus, gauge) -> Iterator[GaugeMetricFamily]:
+    """The server's background builds (TASKER_ANALYTICS_BACKGROUND_AGGREGATION): whether they
+    run, their interval, and how the last one ended (no sample before the first)."""
+    yield gauge("background_builds_enabled", "1 when the server rebuilds in the background", value=int(status.enabled))
+    yield gauge(
+        "background_build_interval_seconds",
+        "Seconds between background builds",
+        value=status.interval_seconds if status.enabled else None,
+    )
+    finished = status.last_status
+    yield gauge(
+        "background_build_last_success",
+        "1 when the last background build succeeded, 0 when it failed",
+        value=None if finished is None else int(finished.startswith("succeeded")),
+    )
+    yield gauge(
+        "background_build_last_duration_seconds",
+        "Wall time of the last background build",
+        value=status.last_duration_seconds,
+    )
+
+
+def _seconds(milliseconds: float) -> float:
+    """A duration of the JSON API (ms, 1 decimal) in Prometheus' base unit."""
+    return round(milliseconds / 1000, 4)
+
+
+def _duration_distribution(bottlenecks: Bottlenecks) -> GaugeHistogramMetricFamily:
+    """The bottleneck body's duration histogram (4 buckets per decade) as a gauge histogram:
+    cumulative counts at each bucket's upper edge (a duration equal to an edge counts in
+    the bucket above it), the total at +Inf, and the sum of the durations. A gauge
+    histogram, not a histogram: the window moves, so its counts go down as well as up."""
+    distribution = bottlenecks.performance_distribution
+    family = GaugeHistogramMetricFamily(
+        f"{PREFIX}_task_duration_distribution_seconds",
+        f"Durations of the tasks completed in the last {bottlenecks.period_hours} h",
+    )
+    cumulative, buckets = 0, []
+    for bucket in distribution.histogram:
+        cumulative += bucket.count
+        buckets.append((repr(_seconds(bucket.upper_ms)), float(cumulative)))
+    buckets.append(("+Inf", float(distribution.count)))
+    total = 0.0 if distribution.avg_ms is None else _seconds(distribution.avg_ms * distribution.count)
+    family.add_metric([], buckets, gsum_value=total)
+    return family
 
 
 @get(f"{BASE_PATH}/metrics", media_type=CONTENT_TYPE_LATEST, responses=_RESPONSES)
@@ -181,7 +238,8 @@ def _prometheus_metrics(request: Request) -> Response[str]:
     check_known(request, set())
     performance, bottlenecks = _reports(analytics, METRICS_PERIOD_HOURS)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_AnalyticsCollector(performance, bottlenecks, utc_now()))
+    background = request.app.state.aggregator.status()
+    registry.register(_AnalyticsCollector(performance, bottlenecks, utc_now(), background))
     settings = analytics.settings
     headers = _headers(settings, settings.performance_cache_ttl, performance)
     # Given as a header too: from media_type alone Litestar appends a second charset to text/*.
