@@ -61,8 +61,8 @@ bench-quick: install ## the same benchmarks at 10k tasks (a few minutes)
 # here against an empty source and warehouse in a temporary folder: no data/ needed, and
 # every model is linted as a full build renders it.
 lint: install ## ruff format --check and ruff check over all Python, then sqlfluff over the dbt models (CI runs it)
-	$(BIN)/ruff format --check server tests bench
-	$(BIN)/ruff check server tests bench
+	$(BIN)/ruff format --check server tests bench deploy
+	$(BIN)/ruff check server tests bench deploy
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	cp profiles.example.yml "$$tmp/profiles.yml" && \
 	$(BIN)/python -c 'import duckdb, sys; duckdb.connect(sys.argv[1]).close()' "$$tmp/source.duckdb" && \

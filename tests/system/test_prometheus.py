@@ -5,15 +5,19 @@ Prometheus' own tools rather than by our reading of its conventions:
 - `promtool check rules` and `promtool test rules`: the rules parse, and each alert fires
   in its firing case and stays quiet in its quiet case;
 - a real Prometheus scrapes a running server (background builds on) with the rules loaded:
-  every rule evaluates without error, and every series an alert reads was scraped.
+  every rule evaluates without error, every series an alert reads was scraped, and every
+  panel query of the shipped Grafana dashboard (deploy/grafana/, built with Grafana's typed
+  SDK) returns data.
 
 promtool and prometheus come with Debian's `prometheus` package (.ci/run installs it)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 
 import httpx
@@ -24,6 +28,7 @@ from helpers.servers import free_port, running_server
 from helpers.services import service_missing
 from helpers.workloads import build_duckdb_workload
 
+DASHBOARD = REPOSITORY / "deploy" / "grafana" / "tasker-analytics.json"
 RULES = REPOSITORY / "deploy" / "prometheus" / "tasker-analytics-alerts.yml"
 RULE_TESTS = REPOSITORY / "deploy" / "prometheus" / "tasker-analytics-alerts.test.yml"
 METRICS = "/tasker/analytics/metrics"
@@ -140,6 +145,17 @@ def test_a_real_prometheus_scrapes_the_server_and_evaluates_every_alert(tmp_path
             assert {rule["name"] for rule in rules} == {alert["alert"] for alert in _alerts()}
             for rule in rules:
                 assert rule["health"] == "ok", rule
+            # Every Grafana panel's query returns data over the run (the variables at "All"),
+            # and the variables' label queries find values.
+            for title, expr in _panel_queries():
+                assert _query_range(prometheus, expr), f"panel {title!r}: no data for {expr}"
+            for label in ("namespace", "task_name"):
+                values = httpx.get(
+                    f"{prometheus}/api/v1/label/{label}/values",
+                    params={"match[]": "tasker_analytics_task_type_executions"},
+                    timeout=10,
+                ).json()["data"]
+                assert values, label
             # Every series an alert reads was scraped at some point of the run.
             read = {name for alert in _alerts() for name in SERIES.findall(alert["expr"])}
             assert len(read) >= 6, read
@@ -151,6 +167,49 @@ def test_a_real_prometheus_scrapes_the_server_and_evaluates_every_alert(tmp_path
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _panel_queries() -> list[tuple[str, str]]:
+    """Each panel's PromQL in the shipped dashboard, with its variables at "All" (`.*`)."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return [
+        (panel["title"], target["expr"].replace("$namespace", ".*").replace("$task_name", ".*"))
+        for panel in panels
+        for target in panel.get("targets", [])
+    ]
+
+
+def _query_range(prometheus: str, expression: str) -> list[dict]:
+    end = time.time()
+    answer = httpx.get(
+        f"{prometheus}/api/v1/query_range",
+        params={"query": expression, "start": end - 600, "end": end, "step": "1s"},
+        timeout=10,
+    ).json()
+    assert answer["status"] == "success", answer
+    return answer["data"]["result"]
+
+
+def test_the_grafana_dashboard_is_built_by_the_sdk_and_up_to_date():
+    """deploy/grafana/tasker-analytics.json is what deploy/grafana/dashboard.py builds with
+    Grafana's typed SDK; it has a Prometheus data source variable and the two filters, and
+    every panel reads that data source."""
+    script = REPOSITORY / "deploy" / "grafana" / "dashboard.py"
+    checked = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    board = json.loads(DASHBOARD.read_text())
+    variables = {variable["name"]: variable for variable in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    assert {"namespace", "task_name"} <= set(variables)
+    queries = _panel_queries()
+    assert len(queries) >= 12
+    for panel in board["panels"]:
+        for target in panel.get("targets", []):
+            assert target["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+            assert target["refId"], panel["title"]
+    scoped = [expr for _, expr in queries if "task_type_" in expr]
+    raw = [target["expr"] for panel in board["panels"] for target in panel.get("targets", [])]
+    assert scoped and all('namespace=~"$namespace"' in expr for expr in raw if "task_type_" in expr)
 
 
 def _ready(prometheus: str, process: subprocess.Popen) -> bool:
@@ -172,7 +231,7 @@ def _evaluated_rules(prometheus: str) -> list[dict] | None:
 def test_the_docs_name_the_rule_files_and_every_alert():
     """docs/OPERATORS.md names the files operators load and each alert in them."""
     text = (REPOSITORY / "docs" / "OPERATORS.md").read_text()
-    for path in (RULES, RULE_TESTS):
+    for path in (RULES, RULE_TESTS, DASHBOARD):
         assert str(path.relative_to(REPOSITORY)) in text
     for alert in _alerts():
         assert alert["alert"] in text
