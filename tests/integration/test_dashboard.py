@@ -35,6 +35,15 @@ SERVICE_TOKEN = "service-token-of-the-operations-console"
 HOSTILE = "<script>alert('x')</script>"
 
 
+def _readable(milliseconds: float) -> str:
+    """How the page writes a duration: in the largest unit under which it is at least 1
+    (ms below a second, then s, min, h, days), one decimal (ms: none)."""
+    for unit, size in (("days", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if milliseconds >= size:
+            return f"{milliseconds / size:.1f} {unit}"
+    return f"{milliseconds:.0f} ms"
+
+
 def dashboard_app(settings: Settings) -> Litestar:
     """create_app plus the dashboard handlers (skipped once create_app has them)."""
     app = create_app(settings)
@@ -162,7 +171,7 @@ def test_the_page_shows_the_json_apis_figures(app_client):
     times = performance["processing_times"]
     for name in ("p50", "p95", "p99"):
         assert _number(page.value(name)) == times[name]
-        assert page.text(page.figure(name)) == f"{times[name]:,.1f} ms"
+        assert page.text(page.figure(name)) == _readable(times[name])
     assert int(page.value("active_tasks")) == performance["active_tasks"]
 
     for window, trend in performance["performance_trends"].items():
@@ -495,3 +504,65 @@ def test_session_lifetime():
     assert session_lifetime(token, "jwt", now=int(now) + 2000) == 0
     assert session_lifetime(jwt.encode({"sub": "x"}, SECRET, algorithm="HS256"), "jwt") == DEFAULT_SESSION_SECONDS
     assert session_lifetime("opaque", "service") == DEFAULT_SESSION_SECONDS
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.mark.parametrize(("query", "parameter"), [("period=abc", "period"), ("colour=red", "colour")])
+def test_a_browser_gets_an_html_page_naming_a_bad_filter(app_client, query, parameter):
+    response = app_client.get(f"{DASHBOARD}?{query}", headers=BROWSER)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-store"
+    assert "content-security-policy" in response.headers
+    page = Page(response.text)
+    card = page.one(id="error-card")
+    assert card["attrs"]["data-status"] == "400" and card["attrs"]["data-parameter"] == parameter
+    json_detail = app_client.get(f"{DASHBOARD}?{query}").json()["detail"]
+    assert page.text(page.one(id="error-detail")) == json_detail
+
+
+def test_a_browser_gets_an_html_page_when_no_build_can_be_read(tmp_path):
+    missing = tmp_path / "secret-folder" / "absent.duckdb"
+    with TestClient(dashboard_app(Settings(duckdb_path=missing))) as test_client:
+        response = test_client.get(DASHBOARD, headers=BROWSER)
+        assert response.status_code == 503
+        assert response.headers["content-type"].startswith("text/html")
+        page = Page(response.text)
+        assert page.one(id="error-card")["attrs"]["data-status"] == "503"
+        assert page.text(page.one(id="error-detail")) == test_client.get(DASHBOARD).json()["detail"]
+        assert page.one(tag="meta", http_equiv="refresh")["attrs"]["content"] == "30"
+        assert "secret-folder" not in response.text and str(tmp_path) not in response.text
+
+
+def test_the_page_reloads_as_often_as_the_performance_body_is_cached(workload):
+    with TestClient(dashboard_app(workload.settings(performance_cache_ttl=45))) as test_client:
+        page = Page(test_client.get(DASHBOARD, headers=BROWSER).text)
+        assert page.one(tag="meta", http_equiv="refresh")["attrs"]["content"] == "45"
+
+
+def test_the_two_p95s_are_labeled(app_client):
+    """The exact 24 h p95 of all tasks and the sketch p95 of the scope's period are both on
+    the page; the page says which is which."""
+    page = Page(app_client.get(DASHBOARD, params={"period": 4}).text)
+    assert "exact percentiles" in page.text(page.one(id="processing-times"))
+    note = page.text(page.one(id="sketch-note"))
+    assert "sketches" in note and "exact" in note and "0.5 %" in note
+
+
+@pytest.mark.parametrize(
+    ("milliseconds", "text"),
+    [
+        (0.4, "0 ms"),
+        (850.0, "850 ms"),
+        (12_345.6, "12.3 s"),
+        (270_000.0, "4.5 min"),
+        (7_560_000.0, "2.1 h"),
+        (712_621.0 * 200, "1.6 days"),
+    ],
+)
+def test_durations_are_written_in_the_unit_a_person_reads(milliseconds, text):
+    from tasker_analytics.ui.format import ms
+
+    assert ms(milliseconds) == text == _readable(milliseconds)

@@ -2,8 +2,9 @@
 calls as the JSON API, and the browser session that lets a web UI authenticate with a cookie.
 
 - `GET  /tasker/analytics/dashboard` - the page. Its scope filters are the bottleneck
-  endpoint's parameters (namespace, task_name/name, version, period, limit) and answer the
-  same 400 JSON for a bad value. System health, trends, task statistics and processing
+  endpoint's parameters (namespace, task_name/name, version, period, limit). A bad value
+  answers 400 and a build that cannot be read 503: an HTML page saying why for a browser
+  (Accept: text/html), the API's JSON error for any other client. System health, trends, task statistics and processing
   times are system-wide (the performance endpoint); the bottleneck part follows the scope.
 - `POST /tasker/analytics/session` - `Authorization: Bearer <token>`, validated by the
   app's authenticator exactly like the API (401/403), answers 204 and sets the
@@ -23,6 +24,7 @@ GET form that works without script.
 
 from __future__ import annotations
 
+import logging
 import time
 from urllib.parse import parse_qsl, urlencode
 
@@ -36,14 +38,18 @@ from tasker_analytics.api.admission import answer
 from tasker_analytics.auth.tokens import Authenticator, AuthError
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.core.analytics import Analytics
-from tasker_analytics.core.query import BottleneckQuery, Scope
+from tasker_analytics.core.query import BottleneckQuery, InvalidQuery, Scope
 from tasker_analytics.ui.views import (
     CONTENT_SECURITY_POLICY,
     DASHBOARD_PATH,
     SESSION_PATH,
     render_dashboard,
+    render_error,
     render_sign_in,
 )
+from tasker_analytics.warehouse.snapshots import WarehouseUnavailable
+
+logger = logging.getLogger(__name__)
 
 # Lifetime of a session made from a service token (it has no expiry of its own), and of
 # a JWT session when the token carries no `exp` (TASKER_ANALYTICS_JWT_REQUIRE_EXP=false).
@@ -94,18 +100,40 @@ def _dashboard(request: Request) -> Response:
     if any(value == "" for _, value in items):
         kept = [(name, value) for name, value in items if value != ""]
         return Redirect(DASHBOARD_PATH + (f"?{urlencode(kept)}" if kept else ""), status_code=303)
-    query = bottleneck_query(request, settings)  # InvalidQuery -> the 400 JSON
+    # A browser gets an HTML page for a bad filter or an unreadable build; any other
+    # client the API's JSON errors.
+    html = "text/html" in request.headers.get("accept", "")
+    try:
+        query = bottleneck_query(request, settings)
+    except InvalidQuery as error:
+        if not html:
+            raise
+        page = render_error(400, f"The filter {error.parameter} cannot be used", error.detail, error.parameter)
+        return Response(page, status_code=400, media_type="text/html", headers=_error_headers(settings))
     scope, period, limit = query.scope, query.period, query.limit
-    performance = analytics.performance_metrics()
-    bottlenecks = analytics.bottleneck_analysis(query)
-    catalog = analytics.bottleneck_analysis(
-        BottleneckQuery(Scope(), min(OPTIONS_PERIOD_HOURS, settings.longest_period), settings.max_bottleneck_results)
-    )
+    try:
+        performance = analytics.performance_metrics()
+        bottlenecks = analytics.bottleneck_analysis(query)
+        catalog = analytics.bottleneck_analysis(
+            BottleneckQuery(
+                Scope(), min(OPTIONS_PERIOD_HOURS, settings.longest_period), settings.max_bottleneck_results
+            )
+        )
+    except WarehouseUnavailable as error:
+        if not html:
+            raise
+        logger.warning("dashboard: %s", error.internal)
+        page = render_error(503, "No analytics build can be read", str(error))
+        return Response(page, status_code=503, media_type="text/html", headers=_error_headers(settings))
     page = render_dashboard(
         performance, bottlenecks, catalog, scope, period, limit, settings, limit_given="limit" in request.query_params
     )
     headers = {**_html_headers(settings), "X-Build-Id": bottlenecks.build_id}
     return Response(page, media_type="text/html", headers=headers)
+
+
+def _error_headers(settings: Settings) -> dict[str, str]:
+    return {**_html_headers(settings), **NO_STORE}
 
 
 def _cookie(value: str, max_age: int) -> str:

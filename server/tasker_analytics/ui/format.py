@@ -32,8 +32,20 @@ def thousands(value: int | None) -> str:
 
 
 def ms(value: float | None) -> str:
-    """A duration in milliseconds: 1,234.5 ms."""
-    return MISSING if value is None else f"{value:,.1f} ms"
+    """A duration (given in milliseconds) in the unit a person reads it in: 850 ms,
+    12.3 s, 4.5 min, 2.1 h, 1.5 days; the exact figure is in the data-value attribute."""
+    if value is None:
+        return MISSING
+    seconds = value / 1000
+    if abs(value) < 1000:
+        return f"{value:.0f} ms"
+    if abs(seconds) < 60:
+        return f"{seconds:.1f} s"
+    if abs(seconds) < 3600:
+        return f"{seconds / 60:.1f} min"
+    if abs(seconds) < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def pct(rate: float | None) -> str:

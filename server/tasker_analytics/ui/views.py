@@ -100,6 +100,9 @@ ENVIRONMENT.globals.update(
 )
 _DASHBOARD = ENVIRONMENT.get_template("dashboard.html")
 _SIGN_IN = ENVIRONMENT.get_template("sign_in.html")
+_ERROR = ENVIRONMENT.get_template("error.html")
+# How often the page for a missing or unreadable build reloads itself.
+ERROR_REFRESH_SECONDS = 30
 
 # --- views ------------------------------------------------------------------------------------
 
@@ -163,6 +166,21 @@ def render_dashboard(
         period=period,
         limit=limit if limit_given else None,
         sign_out=settings.auth.required,
+        # The page reloads itself when its figures may have changed: as often as the
+        # performance body is cached (a meta refresh: no script, within the CSP).
+        refresh_seconds=max(settings.performance_cache_ttl, 10),
+    )
+
+
+def render_error(status: int, heading: str, detail: str, parameter: str | None = None) -> str:
+    """The page in place of the dashboard for a bad filter (400, `parameter` named) or a
+    build that cannot be read (503, reloading itself)."""
+    return _ERROR.render(
+        status=status,
+        heading=heading,
+        detail=detail,
+        parameter=parameter,
+        refresh_seconds=None if parameter else ERROR_REFRESH_SECONDS,
     )
 
 
