@@ -8,6 +8,7 @@
       function_based_error_patterns(namespace, hours [, limit, task_name, version])
       function_based_critical_path(namespace, hours [, limit, task_name, version])
       function_based_duration_distribution(namespace, hours [, task_name, version])
+      function_based_hourly_history(namespace, hours [, task_name, version])
       function_based_recommendations(namespace, hours [, limit, task_name, version])
     NULL arguments mean "all"; a period of `hours` ends at the build's as_of, except for
     analytics_metrics whose window starts at start_date (NULL: as_of - hours). -#}
@@ -292,6 +293,41 @@
     from summary
     left join percentiles
         on true
+{% endmacro %}
+
+{#- The scope's tasks hour by hour over the period: per hour bucket (1 = the hour ending at
+    as_of), the tasks settled in it, completed and failed, and the p95 duration of those
+    completed (from the hour's sketch). Hours without a settled task have no row. -#}
+{% macro _fn_history_body() %}
+    with {{ _fn_rollup('task_hourly_rollup', 'rollup') }},
+    {{ _fn_rollup('task_duration_sketches', 'scoped_sketches') }},
+    sketches as (
+        select hour_index, metric, sketch_index, item_count
+        from scoped_sketches
+        where metric = 'duration'
+    ),
+    {{ sketch_percentiles('percentiles', 'sketches', ['hour_index']) }},
+    hours as (
+        select
+            hour_index,
+            sum(settled_count) as settled,
+            sum(completed_count) as completed,
+            sum(failed_count) as failed
+        from rollup
+        group by hour_index
+    )
+    select
+        cast(hours.hour_index as integer) as hour_index,
+        cast(hours.settled as bigint) as settled,
+        cast(hours.completed as bigint) as completed,
+        cast(hours.failed as bigint) as failed,
+        cast(hours.completed as double precision) / nullif(hours.settled, 0) as completion_rate,
+        cast(percentiles.p95 as double precision) as p95_duration_ms
+    from hours
+    left join percentiles
+        on hours.hour_index = percentiles.hour_index
+    where hours.settled > 0
+    order by hours.hour_index
 {% endmacro %}
 
 {#- Critical-path and gating figures per (task type, step name) (docs/API.md,
@@ -789,6 +825,7 @@
 {% macro _fn_reads() -%}
     {{ return([
         'performance_overview', 'int_task_executions', 'int_step_executions', 'step_timeouts',
+        'task_duration_sketches',
         'task_version_history', 'task_hourly_rollup', 'step_hourly_rollup', 'error_hourly_rollup',
         'error_step_outcomes', 'step_dependency_rollup', 'task_sketch_spans', 'task_sketch_keys',
         'step_sketch_spans', 'step_sketch_keys',
@@ -842,6 +879,9 @@
     create or replace macro {{ _fn_function('function_based_duration_distribution') }}(
         in_namespace, in_period, in_task_name := null, in_version := null
     ) as table {{ _fn_distribution_body() }};
+    create or replace macro {{ _fn_function('function_based_hourly_history') }}(
+        in_namespace, in_period, in_task_name := null, in_version := null
+    ) as table {{ _fn_history_body() }};
     create or replace macro {{ _fn_function('function_based_critical_path') }}(
         in_namespace, in_period, in_limit := null, in_task_name := null, in_version := null
     ) as table {{ _fn_critical_path_body() }};
@@ -912,6 +952,12 @@
         max_ms double precision, p50_ms double precision, p95_ms double precision, p99_ms double precision,
         negative_durations bigint, percentile_relative_error double precision)
     language sql stable as $fn$ {{ _fn_distribution_body() }} $fn$;
+
+    create or replace function {{ _fn_function('function_based_hourly_history') }}(
+        in_namespace text, in_period integer, in_task_name text default null, in_version text default null)
+    returns table (hour_index integer, settled bigint, completed bigint, failed bigint,
+        completion_rate double precision, p95_duration_ms double precision)
+    language sql stable as $fn$ {{ _fn_history_body() }} $fn$;
 
     create or replace function {{ _fn_function('function_based_critical_path') }}(
         in_namespace text, in_period integer, {{ scope_arguments }})

@@ -133,6 +133,16 @@ def _functions_equal_the_api(call, settings: Settings) -> None:
         key = (step.namespace, step.task_name, step.version, step.step_name)
         assert paths[key] == step.on_critical_path
 
+    analytics = Analytics(settings)
+    try:
+        history = analytics.hourly_history(BottleneckQuery.validated(settings, period=24))
+    finally:
+        analytics.close()
+    hours = {row["hour_index"]: row for row in call("function_based_hourly_history(null, 24)")}
+    assert hours and [hours.get(24 - position, {}).get("settled", 0) for position in range(24)] == [
+        hour.settled for hour in history.hours
+    ]
+
     # The team's step timeouts (one second each, var tasker_step_timeouts), not the seed's.
     timeouts = [
         row

@@ -30,6 +30,8 @@ from tasker_analytics.core.schemas import (
     ErrorPattern,
     HealthComponent,
     HistogramBucket,
+    History,
+    HourFigures,
     Performance,
     PerformanceDistribution,
     ProcessingTimes,
@@ -52,7 +54,7 @@ class NotCached(RuntimeError):
     """A body would have to be computed, and the caller asked for cached bodies only."""
 
 
-Body = TypeVar("Body", Performance, Bottlenecks)
+Body = TypeVar("Body", Performance, Bottlenecks, History)
 
 # Histogram buckets per decade of milliseconds (docs/API.md, performance_distribution).
 BUCKETS_PER_DECADE = 4
@@ -67,7 +69,7 @@ _JSON = msgspec.json.Encoder()
 # Built once, here: msgspec builds a struct's type information on first use, and doing
 # that from several request threads at once has crashed a worker.
 _DECODERS: dict[type, msgspec.msgpack.Decoder] = {
-    kind: msgspec.msgpack.Decoder(kind) for kind in (Performance, Bottlenecks)
+    kind: msgspec.msgpack.Decoder(kind) for kind in (Performance, Bottlenecks, History)
 }
 
 
@@ -232,6 +234,47 @@ class Analytics:
             built_at=utc(overview["built_at"]),
             build_id=overview["build_id"],
         )
+
+    # -- history ---------------------------------------------------------------------
+
+    def hourly_history(self, query: BottleneckQuery) -> History:
+        """The query's scope hour by hour over its period (cached like a bottleneck body)."""
+        body, _, _ = self._fetch(
+            "history",
+            query.parameters(),
+            self.settings.bottlenecks_cache_ttl,
+            History,
+            lambda snapshot: self._history(snapshot, query),
+        )
+        return body
+
+    def _history(self, snapshot: Snapshot, query: BottleneckQuery) -> History:
+        scope, period = query.scope, query.period
+        build: BuildInfo = snapshot.build
+        as_of = utc(build.data_as_of)
+        params = {
+            "period": period,
+            "namespace": scope.namespace,
+            "task_name": scope.task_name,
+            "version": scope.version,
+        }
+        rows = {int(row["hour_index"]): row for row in snapshot.query(queries.HOURLY_HISTORY, params)}
+        hours = []
+        for hour_index in range(period, 0, -1):  # oldest first
+            end = as_of - timedelta(hours=hour_index - 1)
+            row = rows.get(hour_index)
+            hours.append(
+                HourFigures(
+                    hour_start=end - timedelta(hours=1),
+                    hour_end=end,
+                    settled=whole(row["settled"]) if row else 0,
+                    completed=whole(row["completed"]) if row else 0,
+                    failed=whole(row["failed"]) if row else 0,
+                    completion_rate=None if row is None else rate(row["completion_rate"]),
+                    p95_duration_ms=None if row is None else ms(row["p95_duration_ms"]),
+                )
+            )
+        return History(period, scope.as_dict(), hours, as_of, build.build_id)
 
     def namespaces(self) -> tuple[str, set[str]]:
         """The build id and the namespaces of its data (any task type with a task in the

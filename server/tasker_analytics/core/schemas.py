@@ -194,6 +194,29 @@ class ErrorPattern(msgspec.Struct):
     retry_success_rate: float
 
 
+class HourFigures(msgspec.Struct):
+    """One hour of a scope's history: the tasks settled in (hour_start, hour_end]."""
+
+    hour_start: datetime
+    hour_end: datetime
+    settled: int
+    completed: int
+    failed: int
+    completion_rate: float | None  # completed / settled; None without a settled task
+    p95_duration_ms: float | None  # of the tasks completed in the hour, from its sketch
+
+
+class History(msgspec.Struct):
+    """A scope's tasks hour by hour over the last `period_hours` before data_as_of
+    (function_based_hourly_history); every hour is there, empty ones with zeros."""
+
+    period_hours: int
+    scope: dict[str, str]
+    hours: list[HourFigures]
+    data_as_of: datetime
+    build_id: str
+
+
 class HistogramBucket(msgspec.Struct):
     lower_ms: float
     upper_ms: float

@@ -1,5 +1,5 @@
-"""The geometry of the dashboard's two SVG charts, the duration histogram and the trend
-chart: where every axis, grid line, bar, tick, marker and data label goes, computed in
+"""The geometry of the dashboard's SVG charts, the duration histogram, the trend chart and
+the hourly history: where every axis, grid line, bar, tick, marker and data label goes, computed in
 Python from a body's figures. templates/charts.html draws them; nothing here writes
 markup. Coordinates are ready for the SVG attributes: whole pixels as ints, fractional
 ones as strings with one decimal.
@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from tasker_analytics.core.schemas import PerformanceDistribution, Trend
+from tasker_analytics.core.schemas import History, PerformanceDistribution, Trend
 from tasker_analytics.ui.format import duration_label, ms, pct, short_ms
 
 WIDTH = 640
@@ -279,4 +280,120 @@ def trend_chart(windows: list[tuple[str, Trend]]) -> TrendChart:
         groups=tuple(groups),
         rate_key=LegendKey(Point(LEFT, HEIGHT - 14), Point(LEFT + 14, HEIGHT - 5)),
         duration_key=LegendKey(Point(LEFT + 200, HEIGHT - 14), Point(LEFT + 214, HEIGHT - 5)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HourMark:
+    """One hour of the history chart: its figures (the data attributes the page carries),
+    its settled-count bar (None without a settled task) and its tooltip."""
+
+    hour_end: datetime
+    settled: int
+    completed: int
+    failed: int
+    completion_rate: float | None
+    p95_ms: float | None
+    bar: Box | None
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryChart:
+    """The scope's last `hours` hours: tasks settled per hour (bars, left axis) with the
+    completion rate (line, right axis 0-100 %) above, and the p95 duration per hour (line,
+    its own axis) below. Lines break where an hour has no value."""
+
+    width: int
+    height: int
+    hours: tuple[HourMark, ...]
+    axes: tuple[Line, ...]
+    count_ticks: tuple[Tick, ...]
+    rate_ticks: tuple[Tick, ...]
+    p95_ticks: tuple[Tick, ...]
+    time_ticks: tuple[Tick, ...]
+    rate_lines: tuple[str, ...]  # SVG polyline points, one run of consecutive hours each
+    p95_lines: tuple[str, ...]
+    upper_title: Point
+    lower_title: Point
+
+
+HISTORY_HEIGHT = 360
+
+
+def _runs(points: list[tuple[float, float] | None]) -> tuple[str, ...]:
+    """Polyline point lists of the consecutive points that exist."""
+    runs, current = [], []
+    for point in [*points, None]:
+        if point is None:
+            if current:
+                runs.append(" ".join(f"{x:.1f},{y:.1f}" for x, y in current))
+            current = []
+        else:
+            current.append(point)
+    return tuple(runs)
+
+
+def history_chart(history: History) -> HistoryChart:
+    hours = history.hours
+    right_x = LEFT + PLOT_WIDTH
+    upper_top, upper_bottom = TOP + 8, 196
+    lower_top, lower_bottom = 232, HISTORY_HEIGHT - BOTTOM
+    slot = PLOT_WIDTH / max(1, len(hours))
+    top_count = max((hour.settled for hour in hours), default=0) or 1
+    top_p95 = max((hour.p95_duration_ms or 0.0 for hour in hours), default=0.0) or 1.0
+    upper_h, lower_h = upper_bottom - upper_top, lower_bottom - lower_top
+
+    marks, rate_points, p95_points = [], [], []
+    for position, hour in enumerate(hours):
+        x = LEFT + position * slot
+        center = x + slot / 2
+        bar = None
+        if hour.settled:
+            bar = Box.at(x + 0.2, upper_bottom, max(0.6, slot - 0.4), max(1.0, hour.settled / top_count * upper_h))
+        rate = hour.completion_rate
+        rate_points.append(None if rate is None else (center, upper_bottom - rate * upper_h))
+        p95 = hour.p95_duration_ms
+        p95_points.append(None if p95 is None else (center, lower_bottom - p95 / top_p95 * lower_h))
+        end = hour.hour_end.strftime("%Y-%m-%d %H:%M")
+        title = f"hour to {end} UTC: {hour.settled:,} settled, {pct(rate)} completed, p95 {ms(p95)}"
+        marks.append(HourMark(hour.hour_end, hour.settled, hour.completed, hour.failed, rate, p95, bar, title))
+
+    def left(value: float, y: float, text: str) -> Tick:
+        return Tick(Line(LEFT, _px(y), right_x, _px(y)) if value else None, Label(LEFT - 6, _px(y + 4), text))
+
+    count_ticks = tuple(left(f, upper_bottom - f * upper_h, f"{top_count * f:,.0f}") for f in (0.0, 0.5, 1.0))
+    rate_ticks = tuple(
+        Tick(None, Label(right_x + 6, _px(upper_bottom - f * upper_h + 4), f"{f * 100:.0f}%")) for f in (0.0, 0.5, 1.0)
+    )
+    p95_ticks = tuple(left(f, lower_bottom - f * lower_h, short_ms(top_p95 * f)) for f in (0.0, 0.5, 1.0))
+    # A tick at each whole day back from the end (every 6 h when the period is a day or less).
+    step = 24 if len(hours) > 24 else 6
+    time_ticks = []
+    for back in range(0, len(hours) + 1, step):
+        x = right_x - back * slot
+        text = "now" if back == 0 else f"-{back} h"
+        time_ticks.append(
+            Tick(Line(_px(x), lower_bottom, _px(x), lower_bottom + 4), Label(_px(x), lower_bottom + 16, text))
+        )
+
+    return HistoryChart(
+        WIDTH,
+        HISTORY_HEIGHT,
+        hours=tuple(marks),
+        axes=(
+            Line(LEFT, upper_bottom, right_x, upper_bottom),
+            Line(LEFT, upper_top, LEFT, upper_bottom),
+            Line(right_x, upper_top, right_x, upper_bottom),
+            Line(LEFT, lower_bottom, right_x, lower_bottom),
+            Line(LEFT, lower_top, LEFT, lower_bottom),
+        ),
+        count_ticks=count_ticks,
+        rate_ticks=rate_ticks,
+        p95_ticks=p95_ticks,
+        time_ticks=tuple(time_ticks),
+        rate_lines=_runs(rate_points),
+        p95_lines=_runs(p95_points),
+        upper_title=Point(LEFT, upper_top - 6),
+        lower_title=Point(LEFT, lower_top - 6),
     )

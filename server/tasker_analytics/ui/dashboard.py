@@ -56,6 +56,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_SESSION_SECONDS = 3600
 # The options of the filter form come from the slowest-task list of this period.
 OPTIONS_PERIOD_HOURS = 168
+# The hour-by-hour history covers this many hours (at most the history kept).
+HISTORY_PERIOD_HOURS = 168
 
 
 def _html_headers(settings: Settings) -> dict[str, str]:
@@ -114,6 +116,9 @@ def _dashboard(request: Request) -> Response:
     try:
         performance = analytics.performance_metrics()
         bottlenecks = analytics.bottleneck_analysis(query)
+        history = analytics.hourly_history(
+            BottleneckQuery(scope, min(HISTORY_PERIOD_HOURS, settings.longest_period), settings.max_bottleneck_results)
+        )
         catalog = analytics.bottleneck_analysis(
             BottleneckQuery(
                 Scope(), min(OPTIONS_PERIOD_HOURS, settings.longest_period), settings.max_bottleneck_results
@@ -126,7 +131,15 @@ def _dashboard(request: Request) -> Response:
         page = render_error(503, "No analytics build can be read", str(error))
         return Response(page, status_code=503, media_type="text/html", headers=_error_headers(settings))
     page = render_dashboard(
-        performance, bottlenecks, catalog, scope, period, limit, settings, limit_given="limit" in request.query_params
+        performance,
+        bottlenecks,
+        history,
+        catalog,
+        scope,
+        period,
+        limit,
+        settings,
+        limit_given="limit" in request.query_params,
     )
     headers = {**_html_headers(settings), "X-Build-Id": bottlenecks.build_id}
     return Response(page, media_type="text/html", headers=headers)

@@ -29,8 +29,8 @@ from tasker_analytics.api.access import BASE_PATH
 from tasker_analytics.auth.tokens import AuthError
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.core.query import Scope
-from tasker_analytics.core.schemas import Bottlenecks, Performance
-from tasker_analytics.ui.charts import histogram, sorted_windows, trend_chart
+from tasker_analytics.core.schemas import Bottlenecks, History, Performance
+from tasker_analytics.ui.charts import histogram, history_chart, sorted_windows, trend_chart
 from tasker_analytics.ui.format import age, api_value, ms, pct, thousands
 
 DASHBOARD_PATH = f"{BASE_PATH}/dashboard"
@@ -145,6 +145,7 @@ def filter_options(catalog: Bottlenecks, scope: Scope, period: int, settings: Se
 def render_dashboard(
     performance: Performance,
     bottlenecks: Bottlenecks,
+    history: History,
     catalog: Bottlenecks,
     scope: Scope,
     period: int,
@@ -161,6 +162,8 @@ def render_dashboard(
         windows=windows,
         trend_chart=trend_chart(windows),
         histogram=histogram(bottlenecks.performance_distribution),
+        history=history,
+        history_chart=history_chart(history),
         filters=filter_options(catalog, scope, period, settings),
         scope=scope,
         period=period,

@@ -117,6 +117,12 @@ select * from {schema}.function_based_duration_distribution(
     cast(:task_name as varchar), cast(:version as varchar))
 """
 
+HOURLY_HISTORY = """
+select * from {schema}.function_based_hourly_history(
+    cast(:namespace as varchar), cast(:period as integer),
+    cast(:task_name as varchar), cast(:version as varchar))
+"""
+
 DURATION_HISTOGRAM = """
 select duration_bucket, sum(item_count) as bucket_count
 from {schema}.task_duration_histogram
