@@ -246,6 +246,41 @@ def test_the_dashboard_renders_real_figures_and_charts(browser, server):
         assert errors == []
 
 
+def test_the_history_chart_and_the_step_dag_are_drawn(browser, server):
+    """At 1400 px: the hour-by-hour chart draws a visible bar for every hour with settled
+    tasks and the completion-rate and p95 lines; with a task chosen, the step DAG draws
+    every step (the critical ones marked) and every dependency. Screenshots of both go to
+    tests/artifacts/ (docs/images/ holds copies)."""
+    with _page(browser) as (context, page, errors):
+        assert page.goto(f"{server}{DASHBOARD}?namespace=ecommerce&task_name=process_order&period=24").status == 200
+        bars = page.locator("svg#history-chart rect.series-settled")
+        assert bars.count() > 20
+        settled = [int(bars.nth(index).get_attribute("data-settled")) for index in range(bars.count())]
+        assert all(count > 0 for count in settled)
+        for index in range(bars.count()):
+            box = bars.nth(index).bounding_box()
+            assert box is not None and box["height"] > 0 and box["width"] > 0
+        assert page.locator("svg#history-chart polyline.series-rate").count() >= 1
+        assert page.locator("svg#history-chart polyline.series-duration").count() >= 1
+
+        steps = page.locator("svg#step-dag g.dag-step")
+        assert steps.count() >= 5
+        critical = page.locator("svg#step-dag g.dag-step.critical")
+        assert 0 < critical.count() < steps.count()
+        for index in range(steps.count()):
+            box = steps.nth(index).bounding_box()
+            assert box is not None and box["width"] > 60
+        assert page.locator("svg#step-dag path.dag-edge").count() >= steps.count() - 1
+        assert page.locator("svg#step-dag path.dag-edge.critical").count() >= 1
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator("#history").screenshot(path=str(ARTIFACTS / "dashboard-history.png"))
+        page.locator("#dag").screenshot(path=str(ARTIFACTS / "dashboard-dag.png"))
+        for name in ("dashboard-history.png", "dashboard-dag.png"):
+            assert (ARTIFACTS / name).stat().st_size > 10_000
+        assert errors == []
+
+
 def test_the_filter_form_works_without_javascript(browser, server):
     with _page(browser, java_script_enabled=False) as (context, page, _):
         assert page.goto(server + DASHBOARD).status == 200

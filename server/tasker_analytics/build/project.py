@@ -239,6 +239,7 @@ SERVED_RELATIONS = (
     "error_step_outcomes",
     "step_dependency_rollup",
     "task_version_history",
+    "task_type_step_edges",
     "step_timeouts",
     "error_taxonomy",
 )

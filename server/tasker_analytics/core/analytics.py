@@ -17,6 +17,7 @@ import msgspec
 from tasker_analytics.cache.encoded import Encoded, EncodedBodies, cache_key, etag_of
 from tasker_analytics.cache.store import ResponseCache, open_cache
 from tasker_analytics.config.settings import Settings
+from tasker_analytics.core import drilldown
 from tasker_analytics.core.figures import ms, rate, ratio, whole
 from tasker_analytics.core.query import BottleneckQuery
 from tasker_analytics.core.recommendations import recommendations
@@ -31,12 +32,12 @@ from tasker_analytics.core.schemas import (
     HealthComponent,
     HistogramBucket,
     History,
-    HourFigures,
     Performance,
     PerformanceDistribution,
     ProcessingTimes,
     SlowStep,
     SlowTask,
+    StepDag,
     TaskStatistics,
     Trend,
     utc,
@@ -54,7 +55,7 @@ class NotCached(RuntimeError):
     """A body would have to be computed, and the caller asked for cached bodies only."""
 
 
-Body = TypeVar("Body", Performance, Bottlenecks, History)
+Body = TypeVar("Body", Performance, Bottlenecks, History, StepDag)
 
 # Histogram buckets per decade of milliseconds (docs/API.md, performance_distribution).
 BUCKETS_PER_DECADE = 4
@@ -69,7 +70,7 @@ _JSON = msgspec.json.Encoder()
 # Built once, here: msgspec builds a struct's type information on first use, and doing
 # that from several request threads at once has crashed a worker.
 _DECODERS: dict[type, msgspec.msgpack.Decoder] = {
-    kind: msgspec.msgpack.Decoder(kind) for kind in (Performance, Bottlenecks, History)
+    kind: msgspec.msgpack.Decoder(kind) for kind in (Performance, Bottlenecks, History, StepDag)
 }
 
 
@@ -235,7 +236,7 @@ class Analytics:
             build_id=overview["build_id"],
         )
 
-    # -- history ---------------------------------------------------------------------
+    # -- the dashboard's drill-downs (core/drilldown.py) --------------------------------
 
     def hourly_history(self, query: BottleneckQuery) -> History:
         """The query's scope hour by hour over its period (cached like a bottleneck body)."""
@@ -244,37 +245,21 @@ class Analytics:
             query.parameters(),
             self.settings.bottlenecks_cache_ttl,
             History,
-            lambda snapshot: self._history(snapshot, query),
+            lambda snapshot: drilldown.hourly_history(snapshot, query),
         )
         return body
 
-    def _history(self, snapshot: Snapshot, query: BottleneckQuery) -> History:
-        scope, period = query.scope, query.period
-        build: BuildInfo = snapshot.build
-        as_of = utc(build.data_as_of)
-        params = {
-            "period": period,
-            "namespace": scope.namespace,
-            "task_name": scope.task_name,
-            "version": scope.version,
-        }
-        rows = {int(row["hour_index"]): row for row in snapshot.query(queries.HOURLY_HISTORY, params)}
-        hours = []
-        for hour_index in range(period, 0, -1):  # oldest first
-            end = as_of - timedelta(hours=hour_index - 1)
-            row = rows.get(hour_index)
-            hours.append(
-                HourFigures(
-                    hour_start=end - timedelta(hours=1),
-                    hour_end=end,
-                    settled=whole(row["settled"]) if row else 0,
-                    completed=whole(row["completed"]) if row else 0,
-                    failed=whole(row["failed"]) if row else 0,
-                    completion_rate=None if row is None else rate(row["completion_rate"]),
-                    p95_duration_ms=None if row is None else ms(row["p95_duration_ms"]),
-                )
-            )
-        return History(period, scope.as_dict(), hours, as_of, build.build_id)
+    def step_dag(self, query: BottleneckQuery) -> StepDag:
+        """The step DAG of the task type the query's scope names, with its critical-path
+        figures over the period (cached like a bottleneck body); empty without a task name."""
+        body, _, _ = self._fetch(
+            "step_dag",
+            query.parameters(),
+            self.settings.bottlenecks_cache_ttl,
+            StepDag,
+            lambda snapshot: drilldown.step_dag(snapshot, query),
+        )
+        return body
 
     def namespaces(self) -> tuple[str, set[str]]:
         """The build id and the namespaces of its data (any task type with a task in the

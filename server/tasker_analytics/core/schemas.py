@@ -217,6 +217,35 @@ class History(msgspec.Struct):
     build_id: str
 
 
+class DagStep(msgspec.Struct):
+    """A step of a task type's DAG: on the critical path of how many of the tasks analyzed."""
+
+    name: str
+    on_critical_path: int
+    critical_path_share: float  # of the type's critical-path time
+    critical: bool  # on the critical path of at least half the tasks analyzed
+
+
+class DagEdge(msgspec.Struct):
+    parent: str
+    child: str
+    task_count: int  # tasks of the type with this edge
+
+
+class StepDag(msgspec.Struct):
+    """A task type's steps and their dependencies (task_type_step_edges) with the
+    critical-path figures of its tasks settled complete in the period; no steps when the
+    scope names no task type or the type has no dependency in the period."""
+
+    namespace: str | None
+    task_name: str | None
+    version: str | None
+    tasks_analyzed: int
+    steps: list[DagStep]
+    edges: list[DagEdge]
+    build_id: str
+
+
 class HistogramBucket(msgspec.Struct):
     lower_ms: float
     upper_ms: float

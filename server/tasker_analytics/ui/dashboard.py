@@ -119,6 +119,7 @@ def _dashboard(request: Request) -> Response:
         history = analytics.hourly_history(
             BottleneckQuery(scope, min(HISTORY_PERIOD_HOURS, settings.longest_period), settings.max_bottleneck_results)
         )
+        dag = analytics.step_dag(query)
         catalog = analytics.bottleneck_analysis(
             BottleneckQuery(
                 Scope(), min(OPTIONS_PERIOD_HOURS, settings.longest_period), settings.max_bottleneck_results
@@ -134,6 +135,7 @@ def _dashboard(request: Request) -> Response:
         performance,
         bottlenecks,
         history,
+        dag,
         catalog,
         scope,
         period,

@@ -29,8 +29,9 @@ from tasker_analytics.api.access import BASE_PATH
 from tasker_analytics.auth.tokens import AuthError
 from tasker_analytics.config.settings import Settings
 from tasker_analytics.core.query import Scope
-from tasker_analytics.core.schemas import Bottlenecks, History, Performance
+from tasker_analytics.core.schemas import Bottlenecks, History, Performance, StepDag
 from tasker_analytics.ui.charts import histogram, history_chart, sorted_windows, trend_chart
+from tasker_analytics.ui.dag import dag_chart
 from tasker_analytics.ui.format import age, api_value, ms, pct, thousands
 
 DASHBOARD_PATH = f"{BASE_PATH}/dashboard"
@@ -146,6 +147,7 @@ def render_dashboard(
     performance: Performance,
     bottlenecks: Bottlenecks,
     history: History,
+    dag: StepDag,
     catalog: Bottlenecks,
     scope: Scope,
     period: int,
@@ -164,6 +166,8 @@ def render_dashboard(
         histogram=histogram(bottlenecks.performance_distribution),
         history=history,
         history_chart=history_chart(history),
+        dag=dag,
+        dag_chart=dag_chart(dag),
         filters=filter_options(catalog, scope, period, settings),
         scope=scope,
         period=period,

@@ -123,6 +123,15 @@ select * from {schema}.function_based_hourly_history(
     cast(:task_name as varchar), cast(:version as varchar))
 """
 
+# The step DAG of a task type (every version unless one is given).
+STEP_EDGES = """
+select namespace_name, task_version, parent_step_name, child_step_name, task_count
+from {schema}.task_type_step_edges
+where task_name = :task_name
+    and (cast(:namespace as varchar) is null or namespace_name = :namespace)
+    and (cast(:version as varchar) is null or task_version = :version)
+"""
+
 DURATION_HISTOGRAM = """
 select duration_bucket, sum(item_count) as bucket_count
 from {schema}.task_duration_histogram
