@@ -17,6 +17,18 @@ from pathlib import Path
 COMMAND = str(Path(sys.executable).with_name("tasker-analytics"))
 
 
+def wait_for(what: str, check, seconds: float, interval: float = 1.0):
+    """check()'s first truthy answer, asked every `interval` seconds; fails the test naming
+    `what` when `seconds` pass without one."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"waited {seconds:.0f} s for {what}"
+        time.sleep(interval)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -274,13 +274,17 @@ def test_openapi_describes_both_endpoints_exactly(ops):
     assert any("extra" in message for message in messages) and any("error_count" in message for message in messages)
 
 
-def test_a_window_without_completed_tasks_has_no_duration_series(workload):
+def _bodies(workload):
+    """The performance body and the 24 h all-scope bottleneck body the scrape is made of."""
     analytics = Analytics(workload.settings())
     try:
-        performance = analytics.performance_metrics()
-        bottlenecks = analytics.bottleneck_analysis(BottleneckQuery(period=24, limit=50))
+        return analytics.performance_metrics(), analytics.bottleneck_analysis(BottleneckQuery(period=24, limit=50))
     finally:
         analytics.close()
+
+
+def test_a_window_without_completed_tasks_has_no_duration_series(workload):
+    performance, bottlenecks = _bodies(workload)
     trends = dict(performance.performance_trends)
     trends["1h"] = msgspec.structs.replace(trends["1h"], avg_duration_ms=None)
     times = msgspec.structs.replace(performance.processing_times, p99=None)
@@ -343,12 +347,7 @@ def test_background_builds_are_series_and_a_failed_one_is_0(workload):
     one ended: 0 for a failure (TaskerAnalyticsBuildFailing fires on it), 1 for a success."""
     from tasker_analytics.core.schemas import BackgroundStatus
 
-    analytics = Analytics(workload.settings())
-    try:
-        performance = analytics.performance_metrics()
-        bottlenecks = analytics.bottleneck_analysis(BottleneckQuery(period=24, limit=50))
-    finally:
-        analytics.close()
+    performance, bottlenecks = _bodies(workload)
 
     def values(status):
         collector = operators._AnalyticsCollector(performance, bottlenecks, datetime.now(UTC), status)

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from helpers.servers import wait_for
 from helpers.workloads import BUILD_AS_OF, GENERATED_AS_OF
 from tasker_analytics.build.project import build_lock, lock_holder
 from tasker_analytics.cli import main as cli
@@ -153,13 +154,7 @@ def test_generate_records_the_workload_and_a_later_write_without_one_drops_it(tm
 
 
 def _wait_for(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while True:
-        found = predicate()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"{what} within {seconds:.0f}s"
-        time.sleep(0.1)
+    return wait_for(what, predicate, seconds, interval=0.1)
 
 
 def test_the_lock_names_its_holder_or_else_its_file(tmp_path):

@@ -24,7 +24,7 @@ import httpx
 import yaml
 
 from helpers.paths import REPOSITORY
-from helpers.servers import free_port, running_server
+from helpers.servers import free_port, running_server, wait_for
 from helpers.services import service_missing
 from helpers.workloads import build_duckdb_workload
 
@@ -83,13 +83,7 @@ def _query(prometheus: str, expression: str) -> list[dict]:
 
 
 def _wait_for(what: str, check, seconds: float = 90):
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
-        time.sleep(1)
+    return wait_for(what, check, seconds)
 
 
 def test_a_real_prometheus_scrapes_the_server_and_evaluates_every_alert(tmp_path):
