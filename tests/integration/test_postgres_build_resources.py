@@ -96,3 +96,29 @@ def test_a_pointer_table_of_an_earlier_release(built):
     assert warehouse["build_duration_seconds"] is None and warehouse["size_bytes"] > 100_000
     publish_postgres(settings.database_url, settings.database_schema, result.location, 3, 12.3456)
     assert _warehouse(settings)["build_duration_seconds"] == 12.346
+
+
+@pytest.mark.postgres
+def test_a_served_schema_published_after_start_is_read_through_its_pointer(postgres_workload):
+    """A warehouse opened before the first build is published (its schema does not exist
+    yet) answers 503, then reads the published build through the pointer: the build
+    schema, not the stable schema's views, is the location it reports."""
+    from tasker_analytics.warehouse.snapshots import PostgresWarehouse, WarehouseUnavailable
+
+    dsn = postgres_workload.dsn
+    late = f"late_{uuid.uuid4().hex[:8]}"
+    warehouse = PostgresWarehouse(dsn, late)
+    with pytest.raises(WarehouseUnavailable), warehouse.snapshot():
+        pass
+    with psycopg.connect(dsn) as connection:
+        build_schema = connection.execute(
+            f'select build_schema from "{postgres_workload.schema}".build_pointer'
+        ).fetchone()[0]
+    try:
+        publish_postgres(dsn, late, build_schema, keep=10)
+        with warehouse.snapshot() as snapshot:
+            assert snapshot.build.location == build_schema
+            assert snapshot.build.size_bytes and snapshot.build.size_bytes > 0
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f'drop schema if exists "{late}" cascade')

@@ -410,8 +410,10 @@ class PostgresWarehouse:
         self._lock = threading.Lock()
         self._build: tuple[float, BuildInfo] | None = None
         # Whether the schema is a served one (a build_pointer naming the build schema, as
-        # `tasker-analytics build` publishes) or holds the marts themselves; looked up once.
-        self._has_pointer: bool | None = None
+        # `tasker-analytics build` publishes) or holds the marts themselves. Kept once found:
+        # a pointer is never removed. Without one, looked up again on every snapshot, so a
+        # server started before the first build is published reads it through its pointer.
+        self._has_pointer = False
 
     @contextmanager
     def snapshot(self) -> Iterator[_PostgresSnapshot]:
@@ -431,7 +433,7 @@ class PostgresWarehouse:
             connection.read_only = True
             connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with connection.transaction():
-                if self._has_pointer is None:
+                if not self._has_pointer:
                     self._has_pointer = _PostgresSnapshot(connection, self.schema).query(
                         queries.HAS_BUILD_POINTER, {"pointer": f"{_quoted(self.schema)}.build_pointer"}
                     )[0]["has_pointer"]
