@@ -6,6 +6,7 @@ bottleneck body."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 from tasker_analytics.core.figures import ms, rate, whole
@@ -15,13 +16,13 @@ from tasker_analytics.warehouse import queries
 from tasker_analytics.warehouse.snapshots import Snapshot
 
 
-def _params(query: BottleneckQuery, version: str | None = None) -> dict:
+def _params(query: BottleneckQuery) -> dict:
     scope = query.scope
     return {
         "period": query.period,
         "namespace": scope.namespace,
         "task_name": scope.task_name,
-        "version": version if version is not None else scope.version,
+        "version": scope.version,
     }
 
 
@@ -57,13 +58,10 @@ def step_dag(snapshot: Snapshot, query: BottleneckQuery) -> StepDag:
     edges = snapshot.query(queries.STEP_EDGES, _params(query))
     if not edges:
         return empty
-    namespace, version = max(
-        {(row["namespace_name"], row["task_version"]) for row in edges},
-        key=lambda key: (
-            sum(whole(row["task_count"]) for row in edges if (row["namespace_name"], row["task_version"]) == key),
-            key,
-        ),
-    )
+    tasks: Counter[tuple[str, str]] = Counter()
+    for row in edges:
+        tasks[(row["namespace_name"], row["task_version"])] += whole(row["task_count"])
+    namespace, version = max(tasks, key=lambda key: (tasks[key], key))
     edges = [row for row in edges if (row["namespace_name"], row["task_version"]) == (namespace, version)]
     typed = BottleneckQuery(Scope(namespace, scope.task_name, version), query.period, query.limit)
     paths = snapshot.query(queries.CRITICAL_PATH, _params(typed))

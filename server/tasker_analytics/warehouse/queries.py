@@ -43,17 +43,24 @@ READINESS = (PERFORMANCE_OVERVIEW, PERFORMANCE_TRENDS, HEALTH_COMPONENTS)
 # build.postgres.publish_postgres; `*` because a pointer table published before the
 # duration was recorded has no build_seconds), and the build schema's size on disk: its
 # tables and materialized views with their indexes and TOAST (pg_total_relation_size).
-BUILD_POINTER = """
-select
-    pointer.*,
-    (
+# A build schema's size on disk, `{build_schema}` being the SQL expression naming it.
+_SCHEMA_SIZE = """(
         select sum(pg_catalog.pg_total_relation_size(relations.oid))
         from pg_catalog.pg_class as relations
         inner join pg_catalog.pg_namespace as namespaces on relations.relnamespace = namespaces.oid
-        where namespaces.nspname = pointer.build_schema and relations.relkind in ('r', 'm')
-    ) as size_bytes
+        where namespaces.nspname = {build_schema} and relations.relkind in ('r', 'm')
+    )"""
+
+BUILD_POINTER = (
+    """
+select
+    pointer.*,
+    """
+    + _SCHEMA_SIZE.format(build_schema="pointer.build_schema")
+    + """ as size_bytes
 from {schema}.build_pointer as pointer
 """
+)
 
 # Whether the schema has a build pointer; without one, the schema holds the marts
 # themselves (a dbt project that installs this one as a package builds them in place).
@@ -62,17 +69,16 @@ select to_regclass(:pointer) is not null as has_pointer
 """
 
 # The pointer's columns for a schema that holds its marts in place.
-IN_PLACE_BUILD = """
+IN_PLACE_BUILD = (
+    """
 select
     cast(:schema_name as text) as build_schema,
     cast(null as double precision) as build_seconds,
-    (
-        select sum(pg_catalog.pg_total_relation_size(relations.oid))
-        from pg_catalog.pg_class as relations
-        inner join pg_catalog.pg_namespace as namespaces on relations.relnamespace = namespaces.oid
-        where namespaces.nspname = cast(:schema_name as text) and relations.relkind in ('r', 'm')
-    ) as size_bytes
+    """
+    + _SCHEMA_SIZE.format(build_schema="cast(:schema_name as text)")
+    + """ as size_bytes
 """
+)
 
 BUILD_INFO = """
 select build_id, data_as_of, built_at
