@@ -24,7 +24,7 @@ PLOT_WIDTH = WIDTH - LEFT - RIGHT
 Coordinate = int | float | str
 
 
-def _px(value: float) -> str:
+def px(value: float) -> str:
     return f"{value:.1f}"
 
 
@@ -67,7 +67,7 @@ class Box:
     @classmethod
     def at(cls, x: float, bottom: float, width: float, height: float) -> Box:
         """A bar standing on `bottom` (SVG's y grows downwards)."""
-        return cls(_px(x), _px(bottom - height), _px(width), _px(height))
+        return cls(px(x), px(bottom - height), px(width), px(height))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +176,7 @@ def histogram(distribution: PerformanceDistribution) -> Histogram:
     for fraction in (0.5, 1.0):
         y = bottom_y - fraction * plot_h
         grid.append(
-            Tick(Line(LEFT, _px(y), LEFT + PLOT_WIDTH, _px(y)), Label(LEFT - 6, _px(y + 4), f"{top * fraction:,.0f}"))
+            Tick(Line(LEFT, px(y), LEFT + PLOT_WIDTH, px(y)), Label(LEFT - 6, px(y + 4), f"{top * fraction:,.0f}"))
         )
     grid.append(Tick(None, Label(LEFT - 6, bottom_y + 4, "0")))
 
@@ -185,9 +185,7 @@ def histogram(distribution: PerformanceDistribution) -> Histogram:
         height = max(1.0, bucket.count / top * plot_h)
         x = LEFT + (k - k_min) * slot_w + 1
         title = f"{duration_label(bucket.lower_ms)} – {duration_label(bucket.upper_ms)}: {bucket.count:,} tasks"
-        label = (
-            Label(_px(x + (slot_w - 2) / 2), _px(bottom_y - height - 4), f"{bucket.count:,}") if slots <= 24 else None
-        )
+        label = Label(px(x + (slot_w - 2) / 2), px(bottom_y - height - 4), f"{bucket.count:,}") if slots <= 24 else None
         box = Box.at(x, bottom_y, max(1.0, slot_w - 2), height)
         bars.append(HistogramBar(box, bucket.count, bucket.lower_ms, bucket.upper_ms, title, label))
 
@@ -196,7 +194,7 @@ def histogram(distribution: PerformanceDistribution) -> Histogram:
     for k in range(k_min, k_max + 2):
         if slots > 8 and k % 4:
             continue
-        x = _px(LEFT + (k - k_min) * slot_w)
+        x = px(LEFT + (k - k_min) * slot_w)
         ticks.append(
             Tick(Line(x, bottom_y, x, bottom_y + 4), Label(x, bottom_y + 16, duration_label(round(10 ** (k / 4), 1))))
         )
@@ -212,8 +210,8 @@ def histogram(distribution: PerformanceDistribution) -> Histogram:
         x = LEFT + (position - k_min) * slot_w
         row = row + 1 if x - last_label_x < 28 else 0  # close markers: labels one above the other
         last_label_x = x
-        line = Line(_px(x), top_y - 22 + 11 * row, _px(x), bottom_y)
-        markers.append(Marker(name, value, line, Point(_px(x + 3), top_y - 24 + 11 * row)))
+        line = Line(px(x), top_y - 22 + 11 * row, px(x), bottom_y)
+        markers.append(Marker(name, value, line, Point(px(x + 3), top_y - 24 + 11 * row)))
 
     return Histogram(
         WIDTH,
@@ -232,7 +230,7 @@ def _trend_bar(
 ) -> TrendBar:
     """One bar of the trend chart, its value written above it."""
     css = "series-rate" if series == "completion_rate" else "series-duration"
-    label = Label(_px(x + width / 2), _px(bottom - height - 4), text)
+    label = Label(px(x + width / 2), px(bottom - height - 4), text)
     return TrendBar(series, css, window, value, Box.at(x, bottom, width, height), f"{window}: {series} {text}", label)
 
 
@@ -250,9 +248,9 @@ def trend_chart(windows: list[tuple[str, Trend]]) -> TrendChart:
         y = bottom_y - fraction * plot_h
         ticks.append(
             TrendTick(
-                Line(LEFT, _px(y), right_x, _px(y)) if fraction else None,
-                Label(LEFT - 6, _px(y + 4), f"{fraction * 100:.0f}%"),
-                Label(right_x + 6, _px(y + 4), short_ms(top_ms * fraction)),
+                Line(LEFT, px(y), right_x, px(y)) if fraction else None,
+                Label(LEFT - 6, px(y + 4), f"{fraction * 100:.0f}%"),
+                Label(right_x + 6, px(y + 4), short_ms(top_ms * fraction)),
             )
         )
 
@@ -266,7 +264,7 @@ def trend_chart(windows: list[tuple[str, Trend]]) -> TrendChart:
             _trend_bar(label, "completion_rate", rate, pct(rate), center - bar_w - 2, bar_w, rate_h, bottom_y),
             _trend_bar(label, "avg_duration_ms", avg, ms(avg), center + 2, bar_w, avg_h, bottom_y),
         )
-        groups.append(TrendGroup(bars, Label(_px(center), bottom_y + 16, f"last {label} · {trend.settled:,} settled")))
+        groups.append(TrendGroup(bars, Label(px(center), bottom_y + 16, f"last {label} · {trend.settled:,} settled")))
 
     return TrendChart(
         WIDTH,
@@ -360,11 +358,11 @@ def history_chart(history: History) -> HistoryChart:
         marks.append(HourMark(hour.hour_end, hour.settled, hour.completed, hour.failed, rate, p95, bar, title))
 
     def left(value: float, y: float, text: str) -> Tick:
-        return Tick(Line(LEFT, _px(y), right_x, _px(y)) if value else None, Label(LEFT - 6, _px(y + 4), text))
+        return Tick(Line(LEFT, px(y), right_x, px(y)) if value else None, Label(LEFT - 6, px(y + 4), text))
 
     count_ticks = tuple(left(f, upper_bottom - f * upper_h, f"{top_count * f:,.0f}") for f in (0.0, 0.5, 1.0))
     rate_ticks = tuple(
-        Tick(None, Label(right_x + 6, _px(upper_bottom - f * upper_h + 4), f"{f * 100:.0f}%")) for f in (0.0, 0.5, 1.0)
+        Tick(None, Label(right_x + 6, px(upper_bottom - f * upper_h + 4), f"{f * 100:.0f}%")) for f in (0.0, 0.5, 1.0)
     )
     p95_ticks = tuple(left(f, lower_bottom - f * lower_h, short_ms(top_p95 * f)) for f in (0.0, 0.5, 1.0))
     # A tick at each whole day back from the end (every 6 h when the period is a day or less).
@@ -374,7 +372,7 @@ def history_chart(history: History) -> HistoryChart:
         x = right_x - back * slot
         text = "now" if back == 0 else f"-{back} h"
         time_ticks.append(
-            Tick(Line(_px(x), lower_bottom, _px(x), lower_bottom + 4), Label(_px(x), lower_bottom + 16, text))
+            Tick(Line(px(x), lower_bottom, px(x), lower_bottom + 4), Label(px(x), lower_bottom + 16, text))
         )
 
     return HistoryChart(

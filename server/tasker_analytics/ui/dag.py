@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tasker_analytics.core.schemas import StepDag
-from tasker_analytics.ui.charts import WIDTH, Box, Point
+from tasker_analytics.ui.charts import WIDTH, Box, Point, px
 from tasker_analytics.ui.format import pct
 
 NODE_HEIGHT = 30
@@ -47,10 +47,6 @@ class DagChart:
     height: int
     nodes: tuple[DagNode, ...]
     links: tuple[DagLink, ...]
-
-
-def _px(value: float) -> str:
-    return f"{value:.1f}"
 
 
 def depths(dag: StepDag) -> dict[str, int]:
@@ -108,9 +104,9 @@ def dag_chart(dag: StepDag) -> DagChart | None:
                 step.critical,
                 step.on_critical_path,
                 step.critical_path_share,
-                Box(_px(x), _px(y), _px(node_width), str(NODE_HEIGHT)),
-                Point(_px(x + 6), _px(y + 12)),
-                Point(_px(x + 6), _px(y + 25)),
+                Box(px(x), px(y), px(node_width), str(NODE_HEIGHT)),
+                Point(px(x + 6), px(y + 12)),
+                Point(px(x + 6), px(y + 25)),
                 text,
                 title,
             )
@@ -119,8 +115,9 @@ def dag_chart(dag: StepDag) -> DagChart | None:
     critical = {step.name for step in dag.steps if step.critical}
     links = []
     for edge in dag.edges:
-        (px, py), (cx, cy) = place[edge.parent], place[edge.child]
-        x1, y1, x2, y2 = px + node_width, py + NODE_HEIGHT / 2, cx, cy + NODE_HEIGHT / 2
+        (parent_x, parent_y), (child_x, child_y) = place[edge.parent], place[edge.child]
+        x1, y1 = parent_x + node_width, parent_y + NODE_HEIGHT / 2
+        x2, y2 = child_x, child_y + NODE_HEIGHT / 2
         middle = (x1 + x2) / 2
         path = f"M {x1:.1f} {y1:.1f} C {middle:.1f} {y1:.1f}, {middle:.1f} {y2:.1f}, {x2:.1f} {y2:.1f}"
         both = edge.parent in critical and edge.child in critical

@@ -88,7 +88,7 @@ def _dashboard(request: Request) -> Response:
     try:
         analytics: Analytics = authorized_analytics(request)
     except AuthError as error:
-        headers = {**_html_headers(settings), **NO_STORE}
+        headers = _error_headers(settings)
         if error.status == 401:
             headers["WWW-Authenticate"] = request.app.state.authenticator.www_authenticate(error)
         return Response(
