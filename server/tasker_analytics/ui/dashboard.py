@@ -4,8 +4,9 @@ calls as the JSON API, and the browser session that lets a web UI authenticate w
 - `GET  /tasker/analytics/dashboard` - the page. Its scope filters are the bottleneck
   endpoint's parameters (namespace, task_name/name, version, period, limit). A bad value
   answers 400 and a build that cannot be read 503: an HTML page saying why for a browser
-  (Accept: text/html), the API's JSON error for any other client. System health, trends, task statistics and processing
-  times are system-wide (the performance endpoint); the bottleneck part follows the scope.
+  (Accept: text/html), the API's JSON error for any other client. System health, trends,
+  task statistics and processing times are system-wide (the performance endpoint); the
+  history, the step DAG and the bottleneck part follow the scope.
 - `POST /tasker/analytics/session` - `Authorization: Bearer <token>`, validated by the
   app's authenticator exactly like the API (401/403), answers 204 and sets the
   `SESSION_COOKIE` (HttpOnly, Secure, SameSite=Strict, Path=/tasker/analytics) for the
@@ -110,27 +111,25 @@ def _dashboard(request: Request) -> Response:
     except InvalidQuery as error:
         if not html:
             raise
-        page = render_error(400, f"The filter {error.parameter} cannot be used", error.detail, error.parameter)
-        return Response(page, status_code=400, media_type="text/html", headers=_error_headers(settings))
+        heading = f"The filter {error.parameter} cannot be used"
+        return _error_page(settings, 400, heading, error.detail, error.parameter)
     scope, period, limit = query.scope, query.period, query.limit
+
+    def longest(of: Scope, hours: int) -> BottleneckQuery:
+        """`of` over `hours`, or the history kept when that is shorter; every row."""
+        return BottleneckQuery(of, min(hours, settings.longest_period), settings.max_bottleneck_results)
+
     try:
         performance = analytics.performance_metrics()
         bottlenecks = analytics.bottleneck_analysis(query)
-        history = analytics.hourly_history(
-            BottleneckQuery(scope, min(HISTORY_PERIOD_HOURS, settings.longest_period), settings.max_bottleneck_results)
-        )
+        history = analytics.hourly_history(longest(scope, HISTORY_PERIOD_HOURS))
         dag = analytics.step_dag(query)
-        catalog = analytics.bottleneck_analysis(
-            BottleneckQuery(
-                Scope(), min(OPTIONS_PERIOD_HOURS, settings.longest_period), settings.max_bottleneck_results
-            )
-        )
+        catalog = analytics.bottleneck_analysis(longest(Scope(), OPTIONS_PERIOD_HOURS))
     except WarehouseUnavailable as error:
         if not html:
             raise
         logger.warning("dashboard: %s", error.internal)
-        page = render_error(503, "No analytics build can be read", str(error))
-        return Response(page, status_code=503, media_type="text/html", headers=_error_headers(settings))
+        return _error_page(settings, 503, "No analytics build can be read", str(error))
     page = render_dashboard(
         performance,
         bottlenecks,
@@ -149,6 +148,11 @@ def _dashboard(request: Request) -> Response:
 
 def _error_headers(settings: Settings) -> dict[str, str]:
     return {**_html_headers(settings), **NO_STORE}
+
+
+def _error_page(settings: Settings, status: int, heading: str, detail: str, parameter: str | None = None) -> Response:
+    page = render_error(status, heading, detail, parameter)
+    return Response(page, status_code=status, media_type="text/html", headers=_error_headers(settings))
 
 
 def _cookie(value: str, max_age: int) -> str:
