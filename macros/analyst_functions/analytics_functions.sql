@@ -825,10 +825,9 @@
 {% macro _fn_reads() -%}
     {{ return([
         'performance_overview', 'int_task_executions', 'int_step_executions', 'step_timeouts',
-        'task_duration_sketches',
         'task_version_history', 'task_hourly_rollup', 'step_hourly_rollup', 'error_hourly_rollup',
-        'error_step_outcomes', 'step_dependency_rollup', 'task_sketch_spans', 'task_sketch_keys',
-        'step_sketch_spans', 'step_sketch_keys',
+        'error_step_outcomes', 'step_dependency_rollup', 'task_duration_sketches',
+        'task_sketch_spans', 'task_sketch_keys', 'step_sketch_spans', 'step_sketch_keys',
     ]) }}
 {%- endmacro %}
 

@@ -87,10 +87,14 @@ def _functions_equal_the_api(call, settings: Settings) -> None:
     """Each analyst function, called in the package's schema, against the Python API."""
     analytics = Analytics(settings)
     try:
-        performance = analytics.performance_metrics()
-        report = analytics.bottleneck_analysis(BottleneckQuery.validated(settings, period=24))
+        _compare(call, settings, analytics)
     finally:
         analytics.close()
+
+
+def _compare(call, settings: Settings, analytics: Analytics) -> None:
+    performance = analytics.performance_metrics()
+    report = analytics.bottleneck_analysis(BottleneckQuery.validated(settings, period=24))
 
     metrics = call("function_based_analytics_metrics(null, 24)")
     assert len(metrics) == 1
@@ -104,11 +108,7 @@ def _functions_equal_the_api(call, settings: Settings) -> None:
 
     first = report.slowest_tasks[0]
     scoped = BottleneckQuery.validated(settings, namespace=first.namespace, task_name=first.task_name, period=24)
-    analytics = Analytics(settings)
-    try:
-        steps_report = analytics.bottleneck_analysis(scoped)
-    finally:
-        analytics.close()
+    steps_report = analytics.bottleneck_analysis(scoped)
     steps = call(f"function_based_slowest_steps('{first.task_name}', '{first.namespace}', 24, 10)")
     assert [(row["step_name"], row["execution_count"]) for row in steps] == [
         (step.step_name, step.execution_count) for step in steps_report.slowest_steps
@@ -133,11 +133,7 @@ def _functions_equal_the_api(call, settings: Settings) -> None:
         key = (step.namespace, step.task_name, step.version, step.step_name)
         assert paths[key] == step.on_critical_path
 
-    analytics = Analytics(settings)
-    try:
-        history = analytics.hourly_history(BottleneckQuery.validated(settings, period=24))
-    finally:
-        analytics.close()
+    history = analytics.hourly_history(BottleneckQuery.validated(settings, period=24))
     hours = {row["hour_index"]: row for row in call("function_based_hourly_history(null, 24)")}
     assert hours and [hours.get(24 - position, {}).get("settled", 0) for position in range(24)] == [
         hour.settled for hour in history.hours
