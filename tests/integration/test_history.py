@@ -78,17 +78,22 @@ def _check(served: list[dict], expected: list[dict]) -> None:
             assert got["p95"] == pytest.approx(want["p95"], rel=1e-9, abs=0.1), (got, want)
 
 
+def _history(settings, **scope):
+    """Analytics.hourly_history of the scope over HOURS."""
+    analytics = Analytics(settings)
+    try:
+        return analytics.hourly_history(BottleneckQuery.validated(settings, period=HOURS, **scope))
+    finally:
+        analytics.close()
+
+
 QUERY = "select namespace_name, final_state, settled_at, duration_ms, has_negative_duration from int_task_executions"
 
 
 @pytest.mark.parametrize("namespace", [None, "payments"])
 def test_hourly_history_equals_the_per_execution_rows(workload, namespace):
     settings = workload.settings()
-    analytics = Analytics(settings)
-    try:
-        history = analytics.hourly_history(BottleneckQuery.validated(settings, namespace=namespace, period=HOURS))
-    finally:
-        analytics.close()
+    history = _history(settings, namespace=namespace)
     with duckdb.connect(str(workload.warehouse_path), read_only=True) as connection:
         rows = connection.execute(QUERY).fetchall()
     assert history.scope == ({} if namespace is None else {"namespace": namespace})
@@ -99,11 +104,7 @@ def test_hourly_history_equals_the_per_execution_rows(workload, namespace):
 @pytest.mark.postgres
 def test_hourly_history_on_postgres_equals_the_per_execution_rows(postgres_workload):
     settings = postgres_workload.settings()
-    analytics = Analytics(settings)
-    try:
-        history = analytics.hourly_history(BottleneckQuery.validated(settings, period=HOURS))
-    finally:
-        analytics.close()
+    history = _history(settings)
     with psycopg.connect(postgres_workload.dsn) as connection:
         rows = connection.execute(QUERY.replace("from ", f'from "{postgres_workload.schema}".')).fetchall()
     _check(_served(history), _expected(rows, history.data_as_of, None))
@@ -111,11 +112,7 @@ def test_hourly_history_on_postgres_equals_the_per_execution_rows(postgres_workl
 
 def test_the_dashboard_draws_every_hour_with_its_figures(workload):
     settings = workload.settings()
-    analytics = Analytics(settings)
-    try:
-        history = analytics.hourly_history(BottleneckQuery.validated(settings, namespace="payments", period=HOURS))
-    finally:
-        analytics.close()
+    history = _history(settings, namespace="payments")
     with TestClient(create_app(settings)) as client:
         page = client.get("/tasker/analytics/dashboard", params={"namespace": "payments"}).text
     bars = re.findall(r'<rect class="bar series-settled"[^>]*>', page)
