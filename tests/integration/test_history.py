@@ -46,7 +46,7 @@ def _expected(rows: list[tuple], as_of, namespace: str | None) -> list[dict]:
                 "settled": len(inside),
                 "completed": len(completed),
                 "failed": sum(1 for row in inside if row[1] == "error"),
-                "completion_rate": round(len(completed) / len(inside), 4) if inside else None,
+                "completion_rate": round(len(completed) / len(inside), 4) if inside else 0.0,
                 "p95": None if p95 is None else round(p95, 1),
             }
         )

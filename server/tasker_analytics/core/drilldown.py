@@ -41,7 +41,7 @@ def hourly_history(snapshot: Snapshot, query: BottleneckQuery) -> History:
                 settled=whole(row["settled"]) if row else 0,
                 completed=whole(row["completed"]) if row else 0,
                 failed=whole(row["failed"]) if row else 0,
-                completion_rate=None if row is None else rate(row["completion_rate"]),
+                completion_rate=0.0 if row is None else rate(row["completion_rate"]),
                 p95_duration_ms=None if row is None else ms(row["p95_duration_ms"]),
             )
         )

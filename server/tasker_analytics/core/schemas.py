@@ -202,7 +202,7 @@ class HourFigures(msgspec.Struct):
     settled: int
     completed: int
     failed: int
-    completion_rate: float | None  # completed / settled; None without a settled task
+    completion_rate: float  # completed / settled; 0 without a settled task (settled says so)
     p95_duration_ms: float | None  # of the tasks completed in the hour, from its sketch
 
 

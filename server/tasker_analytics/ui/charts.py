@@ -290,7 +290,7 @@ class HourMark:
     settled: int
     completed: int
     failed: int
-    completion_rate: float | None
+    completion_rate: float
     p95_ms: float | None
     bar: Box | None
     title: str
@@ -350,7 +350,8 @@ def history_chart(history: History) -> HistoryChart:
         if hour.settled:
             bar = Box.at(x + 0.2, upper_bottom, max(0.6, slot - 0.4), max(1.0, hour.settled / top_count * upper_h))
         rate = hour.completion_rate
-        rate_points.append(None if rate is None else (center, upper_bottom - rate * upper_h))
+        # No line through an hour without a settled task: its rate 0 is over no task.
+        rate_points.append((center, upper_bottom - rate * upper_h) if hour.settled else None)
         p95 = hour.p95_duration_ms
         p95_points.append(None if p95 is None else (center, lower_bottom - p95 / top_p95 * lower_h))
         end = hour.hour_end.strftime("%Y-%m-%d %H:%M")
